@@ -1,0 +1,113 @@
+"""The running application's parts, built once per process from the settings, each on first use.
+
+A GET page touches only what it needs: the counter reader and, for a form, the deployment secret.
+The encryption SDK is built on the first POST. Tests swap in fakes with `use()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import cached_property
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from chalicelib.config import Settings, initiative_file_from, settings
+from chalicelib.initiative import Initiative, load_initiative
+from chalicelib.signing.ports import CounterReader, StatementSealer, StatementStore
+from chalicelib.web.form_token import derive_token_key
+
+
+def _signing_day() -> date:
+    """Today as the EU's citizens count it: the day in Brussels, not in UTC."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo("Europe/Brussels")).date()
+    except (ImportError, KeyError):  # no time zone data on this system
+        return datetime.now(timezone.utc).date()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    initiative: Initiative
+    today: Callable[[], date] = _signing_day
+    now: Callable[[], float] = time.time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def _aws(self):  # type: ignore[no-untyped-def]
+        from chalicelib.storage.clients import AwsClients
+
+        return AwsClients(self.settings)
+
+    @cached_property
+    def counters(self) -> CounterReader:
+        from chalicelib.storage.counters import DynamoDBCounterReader
+
+        return DynamoDBCounterReader(self._aws.dynamodb, self.settings.counters_table)
+
+    @cached_property
+    def store(self) -> StatementStore:
+        from chalicelib.storage.statements import DynamoDBStatementStore
+
+        return DynamoDBStatementStore(self._aws.dynamodb, self.settings.statements_table)
+
+    @cached_property
+    def sealer(self) -> StatementSealer:
+        from chalicelib.storage.encryption import KmsStatementSealer
+
+        return KmsStatementSealer(
+            self.settings.statements_key_arn,
+            self._aws.botocore_session,
+            max_age_seconds=self.settings.encryption_cache_max_age_seconds,
+            max_messages=self.settings.encryption_cache_max_messages,
+        )
+
+    @cached_property
+    def fingerprint_key(self) -> bytes:
+        """The deployment's secret, unwrapped by KMS once per process, never per statement."""
+        from chalicelib.storage.fingerprint_key import load_fingerprint_key
+
+        with self._lock:
+            return load_fingerprint_key(self._aws.ssm, self._aws.kms, self.settings.fingerprint_key_parameter)
+
+    @cached_property
+    def form_token_key(self) -> bytes:
+        return derive_token_key(self.fingerprint_key)
+
+
+@lru_cache(maxsize=4)
+def _initiative(path: Path) -> Initiative:
+    return load_initiative(path)
+
+
+def check_initiative_file() -> Initiative:
+    """Load and check the organiser's initiative file; raises InitiativeFileError listing every problem."""
+    return _initiative(initiative_file_from(os.environ))
+
+
+_current: Services | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Services:
+    global _current
+    with _current_lock:
+        if _current is None:
+            configured = settings()
+            _current = Services(configured, _initiative(configured.initiative_file))
+        return _current
+
+
+def use(services: Services | None) -> None:
+    """Replace the process's services (tests), or forget them so the next use rebuilds from settings."""
+    global _current
+    with _current_lock:
+        _current = services

@@ -1,0 +1,221 @@
+"""Validation of a submitted statement-of-support form: pure, no I/O.
+
+It returns every problem at once, each tied to its field, so the page can show each message next
+to the field it concerns and keep what the citizen typed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from chalicelib.rules.member_states import MemberState
+from chalicelib.signing.form import FORMAT_CONFIRMED, PRIVACY_ACCEPTED, FormField, FormSpec
+from chalicelib.signing.id_numbers import Check, check_id_number, check_postcode, compact
+from chalicelib.signing.statement import PersonalData
+
+OLDEST_BIRTH_YEAR = 1900
+
+# Letters of the EU's three scripts (Latin with its diacritics, Greek, Cyrillic) and combining marks.
+_EU_SCRIPT_RANGES = (
+    (0x0041, 0x024F),  # Basic Latin letters .. Latin Extended-B
+    (0x0300, 0x036F),  # combining diacritical marks (names typed in decomposed form)
+    (0x0370, 0x03FF),  # Greek
+    (0x0400, 0x052F),  # Cyrillic and Cyrillic Supplement
+    (0x1E00, 0x1FFF),  # Latin Extended Additional, Greek Extended
+)
+_NAME_PUNCTUATION = frozenset("'’ʼ-‐ ")
+_TEXT_PUNCTUATION = frozenset(" '’ʼ-‐.,/()&#°ºª\"")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field. `code` selects the message; `params` fill its placeholders."""
+
+    field: str
+    code: str
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    confirmable: bool = False  # a format-only mismatch the citizen may confirm as correct
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    errors: tuple[FieldError, ...]
+    personal_data: PersonalData | None  # set exactly when there are no errors
+
+    @property
+    def needs_format_confirmation(self) -> bool:
+        return any(error.confirmable for error in self.errors)
+
+    def errors_for(self, field_name: str) -> tuple[FieldError, ...]:
+        return tuple(error for error in self.errors if error.field == field_name)
+
+
+def _in_eu_script(char: str) -> bool:
+    point = ord(char)
+    return any(low <= point <= high for low, high in _EU_SCRIPT_RANGES)
+
+
+def normalise_text(value: str) -> str:
+    """NFC, single spaces, no leading or trailing space: the form names are stored and compared in."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+def _check_name(spec_field: FormField, value: str) -> FieldError | None:
+    if len(value) > spec_field.max_length:
+        return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
+    for char in value:
+        letter = (char.isalpha() or unicodedata.category(char).startswith("M")) and _in_eu_script(char)
+        if not letter and char not in _NAME_PUNCTUATION:
+            return FieldError(spec_field.name, "name_characters")
+    if not any(char.isalpha() for char in value):
+        return FieldError(spec_field.name, "name_characters")
+    return None
+
+
+def _check_text(spec_field: FormField, value: str) -> FieldError | None:
+    if len(value) > spec_field.max_length:
+        return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
+    for char in value:
+        allowed = (char.isalnum() and _in_eu_script(char)) or char.isdigit() or char in _TEXT_PUNCTUATION
+        if not allowed and not unicodedata.category(char).startswith("M"):
+            return FieldError(spec_field.name, "text_characters")
+    return None
+
+
+def _parse_date(name: str, parts: Mapping[str, str], today: date) -> tuple[date | None, FieldError | None]:
+    day, month, year = (parts[f"{name}_{part}"].strip() for part in ("day", "month", "year"))
+    if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+        return None, FieldError(name, "date_invalid")
+    try:
+        value = date(int(year), int(month), int(day))
+    except ValueError:
+        return None, FieldError(name, "date_invalid")
+    if value > today:
+        return None, FieldError(name, "date_in_future")
+    if value.year < OLDEST_BIRTH_YEAR:
+        return None, FieldError(name, "date_invalid")
+    return value, None
+
+
+def age_reached(state: MemberState, birth: date, today: date) -> bool:
+    """Whether a person born on `birth` is old enough to sign for `state` on `today`."""
+    if state.age_rule == "reached_in_calendar_year":
+        # Greece: valid if the minimum age is reached at any time during the current year.
+        return today.year - birth.year >= state.min_age
+    had_birthday = (today.month, today.day) >= (birth.month, birth.day)
+    return today.year - birth.year - (0 if had_birthday else 1) >= state.min_age
+
+
+def validate(
+    spec: FormSpec,
+    submitted: Mapping[str, str],
+    today: date,
+    residence_countries: frozenset[str],
+) -> ValidationResult:
+    """Check a submission against its form. `submitted` maps input names to values (missing = empty).
+
+    `residence_countries` holds the ISO codes a citizen may pick as country of residence.
+    """
+    state = spec.member_state
+    values = {name: submitted.get(name, "") for name in spec.input_names}
+    errors: list[FieldError] = []
+    cleaned: dict[str, str] = {}
+    birth: date | None = None
+    residence = normalise_text(values.get("country", "")).upper()
+
+    for spec_field in spec.fields:
+        if spec_field.kind == "date":
+            if all(not values[name].strip() for name in spec_field.input_names):
+                errors.append(FieldError(spec_field.name, "required"))
+                continue
+            birth, error = _parse_date(spec_field.name, values, today)
+            if error:
+                errors.append(error)
+            elif birth and not age_reached(state, birth, today):
+                errors.append(FieldError(spec_field.name, "too_young", {"age": state.min_age}))
+            continue
+        value = normalise_text(values[spec_field.name])
+        if spec_field.kind == "id_type" and not spec.chooses_id_type:
+            value = state.id_documents[0].type  # the only accepted document: nothing to choose
+        if not value:
+            errors.append(FieldError(spec_field.name, "required"))
+            continue
+        error = _check_field(spec, spec_field, value, residence_countries, residence, cleaned)
+        if error:
+            errors.append(error)
+        cleaned[spec_field.name] = value
+
+    if submitted.get(PRIVACY_ACCEPTED, "") != "yes":
+        errors.append(FieldError(PRIVACY_ACCEPTED, "privacy_not_accepted"))
+
+    if submitted.get(FORMAT_CONFIRMED, "") == "yes" and all(e.confirmable for e in errors):
+        errors = []  # the citizen confirmed that the unusual format is correct
+    if errors:
+        return ValidationResult(tuple(errors), None)
+    return ValidationResult((), _personal_data(spec, cleaned, birth))
+
+
+def _check_field(
+    spec: FormSpec,
+    spec_field: FormField,
+    value: str,
+    residence_countries: frozenset[str],
+    residence: str,
+    cleaned: dict[str, str],
+) -> FieldError | None:
+    state = spec.member_state
+    if spec_field.kind == "name":
+        return _check_name(spec_field, value)
+    if spec_field.kind == "text":
+        return _check_text(spec_field, value)
+    if spec_field.kind == "country":
+        return None if value.upper() in residence_countries else FieldError(spec_field.name, "unknown_option")
+    if spec_field.kind == "postcode":
+        if len(value) > spec_field.max_length:
+            return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
+        if check_postcode(residence, compact(value)) is Check.FORMAT_MISMATCH:
+            return FieldError(spec_field.name, "postcode_format", confirmable=True)
+        return None
+    if spec_field.kind == "id_type":
+        return None if state.id_document(value) else FieldError(spec_field.name, "unknown_option")
+    if spec_field.kind == "id_number":
+        if len(value) > spec_field.max_length:
+            return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
+        document = state.id_document(cleaned.get("id_type", ""))
+        if document is None:
+            return None  # the type itself is wrong; that error stands next to the type
+        outcome = check_id_number(document, compact(value))
+        if outcome is Check.INVALID:
+            return FieldError(spec_field.name, "id_invalid")
+        if outcome is Check.FORMAT_MISMATCH:
+            return FieldError(spec_field.name, "id_format", confirmable=True)
+        return None
+    raise ValueError(f"unknown field kind {spec_field.kind}")
+
+
+def _personal_data(spec: FormSpec, cleaned: Mapping[str, str], birth: date | None) -> PersonalData:
+    state = spec.member_state
+    if state.annex_iii_part == "B":
+        return PersonalData(
+            member_state=state.code,
+            full_first_names=cleaned["full_first_names"],
+            family_names=cleaned["family_names"],
+            id_type=cleaned["id_type"],
+            id_number=compact(cleaned["id_number"]),
+        )
+    return PersonalData(
+        member_state=state.code,
+        full_first_names=cleaned["full_first_names"],
+        family_names=cleaned["family_names"],
+        street=cleaned["street"],
+        street_number=cleaned["street_number"],
+        postal_code=cleaned["postal_code"].upper(),
+        city=cleaned["city"],
+        country=cleaned["country"].upper(),
+        date_of_birth=birth,
+    )

@@ -1,0 +1,176 @@
+"""HTML pages: each function turns plain values into a complete response with its headers.
+
+Jinja2 and Babel are imported on the first render, not at `import app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from chalice import Response
+
+from chalicelib.config import PROJECT_ROOT
+from chalicelib.initiative import Initiative
+from chalicelib.rules.member_states import MemberState, all_member_states
+from chalicelib.signing.form import DATE_PARTS, FORMAT_CONFIRMED, FORM_TOKEN, HONEYPOT, FormSpec
+from chalicelib.signing.submit import Receipt
+from chalicelib.signing.validate import ValidationResult
+from chalicelib.web import i18n, messages
+from chalicelib.web.headers import html_headers
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+SIGNATORIES_GOAL = 1_000_000
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page needs: the language, the initiative, the day, and where the page lives."""
+
+    language: str
+    initiative: Initiative
+    today: date
+    path: str  # this page's path, for the language switcher's links
+
+
+@lru_cache(maxsize=None)
+def _environment(language: str) -> Environment:
+    # One environment per language: gettext is bound to the environment, and a Lambda or a local
+    # server thread may render several languages.
+    from jinja2 import Environment, FileSystemLoader
+
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment.filters["number"] = lambda value: i18n.format_number(value, language)
+    environment.filters["day"] = lambda value: i18n.format_day(value, language)
+    return environment
+
+
+def _link(path: str, language: str, **query: str) -> str:
+    return f"{path}?{urlencode({**query, 'lang': language})}"
+
+
+def _state_name(state: MemberState, language: str) -> str:
+    return i18n.country_name(state.iso_code, language)
+
+
+def _render(context: PageContext, template: str, status: int = 200, cache: str = "no-store",
+            **values: Any) -> Response:
+    gettext = i18n.translations(context.language).gettext
+    text, text_language = context.initiative.text(context.language)
+    body = _environment(context.language).get_template(template).render(
+        language=context.language,
+        languages=[(code, i18n.LANGUAGE_NAMES[code], _link(context.path, code))
+                   for code in i18n.SUPPORTED_LANGUAGES],
+        initiative=context.initiative,
+        text=text,
+        text_language=text_language,
+        home=_link("/", context.language),
+        gettext_=gettext,
+        **values,
+    )
+    return Response(body=body, status_code=status, headers=html_headers(context.language, cache))
+
+
+def initiative_page(context: PageContext, counts: Mapping[str, int]) -> Response:
+    language = context.language
+    states = [
+        {
+            "code": state.code,
+            "name": _state_name(state, language),
+            "min_age": state.min_age,
+            "part": state.annex_iii_part,
+            "calendar_year": state.age_rule == "reached_in_calendar_year",
+            "link": _link(f"/sign/{state.code}", language),
+        }
+        for state in all_member_states()
+    ]
+    states.sort(key=lambda state: i18n._sort_key(str(state["name"])))
+    total = sum(counts.get(state.code, 0) for state in all_member_states())
+    return _render(
+        context, "initiative.html", cache="public, max-age=10",
+        states=states, total=total, goal=SIGNATORIES_GOAL,
+        collecting=context.initiative.collecting_on(context.today),
+        not_started=context.today < context.initiative.collection_start,
+    )
+
+
+def form_page(
+    context: PageContext,
+    spec: FormSpec,
+    token: str,
+    submitted: Mapping[str, str] | None = None,
+    result: ValidationResult | None = None,
+) -> Response:
+    language = context.language
+    gettext = i18n.translations(language).gettext
+    state = spec.member_state
+    state_name = _state_name(state, language)
+    values = dict(submitted or {})
+    values.pop(FORM_TOKEN, None)
+    values.pop(HONEYPOT, None)
+    errors: dict[str, list[str]] = {}
+    for error in result.errors if result else ():
+        errors.setdefault(error.field, []).append(
+            messages.error_message(error, gettext, state_name, state.age_rule == "reached_in_calendar_year")
+        )
+    fields = []
+    for spec_field in spec.fields:
+        if spec_field.kind == "id_type" and not spec.chooses_id_type:
+            continue
+        fields.append({
+            "name": spec_field.name,
+            "kind": spec_field.kind,
+            "label": gettext(messages.FIELD_LABELS[spec_field.name]),
+            "hint": gettext(messages.FIELD_HINTS[spec_field.name]) if spec_field.name in messages.FIELD_HINTS else "",
+            "autocomplete": spec_field.autocomplete,
+            "max_length": spec_field.max_length,
+            "errors": errors.get(spec_field.name, []),
+        })
+    documents = [
+        {"type": document.type, "name": f"{gettext(messages.DOCUMENT_TYPES[document.type])} ({document.name_native})"}
+        for document in state.id_documents
+    ]
+    status = 422 if result is not None and result.errors else 200
+    return _render(
+        context, "form.html", status=status,
+        state=state, state_name=state_name, spec=spec, fields=fields, values=values, token=token,
+        errors=errors, documents=documents,
+        single_document=documents[0]["name"] if len(documents) == 1 else "",
+        countries=i18n.country_names(language),
+        date_parts=[(part, gettext(messages.DATE_PART_LABELS[part])) for part in DATE_PARTS],
+        default_country=state.iso_code,
+        needs_confirmation=bool(result and result.needs_format_confirmation),
+        format_confirmed_name=FORMAT_CONFIRMED,
+        honeypot_name=HONEYPOT,
+        privacy_label=gettext(messages.FIELD_LABELS["privacy_accepted"]),
+        calendar_year=state.age_rule == "reached_in_calendar_year",
+        action=f"/sign/{state.code}",
+    )
+
+
+def receipt_page(context: PageContext, state: MemberState, receipt: Receipt) -> Response:
+    return _render(context, "receipt.html", state_name=_state_name(state, context.language), receipt=receipt)
+
+
+def closed_page(context: PageContext, status: int = 200) -> Response:
+    return _render(context, "closed.html", status=status,
+                   not_started=context.today < context.initiative.collection_start)
+
+
+def error_page(context: PageContext, reason: str, status: int) -> Response:
+    gettext = i18n.translations(context.language).gettext
+    return _render(context, "error.html", status=status, message=gettext(messages.BAD_REQUESTS[reason]))

@@ -1,0 +1,125 @@
+"""What each route does, between the HTTP request and the page: app.py only names the routes.
+
+Every refusal is a page in the citizen's language with a 4xx status; nothing a citizen can send
+produces a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib import services
+from chalicelib.rules.member_states import MemberState, member_state
+from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
+from chalicelib.signing.submit import submit_statement
+from chalicelib.web import i18n, pages
+from chalicelib.web.form_token import issue_token, token_is_valid
+from chalicelib.web.headers import security_headers
+from chalicelib.web.request_body import BadRequest, parse_form_body
+
+logger = logging.getLogger(__name__)
+
+ASSETS_DIR = pages.TEMPLATES_DIR / "assets"
+ASSET_TYPES = {".css": "text/css; charset=utf-8"}
+
+
+def _query(request: Request) -> Mapping[str, str]:
+    return request.query_params or {}
+
+
+def _context(request: Request, path: str, form_language: str | None = None) -> pages.PageContext:
+    current = services.current()
+    query = dict(_query(request))
+    if form_language and "lang" not in query:
+        query["lang"] = form_language
+    language = i18n.choose_language(query, request.headers.get("accept-language"))
+    return pages.PageContext(language, current.initiative, current.today(), path)
+
+
+def initiative(request: Request) -> Response:
+    context = _context(request, "/")
+    counts = services.current().counters.counts(context.initiative.id)
+    return pages.initiative_page(context, counts)
+
+
+def choose_member_state(request: Request) -> Response:
+    """The nationality chooser's GET form lands here; send the citizen on to that State's form."""
+    context = _context(request, "/sign")
+    state = member_state(_query(request).get("ms", ""))
+    if state is None:
+        return pages.error_page(context, "unknown_member_state", 404)
+    return Response(body="", status_code=303,
+                    headers={**security_headers(), "Location": f"/sign/{state.code}?lang={context.language}"})
+
+
+def _known_state(context: pages.PageContext, code: str) -> MemberState | Response:
+    state = member_state(code)
+    if state is None or state.code != code.upper() or len(code) != 2:
+        return pages.error_page(context, "unknown_member_state", 404)
+    return state
+
+
+def sign_form(request: Request, code: str) -> Response:
+    context = _context(request, f"/sign/{code}")
+    state = _known_state(context, code)
+    if isinstance(state, Response):
+        return state
+    current = services.current()
+    if not context.initiative.collecting_on(context.today):
+        return pages.closed_page(context)
+    token = issue_token(current.form_token_key, state.code, current.now())
+    return pages.form_page(context, form_spec(state), token)
+
+
+def submit(request: Request, code: str) -> Response:
+    # The form's own language field decides the reply's language when the URL lost it.
+    context = _context(request, f"/sign/{code}")
+    state = _known_state(context, code)
+    if isinstance(state, Response):
+        return state
+    current = services.current()
+    if not context.initiative.collecting_on(context.today):
+        return pages.closed_page(context, status=403)
+    spec = form_spec(state)
+    try:
+        fields = parse_form_body(request.headers, request.raw_body, spec.input_names)
+    except BadRequest as refusal:
+        return pages.error_page(context, refusal.reason, refusal.status)
+    if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
+        context = _context(request, f"/sign/{code}", fields["lang"])
+    token_ok = token_is_valid(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
+                              current.settings.form_token_max_age_seconds)
+    if not token_ok or fields.get(HONEYPOT, ""):
+        logger.info("form refused: %s", "token" if not token_ok else "honeypot")
+        return pages.error_page(context, "form_rejected", 403)
+    result = submit_statement(
+        initiative=context.initiative,
+        spec=spec,
+        submitted=fields,
+        form_language=context.language,
+        today=context.today,
+        residence_countries=frozenset(iso for iso, _ in i18n.country_names(context.language)),
+        fingerprint_key=current.fingerprint_key,
+        sealer=current.sealer,
+        store=current.store,
+    )
+    if result.receipt is None:
+        token = issue_token(current.form_token_key, state.code, current.now())
+        return pages.form_page(context, spec, token, fields, result.validation)
+    return pages.receipt_page(context, state, result.receipt)
+
+
+def asset(name: str) -> Response:
+    path = ASSETS_DIR / name
+    content_type = ASSET_TYPES.get(Path(name).suffix)
+    if content_type is None or "/" in name or not path.is_file():
+        return Response(body="Not found", status_code=404,
+                        headers={**security_headers(), "Content-Type": "text/plain; charset=utf-8"})
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200,
+                    headers={**security_headers(), "Content-Type": content_type,
+                             "Cache-Control": "public, max-age=3600"})
