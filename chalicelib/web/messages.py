@@ -7,8 +7,10 @@ language. Texts that stand as they are live in the templates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from chalicelib.signing.validate import FieldError
+if TYPE_CHECKING:
+    from chalicelib.signing.validate import FieldError
 
 
 def N_(message: str) -> str:  # noqa: N802 - the name Babel's extractor looks for

@@ -18,13 +18,14 @@ from chalicelib.config import PROJECT_ROOT
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import MemberState, all_member_states
 from chalicelib.signing.form import DATE_PARTS, FORMAT_CONFIRMED, FORM_TOKEN, HONEYPOT, FormSpec
-from chalicelib.signing.submit import Receipt
-from chalicelib.signing.validate import ValidationResult
 from chalicelib.web import i18n, messages
 from chalicelib.web.headers import html_headers
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+    from chalicelib.signing.submit import Receipt
+    from chalicelib.signing.validate import ValidationResult
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 SIGNATORIES_GOAL = 1_000_000

@@ -16,7 +16,6 @@ from chalice.app import Request
 from chalicelib import services
 from chalicelib.rules.member_states import MemberState, member_state
 from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
-from chalicelib.signing.submit import submit_statement
 from chalicelib.web import i18n, pages
 from chalicelib.web.form_token import issue_token, token_is_valid
 from chalicelib.web.headers import security_headers
@@ -97,6 +96,8 @@ def submit(request: Request, code: str) -> Response:
     if not token_ok or fields.get(HONEYPOT, ""):
         logger.info("form refused: %s", "token" if not token_ok else "honeypot")
         return pages.error_page(context, "form_rejected", 403)
+    from chalicelib.signing.submit import submit_statement  # the POST path only: validation and stdnum
+
     result = submit_statement(
         initiative=context.initiative,
         spec=spec,
