@@ -25,7 +25,7 @@ class Settings:
     region: str
     statements_table: str
     counters_table: str
-    statements_key_arn: str
+    statements_key: str  # a key ARN, or an alias name (alias/...) resolved once at cold start
     fingerprint_key_parameter: str
     export_bucket: str
     initiative_file: Path
@@ -57,7 +57,7 @@ class Settings:
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "eu-central-1",
             statements_table=required("STATEMENTS_TABLE"),
             counters_table=required("COUNTERS_TABLE"),
-            statements_key_arn=required("STATEMENTS_KEY_ARN"),
+            statements_key=required("STATEMENTS_KEY"),
             fingerprint_key_parameter=required("FINGERPRINT_KEY_PARAMETER"),
             export_bucket=environ.get("EXPORT_BUCKET", ""),
             initiative_file=initiative_file_from(environ),

@@ -6,15 +6,13 @@ The encryption SDK is built on the first POST. Tests swap in fakes with `use()`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from functools import cached_property
-
-import os
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from chalicelib.config import Settings, initiative_file_from, settings
@@ -30,7 +28,7 @@ def _signing_day() -> date:
 
         return datetime.now(ZoneInfo("Europe/Brussels")).date()
     except (ImportError, KeyError):  # no time zone data on this system
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
 
 
 @dataclass
@@ -64,11 +62,20 @@ class Services:
         from chalicelib.storage.encryption import KmsStatementSealer
 
         return KmsStatementSealer(
-            self.settings.statements_key_arn,
+            self.statements_key_arn,
             self._aws.botocore_session,
             max_age_seconds=self.settings.encryption_cache_max_age_seconds,
             max_messages=self.settings.encryption_cache_max_messages,
         )
+
+    @cached_property
+    def statements_key_arn(self) -> str:
+        """The statements key's ARN: the encryption SDK's strict provider takes ARNs, config may name an alias."""
+        configured = self.settings.statements_key
+        if not configured.startswith("alias/"):
+            return configured
+        arn: str = self._aws.kms.describe_key(KeyId=configured)["KeyMetadata"]["Arn"]
+        return arn
 
     @cached_property
     def fingerprint_key(self) -> bytes:

@@ -1,0 +1,96 @@
+"""moto's server in this process, and the environment that points boto3 and the encryption SDK at it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+LOCAL_REGION = "eu-central-1"
+
+# Variables that would steer botocore away from moto's test credentials.
+_CREDENTIAL_OVERRIDES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def moto_environment(endpoint_url: str, region: str = LOCAL_REGION) -> dict[str, str]:
+    """What boto3, botocore and the encryption SDK need to talk to moto instead of AWS."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        # botocore 1.44 sends DynamoDB Streams calls to an account-based endpoint moto 5.2 does not serve.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }
+
+
+def apply_environment(environment: Mapping[str, str], target: MutableMapping[str, str] | None = None) -> None:
+    """Set the variables (in os.environ unless told otherwise) and drop profile and session overrides."""
+    if target is None:
+        target = os.environ
+    for name in _CREDENTIAL_OVERRIDES:
+        target.pop(name, None)
+    target.update(environment)
+
+
+@dataclass
+class RunningMotoServer:
+    endpoint_url: str
+    host: str
+    port: int
+    environment: dict[str, str]
+    _server: ThreadedMotoServer
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class MotoPortInUseError(OSError):
+    """The requested port is taken; another moto (or anything else) is listening there."""
+
+
+def start_moto_server(
+    port: int = DEFAULT_PORT,
+    host: str = DEFAULT_HOST,
+    *,
+    region: str = LOCAL_REGION,
+    set_environment: bool = True,
+    quiet: bool = True,
+) -> RunningMotoServer:
+    """Start moto on host:port (port 0: any free port) in a daemon thread and wait until it listens.
+
+    With set_environment, os.environ then points AWS SDKs at it. With quiet, moto's per-request log
+    lines are silenced (the local runner would otherwise print one for every stream poll).
+    """
+    from moto.server import ThreadedMotoServer
+
+    if port:
+        # ThreadedMotoServer would wait forever if its thread cannot bind: check first.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                raise MotoPortInUseError(
+                    f"port {port} on {host} is in use; choose another (0 picks a free one)"
+                ) from None
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    endpoint_url = f"http://{bound_host}:{bound_port}"
+    environment = moto_environment(endpoint_url, region)
+    if set_environment:
+        apply_environment(environment)
+    return RunningMotoServer(
+        endpoint_url=endpoint_url, host=bound_host, port=bound_port, environment=environment, _server=server
+    )

@@ -1,0 +1,109 @@
+"""The whole system on one machine: moto, the data template provisioned on it, the app on Chalice's server."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from threading import Thread
+from typing import TYPE_CHECKING
+
+from chalicelib.config import PROJECT_ROOT, Settings
+from chalicelib.local.moto_server import DEFAULT_PORT as DEFAULT_MOTO_PORT
+from chalicelib.local.moto_server import start_moto_server
+from chalicelib.local.provision import DEFAULT_STAGE, provision
+
+if TYPE_CHECKING:
+    from chalice.app import Chalice
+    from chalice.config import Config
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+_WORKER_STOP_SECONDS = 5.0
+
+
+def start_background_workers(app: Chalice, settings: Settings, stop: threading.Event) -> list[Thread]:
+    """Start what AWS runs beside the routes; return the started threads, which end once stop is set.
+
+    On AWS, Lambda feeds the statements table's stream to the count handler and EventBridge fires the
+    export and purge schedules. Locally nobody does, so this is where the runner starts a stream pump
+    (moto's DynamoDB stream into the app's count handler) and a scheduler (the app's scheduled
+    handlers). Neither exists yet: the system runs, and counts stay as they are, until they are added.
+    """
+    return []
+
+
+def load_chalice_app(project_dir: Path) -> Chalice:
+    """Import ``app`` from project_dir as Chalice does: project first on sys.path, vendor/ last."""
+    from chalice.app import Chalice
+
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    vendor_dir = project_dir / "vendor"
+    if vendor_dir.is_dir() and str(vendor_dir) not in sys.path:
+        sys.path.append(str(vendor_dir))
+    module = importlib.import_module("app")
+    app = getattr(module, "app", None)
+    if not isinstance(app, Chalice):
+        raise RuntimeError(f"{project_dir / 'app.py'} has no Chalice object named app")
+    return app
+
+
+def chalice_config(project_dir: Path, chalice_stage: str, app_loader: Callable[[], Chalice]) -> Config:
+    """The stage's Chalice configuration from .chalice/config.json (empty if there is none yet)."""
+    from chalice.config import Config
+
+    config_file = project_dir / ".chalice" / "config.json"
+    from_disk = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    return Config(
+        chalice_stage=chalice_stage,
+        user_provided_params={"project_dir": str(project_dir), "chalice_app": app_loader},
+        config_from_disk=from_disk,
+    )
+
+
+def run_local(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    moto_port: int = DEFAULT_MOTO_PORT,
+    stage: str = DEFAULT_STAGE,
+    project_dir: Path = PROJECT_ROOT,
+) -> None:
+    """Start moto, provision it, serve the app until Ctrl-C, then stop everything."""
+    from chalice.local import create_local_server
+
+    # Like `chalice local`: the app's log lines go to stdout as they would to CloudWatch.
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # not one line per client about credentials
+    moto = start_moto_server(port=moto_port)
+    try:
+        resources = provision(moto.endpoint_url, stage=stage)
+        config = chalice_config(project_dir, stage, lambda: load_chalice_app(project_dir))
+        # The stage's variables first, then the provisioned names over any AWS names they carry.
+        os.environ.update(config.environment_variables)
+        os.environ.update(resources)
+        app = load_chalice_app(project_dir)
+        settings = Settings.from_environ(os.environ)
+        stop = threading.Event()
+        workers = start_background_workers(app, settings, stop)
+        server = create_local_server(app, config, host, port)
+        print(f"ECI app:      http://{host}:{port}/", flush=True)
+        print(f"AWS on moto:  {moto.endpoint_url}  (in memory; gone when this stops)", flush=True)
+        print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        try:
+            server.server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nStopping.", flush=True)
+        finally:
+            stop.set()
+            server.server.server_close()
+            for worker in workers:
+                worker.join(timeout=_WORKER_STOP_SECONDS)
+    finally:
+        moto.stop()

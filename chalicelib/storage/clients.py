@@ -1,0 +1,91 @@
+"""AWS clients made on first use and kept for the life of the process (one Lambda container)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import Settings
+
+if TYPE_CHECKING:
+    import boto3.session
+    import botocore.session
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kms.client import KMSClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_ssm.client import SSMClient
+
+
+class AwsClients:
+    """Lazily created, cached boto3 clients for the configured region.
+
+    The endpoint is not set here: botocore reads AWS_ENDPOINT_URL itself, which is how local runs and
+    tests reach moto with no code change. boto3 and the encryption SDK share one botocore session, so
+    credentials and service models are loaded once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._region = settings.region
+        self._lock = threading.Lock()  # the local dev server handles requests on several threads
+        self._botocore_session: botocore.session.Session | None = None
+        self._boto3_session: boto3.session.Session | None = None
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def botocore_session(self) -> botocore.session.Session:
+        """The session the encryption SDK's KMS key provider builds its own clients from."""
+        self._sessions()
+        assert self._botocore_session is not None
+        return self._botocore_session
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self._client("dynamodb")
+        return client
+
+    @property
+    def kms(self) -> KMSClient:
+        client: KMSClient = self._client("kms")
+        return client
+
+    @property
+    def ssm(self) -> SSMClient:
+        client: SSMClient = self._client("ssm")
+        return client
+
+    @property
+    def s3(self) -> S3Client:
+        client: S3Client = self._client("s3")
+        return client
+
+    def _sessions(self) -> boto3.session.Session:
+        with self._lock:
+            if self._boto3_session is None:
+                import boto3.session
+                import botocore.session
+
+                self._botocore_session = botocore.session.Session()
+                self._boto3_session = boto3.session.Session(
+                    botocore_session=self._botocore_session, region_name=self._region
+                )
+            return self._boto3_session
+
+    def _client(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            from botocore.config import Config
+
+            session = self._sessions()
+            # Standard retry mode backs off on throttling; a citizen's request should not wait long.
+            retries: Any = {"mode": "standard", "max_attempts": 3}
+            config = Config(retries=retries, connect_timeout=5, read_timeout=10)
+            with self._lock:
+                client = self._clients.get(service)
+                if client is None:
+                    client = session.client(service, config=config)  # type: ignore[call-overload]
+                    self._clients[service] = client
+        return client

@@ -1,0 +1,81 @@
+"""Fixtures for integration tests against a moto server provisioned from infra/data.yaml.
+
+For every test author in tests/integration:
+
+* ``moto_env`` (session): starts moto in this process on a free port (chalicelib.local.moto_server),
+  provisions exactly what infra/data.yaml declares plus the fingerprint key (chalicelib.local.provision),
+  and yields a dict of environment variables: the moto endpoint and test credentials, and
+  STATEMENTS_TABLE, COUNTERS_TABLE, STATEMENTS_KEY, FINGERPRINT_KEY_PARAMETER, EXPORT_BUCKET,
+  ECI_STAGE. The same variables are set in os.environ for the session and restored afterwards, so plain
+  ``boto3.client(...)`` calls reach moto.
+* ``aws_settings`` (session): chalicelib.config.Settings built from that environment.
+* ``aws_clients`` (session): chalicelib.storage.clients.AwsClients for those settings.
+* ``empty_tables`` (function): empties the statements and counters tables before the test;
+  ``clear_tables(settings)`` does the same from anywhere.
+
+moto keeps its state in memory for the whole session: tests that count items should ask for
+``empty_tables`` (or use their own initiative id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import config
+from chalicelib.config import Settings
+from chalicelib.local.moto_server import moto_environment, start_moto_server
+from chalicelib.local.provision import provision
+from chalicelib.storage.clients import AwsClients
+
+TEST_STAGE = "test"
+
+
+@pytest.fixture(scope="session")
+def moto_env() -> Iterator[dict[str, str]]:
+    with pytest.MonkeyPatch.context() as patch:
+        # Apply the moto variables through monkeypatch so the session's end restores the environment.
+        server = start_moto_server(port=0, set_environment=False)
+        environment = moto_environment(server.endpoint_url)
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            patch.delenv(name, raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        environment.update(provision(server.endpoint_url, stage=TEST_STAGE))
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        config.settings.cache_clear()
+        try:
+            yield environment
+        finally:
+            config.settings.cache_clear()
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_settings(moto_env: dict[str, str]) -> Settings:
+    return Settings.from_environ(moto_env)
+
+
+@pytest.fixture(scope="session")
+def aws_clients(aws_settings: Settings) -> AwsClients:
+    return AwsClients(aws_settings)
+
+
+def clear_tables(settings: Settings) -> None:
+    """Delete every item of the statements and counters tables (moto is slow: keep tables small)."""
+    import boto3
+
+    dynamodb: Any = boto3.client("dynamodb", region_name=settings.region)
+    for table in (settings.statements_table, settings.counters_table):
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+@pytest.fixture
+def empty_tables(aws_settings: Settings) -> Settings:
+    clear_tables(aws_settings)
+    return aws_settings

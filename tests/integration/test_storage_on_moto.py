@@ -1,0 +1,405 @@
+"""The AWS adapters (chalicelib.storage) and the local provisioning, on a moto server."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+
+from chalicelib.config import PROJECT_ROOT, Settings
+from chalicelib.local.provision import load_template, provision
+from chalicelib.signing.ports import StatementRecord
+from chalicelib.storage.clients import AwsClients
+from chalicelib.storage.counters import DynamoDBCounterReader, counter_sort_key
+from chalicelib.storage.encryption import (
+    KmsStatementOpener,
+    KmsStatementSealer,
+    NaiveStatementSealer,
+    StatementContextError,
+)
+from chalicelib.storage.fingerprint_key import (
+    FingerprintKeyError,
+    create_fingerprint_key,
+    load_fingerprint_key,
+)
+from chalicelib.storage.statements import (
+    STATEMENT_BUCKETS,
+    DynamoDBStatementStore,
+    marker_key,
+    parse_statement_partition_key,
+    statement_key,
+)
+
+INITIATIVE = "demo-2026"
+CONTEXT = {"initiative_id": INITIATIVE, "member_state": "DE"}
+# What a German signatory's sealed statement holds; none of it may appear outside the envelope.
+PERSONAL_DATA = {
+    "full_first_names": "Jürgen",
+    "family_names": "Großmann",
+    "street": "Kastanienallee 12b",
+    "postal_code": "10435",
+    "date_of_birth": "1988-03-07",
+}
+
+
+def _personal_bytes() -> bytes:
+    return repr(sorted(PERSONAL_DATA.items())).encode("utf-8")
+
+
+def _record(sealed: bytes = b"sealed", initiative: str = INITIATIVE) -> StatementRecord:
+    return StatementRecord(
+        initiative_id=initiative,
+        member_state="DE",
+        statement_id=str(uuid.uuid4()),
+        submitted_on=date(2026, 11, 27),
+        form_language="de",
+        annex_revision=1,
+        sealed=sealed,
+    )
+
+
+def _scan(settings: Settings, table: str | None = None) -> list[dict[str, Any]]:
+    dynamodb: Any = boto3.client("dynamodb", region_name=settings.region)
+    return list(dynamodb.scan(TableName=table or settings.statements_table)["Items"])
+
+
+@pytest.fixture
+def store(empty_tables: Settings, aws_clients: AwsClients) -> DynamoDBStatementStore:
+    return DynamoDBStatementStore(aws_clients.dynamodb, empty_tables.statements_table)
+
+
+@pytest.fixture
+def calls_to(aws_clients: AwsClients) -> Iterator[list[str]]:
+    """Names of the DynamoDB operations the shared client sends while the test runs."""
+    names: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        names.append(model.name)
+
+    events = aws_clients.dynamodb.meta.events
+    events.register("before-call.dynamodb", record)
+    yield names
+    events.unregister("before-call.dynamodb", record)
+
+
+# --- what infra/data.yaml declares is what moto has ---------------------------------------------------
+
+
+def test_provisioned_table_has_stream_and_kms_encryption(aws_settings: Settings) -> None:
+    dynamodb: Any = boto3.client("dynamodb", region_name=aws_settings.region)
+    table = dynamodb.describe_table(TableName=aws_settings.statements_table)["Table"]
+
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    assert table["LatestStreamArn"]
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    assert table["SSEDescription"]["SSEType"] == "KMS"
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == aws_settings.statements_key
+    assert table["DeletionProtectionEnabled"] is True
+    backups = dynamodb.describe_continuous_backups(TableName=aws_settings.statements_table)
+    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_provisioned_tables_match_the_data_template(aws_settings: Settings) -> None:
+    resources = load_template()["Resources"]
+    tables = {
+        "StatementsTable": aws_settings.statements_table,
+        "CountersTable": aws_settings.counters_table,
+    }
+    declared = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
+    assert declared == set(tables)
+    dynamodb: Any = boto3.client("dynamodb", region_name=aws_settings.region)
+    for logical_id, name in tables.items():
+        properties = resources[logical_id]["Properties"]
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["KeySchema"] == properties["KeySchema"]
+        declared_attributes = sorted(properties["AttributeDefinitions"], key=str)
+        assert sorted(table["AttributeDefinitions"], key=str) == declared_attributes
+        assert table["BillingModeSummary"]["BillingMode"] == properties["BillingMode"]
+        assert table["SSEDescription"]["SSEType"] == properties["SSESpecification"]["SSEType"]
+        assert ("StreamSpecification" in table) == ("StreamSpecification" in properties)
+
+
+def test_provisioned_keys_and_bucket_match_the_data_template(aws_settings: Settings) -> None:
+    resources = load_template()["Resources"]
+    kms: Any = boto3.client("kms", region_name=aws_settings.region)
+    aliases = {alias["AliasName"]: alias.get("TargetKeyId") for alias in kms.list_aliases()["Aliases"]}
+    key_ids = set()
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::KMS::Alias":
+            alias_name = resource["Properties"]["AliasName"]["Fn::Sub"]
+            key_id = aliases[alias_name.replace("${Stage}", aws_settings.stage)]
+            target = resource["Properties"]["TargetKeyId"]["Ref"]
+            assert resources[target]["Properties"]["EnableKeyRotation"] is True, logical_id
+            assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+            key_ids.add(key_id)
+    assert len(key_ids) == 3  # statements, fingerprint, exports
+    assert kms.describe_key(KeyId=aws_settings.statements_key)["KeyMetadata"]["KeyId"] in key_ids
+
+    s3: Any = boto3.client("s3", region_name=aws_settings.region)
+    bucket = aws_settings.export_bucket
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    exports_key = rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    assert (
+        kms.describe_key(KeyId=exports_key)["KeyMetadata"]["KeyId"]
+        == aliases[f"alias/eci-{aws_settings.stage}-exports"]
+    )
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == resources["ExportBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+
+
+def test_provisioning_twice_changes_nothing(moto_env: dict[str, str], aws_settings: Settings) -> None:
+    ssm: Any = boto3.client("ssm", region_name=aws_settings.region)
+    kms: Any = boto3.client("kms", region_name=aws_settings.region)
+    key_before = load_fingerprint_key(ssm, kms, aws_settings.fingerprint_key_parameter)
+
+    again = provision(moto_env["AWS_ENDPOINT_URL"], stage=aws_settings.stage)
+
+    assert again == {name: moto_env[name] for name in again}
+    assert load_fingerprint_key(ssm, kms, aws_settings.fingerprint_key_parameter) == key_before
+
+
+# --- statements and duplicate markers -----------------------------------------------------------------
+
+
+def test_statement_and_marker_are_written_in_one_transaction(
+    store: DynamoDBStatementStore, empty_tables: Settings, calls_to: list[str]
+) -> None:
+    record = _record()
+
+    assert store.add(record, fingerprint="f" * 64) is True
+
+    assert calls_to == ["TransactWriteItems"]
+    items = {item["pk"]["S"]: item for item in _scan(empty_tables)}
+    statement = statement_key(INITIATIVE, "DE", record.statement_id)
+    marker = marker_key(INITIATIVE, "f" * 64)
+    assert set(items) == {statement.pk, marker.pk}
+    stored = items[statement.pk]
+    assert stored["sk"]["S"] == record.statement_id
+    assert stored["submitted_on"]["S"] == "2026-11-27"
+    assert stored["annex_revision"]["N"] == "1"
+    assert stored["form_language"]["S"] == "de"
+    assert stored["sealed"]["B"] == b"sealed"
+    assert items[marker.pk]["statement_pk"]["S"] == statement.pk
+    assert items[marker.pk]["statement_sk"]["S"] == statement.sk
+
+
+def test_second_statement_with_same_fingerprint_stores_nothing(
+    store: DynamoDBStatementStore, empty_tables: Settings
+) -> None:
+    first, second = _record(), _record()
+    assert store.add(first, fingerprint="a" * 64) is True
+
+    assert store.add(second, fingerprint="a" * 64) is False
+
+    statement_ids = {item["sk"]["S"] for item in _scan(empty_tables) if item["pk"]["S"].startswith("S#")}
+    assert statement_ids == {first.statement_id}
+    assert sum(1 for item in _scan(empty_tables) if item["pk"]["S"].startswith("F#")) == 1
+
+
+def test_same_person_may_support_another_initiative(store: DynamoDBStatementStore) -> None:
+    assert store.add(_record(), fingerprint="b" * 64) is True
+    assert store.add(_record(initiative="other-2026"), fingerprint="b" * 64) is True
+
+
+def test_statement_id_collision_is_an_error_not_a_duplicate(store: DynamoDBStatementStore) -> None:
+    record = _record()
+    assert store.add(record, fingerprint="c" * 64) is True
+
+    with pytest.raises(Exception, match="TransactionCanceled"):
+        store.add(replace(record, sealed=b"other"), fingerprint="d" * 64)
+
+
+def test_statement_key_holds_no_identity(
+    store: DynamoDBStatementStore, empty_tables: Settings, aws_clients: AwsClients
+) -> None:
+    sealer = KmsStatementSealer(
+        empty_tables.statements_key, aws_clients.botocore_session, max_age_seconds=60, max_messages=100
+    )
+    records = [_record(sealer.seal(_personal_bytes(), CONTEXT)) for _ in range(20)]
+    for number, record in enumerate(records):
+        assert store.add(record, fingerprint=f"{number:064x}")
+
+    items = _scan(empty_tables)
+    assert len(items) == 40
+    for item in items:
+        for name, value in item.items():
+            text = value.get("S", "") if name != "sealed" else value["B"].decode("latin-1")
+            for personal in PERSONAL_DATA.values():
+                assert personal not in text, f"{personal!r} readable in attribute {name}"
+        if item["pk"]["S"].startswith("S#"):
+            assert parse_statement_partition_key(item["pk"]["S"]) == (INITIATIVE, "DE")
+            uuid.UUID(item["sk"]["S"])  # the sort key is the random statement id, nothing else
+    buckets = {item["pk"]["S"].rsplit("#", 1)[1] for item in items if item["pk"]["S"].startswith("S#")}
+    assert len(buckets) > 1 and all(0 <= int(bucket) < STATEMENT_BUCKETS for bucket in buckets)
+
+
+# --- sealing --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KmsSpy:
+    """A botocore session for the encryption SDK, and the names of the KMS calls made through it."""
+
+    session: botocore.session.Session
+    calls: list[str]
+
+
+@pytest.fixture
+def kms_spy() -> KmsSpy:
+    spy = KmsSpy(botocore.session.Session(), [])
+
+    def record(**event: Any) -> None:
+        spy.calls.append(event["model"].name)
+
+    # Clients the encryption SDK creates from this session inherit the handler.
+    spy.session.register("before-call.kms", record)
+    return spy
+
+
+def test_sealed_statement_opens_only_with_the_expected_context(aws_settings: Settings) -> None:
+    key_arn, session = aws_settings.statements_key, botocore.session.Session()
+    sealer = KmsStatementSealer(key_arn, session, max_age_seconds=60, max_messages=10)
+    opener = KmsStatementOpener(key_arn, session)
+    sealed = sealer.seal(_personal_bytes(), CONTEXT)
+
+    assert _personal_bytes() not in sealed
+    assert opener.open(sealed, CONTEXT) == _personal_bytes()
+    assert opener.open(sealed, {"member_state": "DE"}) == _personal_bytes()
+    with pytest.raises(StatementContextError, match="member_state") as refused:
+        opener.open(sealed, {**CONTEXT, "member_state": "PL"})
+    assert "DE" not in str(refused.value) and "PL" not in str(refused.value)
+
+
+def test_thousand_seals_cost_one_kms_call(aws_settings: Settings, kms_spy: KmsSpy) -> None:
+    key_arn = aws_settings.statements_key
+    sealer = KmsStatementSealer(key_arn, kms_spy.session, max_age_seconds=300, max_messages=100_000)
+
+    sealed = [sealer.seal(b"statement %d" % number, CONTEXT) for number in range(1000)]
+
+    assert kms_spy.calls == ["GenerateDataKey"]
+    assert len(set(sealed)) == 1000
+    opener = KmsStatementOpener(key_arn, botocore.session.Session())
+    assert opener.open(sealed[999], CONTEXT) == b"statement 999"
+
+
+def test_seal_cache_renews_the_data_key_after_max_messages(aws_settings: Settings, kms_spy: KmsSpy) -> None:
+    key_arn = aws_settings.statements_key
+    sealer = KmsStatementSealer(key_arn, kms_spy.session, max_age_seconds=300, max_messages=10)
+
+    for number in range(25):
+        sealer.seal(b"statement %d" % number, CONTEXT)
+
+    assert kms_spy.calls == ["GenerateDataKey"] * 3
+
+
+def test_naive_baseline_calls_kms_for_every_statement(aws_settings: Settings, kms_spy: KmsSpy) -> None:
+    sealer = NaiveStatementSealer(aws_settings.statements_key, kms_spy.session)
+
+    sealed = [sealer.seal(b"statement", CONTEXT) for _ in range(3)]
+
+    assert kms_spy.calls == ["GenerateDataKey"] * 3
+    opener = KmsStatementOpener(aws_settings.statements_key, botocore.session.Session())
+    assert opener.open(sealed[0], CONTEXT) == b"statement"
+
+
+def test_key_alias_is_refused_because_it_cannot_decrypt(aws_settings: Settings) -> None:
+    with pytest.raises(ValueError, match="ARN"):
+        KmsStatementSealer(
+            f"alias/eci-{aws_settings.stage}-statements",
+            botocore.session.Session(),
+            max_age_seconds=60,
+            max_messages=10,
+        )
+
+
+# --- fingerprint key ------------------------------------------------------------------------------------
+
+
+def _fingerprint_key(clients: AwsClients, parameter_name: str) -> bytes:
+    return load_fingerprint_key(clients.ssm, clients.kms, parameter_name)
+
+
+def test_fingerprint_key_loads_from_parameter(aws_settings: Settings, aws_clients: AwsClients) -> None:
+    parameter_name = aws_settings.fingerprint_key_parameter
+    key = _fingerprint_key(aws_clients, parameter_name)
+
+    assert len(key) == 32
+    stored = aws_clients.ssm.get_parameter(Name=parameter_name)["Parameter"]
+    assert stored["Type"] == "String"
+    assert key not in base64.b64decode(stored["Value"])  # only the KMS ciphertext is stored
+
+
+def test_fingerprint_key_is_never_overwritten(aws_settings: Settings, aws_clients: AwsClients) -> None:
+    parameter_name = aws_settings.fingerprint_key_parameter
+    before = _fingerprint_key(aws_clients, parameter_name)
+    wrapping_key = aws_clients.kms.describe_key(KeyId=f"alias/eci-{aws_settings.stage}-fingerprint")
+
+    created = create_fingerprint_key(
+        aws_clients.ssm, aws_clients.kms, wrapping_key["KeyMetadata"]["Arn"], parameter_name
+    )
+
+    assert created is False
+    assert _fingerprint_key(aws_clients, parameter_name) == before
+
+
+def test_missing_fingerprint_key_parameter_is_named_in_the_error(aws_clients: AwsClients) -> None:
+    with pytest.raises(FingerprintKeyError, match="/eci/nowhere/fingerprint-key"):
+        _fingerprint_key(aws_clients, "/eci/nowhere/fingerprint-key")
+
+
+def test_undecryptable_fingerprint_key_parameter_is_named_in_the_error(aws_clients: AwsClients) -> None:
+    name = "/eci/broken/fingerprint-key"
+    not_a_ciphertext = base64.b64encode(b"not a kms ciphertext").decode()
+    aws_clients.ssm.put_parameter(Name=name, Value=not_a_ciphertext, Type="String", Overwrite=True)
+
+    with pytest.raises(FingerprintKeyError, match=name):
+        _fingerprint_key(aws_clients, name)
+
+
+# --- counters -------------------------------------------------------------------------------------------
+
+
+def test_counts_are_read_per_member_state(empty_tables: Settings, aws_clients: AwsClients) -> None:
+    dynamodb = aws_clients.dynamodb
+    for code, number in (("DE", 7), ("PL", 3)):
+        sort_key = counter_sort_key(code)
+        count = {"pk": {"S": INITIATIVE}, "sk": {"S": sort_key}, "signatories": {"N": str(number)}}
+        dynamodb.put_item(TableName=empty_tables.counters_table, Item=count)
+    dynamodb.put_item(  # the counter's own bookkeeping shares the partition and is not a count
+        TableName=empty_tables.counters_table,
+        Item={"pk": {"S": INITIATIVE}, "sk": {"S": "SHARD#0001"}, "sequence": {"S": "0" * 40}},
+    )
+
+    reader = DynamoDBCounterReader(dynamodb, empty_tables.counters_table)
+
+    assert reader.counts(INITIATIVE) == {"DE": 7, "PL": 3}
+    assert reader.counts("initiative-without-statements") == {}
+
+
+# --- import cost ----------------------------------------------------------------------------------------
+
+
+def test_importing_storage_loads_no_aws_sdk() -> None:
+    """GET pages import the adapters; only building them may load boto3, sealing the encryption SDK."""
+    probe = (
+        "import sys\n"
+        "import chalicelib.storage.clients, chalicelib.storage.counters, chalicelib.storage.encryption\n"
+        "import chalicelib.storage.fingerprint_key, chalicelib.storage.statements\n"
+        "loaded = [m for m in ('boto3', 'botocore', 'aws_encryption_sdk') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    command = [sys.executable, "-c", probe]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr
