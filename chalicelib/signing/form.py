@@ -17,7 +17,7 @@ from chalicelib.rules.member_states import MemberState
 FieldKind = Literal["name", "text", "postcode", "country", "date", "id_type", "id_number"]
 
 # Fields every form carries besides the Annex III data.
-FORM_TOKEN = "form_token"
+FORM_TOKEN = "form_token"  # noqa: S105 - a field name, not a secret
 HONEYPOT = "homepage"  # hidden from people; automated submitters tend to fill it
 LANGUAGE = "lang"
 PRIVACY_ACCEPTED = "privacy_accepted"

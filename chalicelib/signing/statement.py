@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
+from chalicelib.signing.id_numbers import compact
+
 PAYLOAD_VERSION = 1
 
 
@@ -70,7 +72,7 @@ class PersonalData:
             self.family_names.casefold(),
             self.date_of_birth.isoformat() if self.date_of_birth else "",
             self.country.upper(),
-            self.postal_code.replace(" ", "").upper(),
+            compact(self.postal_code),  # "1000-001" and "1000 001" are one postcode
         )
 
     def to_payload(self) -> bytes:

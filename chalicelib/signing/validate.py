@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
 
 from chalicelib.rules.member_states import MemberState
@@ -38,7 +39,7 @@ class FieldError:
 
     field: str
     code: str
-    params: Mapping[str, str | int] = field(default_factory=dict)
+    params: Mapping[str, str | int] = dataclass_field(default_factory=dict)
     confirmable: bool = False  # a format-only mismatch the citizen may confirm as correct
 
 
