@@ -9,7 +9,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def security_headers() -> dict[str, str]:
+def security_headers() -> dict[str, str | list[str]]:
     return {
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Content-Type-Options": "nosniff",
@@ -19,7 +19,7 @@ def security_headers() -> dict[str, str]:
     }
 
 
-def html_headers(language: str, cache_control: str) -> dict[str, str]:
+def html_headers(language: str, cache_control: str) -> dict[str, str | list[str]]:
     return {
         **security_headers(),
         "Content-Type": "text/html; charset=utf-8",

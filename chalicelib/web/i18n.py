@@ -9,7 +9,7 @@ from __future__ import annotations
 import gettext
 from collections.abc import Mapping
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -17,9 +17,11 @@ DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"  # the language the message ids are written in
 SUPPORTED_LANGUAGES = ("en", "fr")
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}  # each in its own language, for the switcher
+# CLDR locale that formats each language's numbers, dates and country names: the EU writes British English.
+CLDR_LOCALES = {"en": "en_GB"}
 
 
-class MissingCatalogue(RuntimeError):
+class MissingCatalogueError(RuntimeError):
     pass
 
 
@@ -52,14 +54,14 @@ def _accepted(header: str) -> list[str]:
     return [language for _, _, language in sorted(weighted)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> gettext.NullTranslations:
     if language == SOURCE_LANGUAGE:
         return gettext.NullTranslations()
     try:
         return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
     except FileNotFoundError:
-        raise MissingCatalogue(
+        raise MissingCatalogueError(
             f"no compiled catalogue for {language!r} in {LOCALE_DIR}: run `make catalogs`"
         ) from None
 
@@ -67,25 +69,25 @@ def translations(language: str) -> gettext.NullTranslations:
 def format_number(value: int, language: str) -> str:
     from babel.numbers import format_decimal
 
-    return str(format_decimal(value, locale=language))
+    return str(format_decimal(value, locale=CLDR_LOCALES.get(language, language)))
 
 
 def format_day(value: date, language: str) -> str:
     from babel.dates import format_date
 
-    return str(format_date(value, format="long", locale=language))
+    return str(format_date(value, format="long", locale=CLDR_LOCALES.get(language, language)))
 
 
 # Codes Babel lists among territories that are no country a person can live in.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def country_names(language: str) -> tuple[tuple[str, str], ...]:
     """(ISO code, name in `language`) for every country, sorted as that language sorts names."""
     from babel import Locale
 
-    territories = Locale.parse(language).territories
+    territories = Locale.parse(CLDR_LOCALES.get(language, language)).territories
     countries = [(code, name) for code, name in territories.items()
                  if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES]
     return tuple(sorted(countries, key=lambda item: _sort_key(item[1])))

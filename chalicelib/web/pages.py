@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.config import PROJECT_ROOT
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import MemberState, all_member_states
-from chalicelib.signing.form import DATE_PARTS, FORMAT_CONFIRMED, FORM_TOKEN, HONEYPOT, FormSpec
+from chalicelib.signing.form import DATE_PARTS, FORM_TOKEN, FORMAT_CONFIRMED, HONEYPOT, FormSpec
 from chalicelib.web import i18n, messages
 from chalicelib.web.headers import html_headers
 
@@ -41,7 +41,7 @@ class PageContext:
     path: str  # this page's path, for the language switcher's links
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(language: str) -> Environment:
     # One environment per language: gettext is bound to the environment, and a Lambda or a local
     # server thread may render several languages.

@@ -12,7 +12,7 @@ MAX_BODY_BYTES = 16 * 1024
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     """A request no form of ours produces. `reason` selects the message shown; `status` the HTTP code."""
 
     def __init__(self, reason: str, status: int = 400) -> None:
@@ -30,26 +30,26 @@ def parse_form_body(
 ) -> dict[str, str]:
     """The form's fields, each present at most once and all among `allowed_names`."""
     if _media_type(headers.get("content-type", "")) != FORM_CONTENT_TYPE:
-        raise BadRequest("content_type", 415)
+        raise BadRequestError("content_type", 415)
     body = raw_body if isinstance(raw_body, bytes) else (raw_body or "").encode("utf-8")
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest("too_large", 413)
+        raise BadRequestError("too_large", 413)
     try:
         text = body.decode("ascii")  # a urlencoded body is ASCII; non-ASCII bytes mean a broken client
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
                           encoding="utf-8", errors="strict", max_num_fields=64)
     except UnicodeDecodeError:
-        raise BadRequest("encoding") from None
+        raise BadRequestError("encoding") from None
     except ValueError:
-        raise BadRequest("malformed") from None
+        raise BadRequestError("malformed") from None
     allowed = frozenset(allowed_names)
     fields: dict[str, str] = {}
     for name, value in pairs:
         if name not in allowed:
-            raise BadRequest("unknown_field")
+            raise BadRequestError("unknown_field")
         if name in fields:
-            raise BadRequest("repeated_field")
+            raise BadRequestError("repeated_field")
         if "\x00" in value:
-            raise BadRequest("encoding")
+            raise BadRequestError("encoding")
         fields[name] = value
     return fields

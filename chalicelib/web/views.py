@@ -10,8 +10,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from chalice import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 
 from chalicelib import services
 from chalicelib.rules.member_states import MemberState, member_state
@@ -19,7 +18,7 @@ from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
 from chalicelib.web import i18n, pages
 from chalicelib.web.form_token import issue_token, token_is_valid
 from chalicelib.web.headers import security_headers
-from chalicelib.web.request_body import BadRequest, parse_form_body
+from chalicelib.web.request_body import BadRequestError, parse_form_body
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def submit(request: Request, code: str) -> Response:
     spec = form_spec(state)
     try:
         fields = parse_form_body(request.headers, request.raw_body, spec.input_names)
-    except BadRequest as refusal:
+    except BadRequestError as refusal:
         return pages.error_page(context, refusal.reason, refusal.status)
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
         context = _context(request, f"/sign/{code}", fields["lang"])
