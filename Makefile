@@ -14,7 +14,7 @@ $(BIN)/python: requirements.txt requirements-dev.txt
 	touch $(BIN)/python
 
 $(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po $(BIN)/python
-	$(BIN)/pybabel compile --statistics --use-fuzzy=false -d $(LOCALE) -l $* -D messages
+	$(BIN)/pybabel compile --statistics -d $(LOCALE) -l $* -D messages
 
 catalogs: $(CATALOGS)
 

@@ -12,6 +12,13 @@ from datetime import date
 from typing import Protocol
 
 
+class StorageUnavailableError(Exception):
+    """AWS could not seal or store a statement just now; nothing was stored and the citizen may retry.
+
+    Adapters raise it in place of their SDK's errors, with a message that names no personal data.
+    """
+
+
 @dataclass(frozen=True)
 class StatementRecord:
     """A statement of support as it is stored: plaintext metadata, personal data sealed.

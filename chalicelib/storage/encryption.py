@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.signing.ports import StorageUnavailableError
+
 if TYPE_CHECKING:
     import botocore.session
 
@@ -82,12 +84,19 @@ class KmsStatementSealer:
         self._algorithm = sdk.Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 
     def seal(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
-        ciphertext, _header = self._client.encrypt(
-            source=plaintext,
-            materials_manager=self._materials,
-            encryption_context=dict(context),
-            algorithm=self._algorithm,
-        )
+        from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            ciphertext, _header = self._client.encrypt(
+                source=plaintext,
+                materials_manager=self._materials,
+                encryption_context=dict(context),
+                algorithm=self._algorithm,
+            )
+        except (AWSEncryptionSDKClientError, ClientError, BotoCoreError) as error:
+            # The SDK wraps KMS failures; the message may quote the request, so only the type goes on.
+            raise StorageUnavailableError(f"statement not sealed: {type(error).__name__}") from None
         return bytes(ciphertext)
 
 

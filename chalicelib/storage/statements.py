@@ -12,11 +12,12 @@ Item layout (one table, keys pk/sk, both strings):
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.signing.ports import StatementRecord
+from chalicelib.signing.ports import StatementRecord, StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -28,6 +29,7 @@ MARKER_SORT_KEY = "F"
 # Partitions per (initiative, Member State). Readers (export, recount) query each bucket in turn.
 STATEMENT_BUCKETS = 16
 _SEPARATOR = "#"
+_CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -118,15 +120,26 @@ class DynamoDBStatementStore:
                 }
             },
         ]
-        try:
-            # botocore fills ClientRequestToken once per call and keeps it across its own retries, so a
-            # retried request that had in fact succeeded is not mistaken for a duplicate.
-            self._client.transact_write_items(TransactItems=items)
-        except self._client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            statement_reason = reasons[0].get("Code") if len(reasons) > 0 else None
-            marker_reason = reasons[1].get("Code") if len(reasons) > 1 else None
-            if marker_reason == "ConditionalCheckFailed" and statement_reason in (None, "None"):
-                return False
-            raise
-        return True
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                # botocore fills ClientRequestToken once per call and keeps it across its own retries, so
+                # a retried request that had in fact succeeded is not mistaken for a duplicate.
+                self._client.transact_write_items(TransactItems=items)
+                return True
+            except self._client.exceptions.TransactionCanceledException as error:
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                statement_reason = reasons[0] if len(reasons) > 0 else None
+                marker_reason = reasons[1] if len(reasons) > 1 else None
+                if marker_reason == "ConditionalCheckFailed" and statement_reason in (None, "None"):
+                    return False
+                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_ATTEMPTS:
+                    # The same person submitting twice at once: the retry finds the other's marker.
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                cancelled = ", ".join(map(str, reasons))
+                raise StorageUnavailableError(f"statement not stored: cancelled ({cancelled})") from None
+            except (ClientError, BotoCoreError) as error:
+                raise StorageUnavailableError(f"statement not stored: {type(error).__name__}") from None
+        raise StorageUnavailableError("statement not stored: conflicting writes")

@@ -6,7 +6,7 @@ language. Texts that stand as they are live in the templates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gettext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ FIELD_LABELS = {
     "full_first_names": N_("Full first names"),
     "family_names": N_("Family names"),
     "street": N_("Street"),
-    "street_number": N_("Number"),
+    "street_number": N_("House number"),
     "postal_code": N_("Postal code"),
     "city": N_("City"),
     "country": N_("Country"),
@@ -64,19 +64,18 @@ _REQUIRED = {
 }
 
 _ERRORS = {
-    "too_long": N_("This is too long: use at most %(max)s characters."),
     "name_characters": N_("Use only letters, spaces, apostrophes and hyphens."),
     "text_characters": N_("Use only letters, digits, spaces and usual punctuation."),
     "unknown_option": N_("Choose one of the options in the list."),
     "date_invalid": N_("Enter a date that exists, as day, month and year."),
     "date_in_future": N_("Your date of birth must be in the past."),
-    "too_young": N_("To sign for %(state)s you must be at least %(age)s years old."),
-    "too_young_calendar_year": N_("To sign for %(state)s you must turn %(age)s this year or be older."),
+    "too_young": N_("To sign for this Member State you must be at least %(age)s years old."),
+    "too_young_calendar_year": N_("To sign for this Member State you must turn %(age)s this year or be older."),
     "id_invalid": N_("This number is not valid: a check digit does not match. Check it against your document."),
     "id_format": N_("This number does not have the usual format of this document. "
-                    "Check it; if it is correct, tick the box “My number is correct”."),
+                    "Check it; if it is correct, tick the box “The format is correct”."),
     "postcode_format": N_("This postal code does not have the usual format of the country. "
-                          "Check it; if it is correct, tick the box “My number is correct”."),
+                          "Check it; if it is correct, tick the box “The format is correct”."),
     "privacy_not_accepted": N_("Confirm that you have read the privacy statement."),
 }
 
@@ -89,20 +88,19 @@ BAD_REQUESTS = {
     "repeated_field": N_("The form contained the same field twice."),
     "unknown_member_state": N_("There is no Member State with this code. Choose yours from the list."),
     "not_found": N_("This page does not exist."),
+    "storage_unavailable": N_("Your statement of support could not be stored just now, and nothing was stored. "
+                              "Please send the form again in a moment."),
     "form_rejected": N_("This form could not be accepted, perhaps because it was open for too long. "
                         "Open the form again and send it once more."),
 }
 
-Translate = Callable[[str], str]
-
-
-def error_message(error: FieldError, gettext: Translate, state_name: str, calendar_year_rule: bool) -> str:
-    """The citizen-facing text for one field error, in the language of `gettext`."""
+def error_message(error: FieldError, translations: gettext.NullTranslations, calendar_year_rule: bool) -> str:
+    """The citizen-facing text for one field error, in the language of `translations`."""
     if error.code == "required":
-        return gettext(_REQUIRED[error.field])
-    code = error.code
-    if code == "too_young" and calendar_year_rule:
-        code = "too_young_calendar_year"
-    params: dict[str, object] = dict(error.params)
-    params["state"] = state_name
-    return gettext(_ERRORS[code]) % params
+        return translations.gettext(_REQUIRED[error.field])
+    if error.code == "too_long":
+        limit = int(error.params["max"])
+        return translations.ngettext("This is too long: use at most %(max)s character.",
+                                     "This is too long: use at most %(max)s characters.", limit) % {"max": limit}
+    code = "too_young_calendar_year" if error.code == "too_young" and calendar_year_rule else error.code
+    return translations.gettext(_ERRORS[code]) % dict(error.params)

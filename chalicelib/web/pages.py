@@ -70,7 +70,6 @@ def _state_name(state: MemberState, language: str) -> str:
 
 def _render(context: PageContext, template: str, status: int = 200, cache: str = "no-store",
             **values: Any) -> Response:
-    gettext = i18n.translations(context.language).gettext
     text, text_language = context.initiative.text(context.language)
     body = _environment(context.language).get_template(template).render(
         language=context.language,
@@ -80,7 +79,6 @@ def _render(context: PageContext, template: str, status: int = 200, cache: str =
         text=text,
         text_language=text_language,
         home=_link("/", context.language),
-        gettext_=gettext,
         **values,
     )
     return Response(body=body, status_code=status, headers=html_headers(context.language, cache))
@@ -115,6 +113,8 @@ def form_page(
     token: str,
     submitted: Mapping[str, str] | None = None,
     result: ValidationResult | None = None,
+    notice: str = "",
+    status: int | None = None,
 ) -> Response:
     language = context.language
     gettext = i18n.translations(language).gettext
@@ -126,7 +126,7 @@ def form_page(
     errors: dict[str, list[str]] = {}
     for error in result.errors if result else ():
         errors.setdefault(error.field, []).append(
-            messages.error_message(error, gettext, state_name, state.age_rule == "reached_in_calendar_year")
+            messages.error_message(error, i18n.translations(language), state.age_rule == "reached_in_calendar_year")
         )
     fields = []
     for spec_field in spec.fields:
@@ -145,9 +145,11 @@ def form_page(
         {"type": document.type, "name": f"{gettext(messages.DOCUMENT_TYPES[document.type])} ({document.name_native})"}
         for document in state.id_documents
     ]
-    status = 422 if result is not None and result.errors else 200
+    if status is None:
+        status = 422 if result is not None and result.errors else 200
     return _render(
         context, "form.html", status=status,
+        notice=gettext(messages.BAD_REQUESTS[notice]) if notice else "",
         state=state, state_name=state_name, spec=spec, fields=fields, values=values, token=token,
         errors=errors, documents=documents,
         single_document=documents[0]["name"] if len(documents) == 1 else "",
@@ -172,6 +174,7 @@ def closed_page(context: PageContext, status: int = 200) -> Response:
                    not_started=context.today < context.initiative.collection_start)
 
 
-def error_page(context: PageContext, reason: str, status: int) -> Response:
+def error_page(context: PageContext, reason: str, status: int, after_post: bool = False) -> Response:
     gettext = i18n.translations(context.language).gettext
-    return _render(context, "error.html", status=status, message=gettext(messages.BAD_REQUESTS[reason]))
+    return _render(context, "error.html", status=status, message=gettext(messages.BAD_REQUESTS[reason]),
+                   after_post=after_post)

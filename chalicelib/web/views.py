@@ -15,6 +15,7 @@ from chalice.app import Request, Response
 from chalicelib import services
 from chalicelib.rules.member_states import MemberState, member_state
 from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
+from chalicelib.signing.ports import StorageUnavailableError
 from chalicelib.web import i18n, pages
 from chalicelib.web.form_token import issue_token, token_is_valid
 from chalicelib.web.headers import security_headers
@@ -87,27 +88,32 @@ def submit(request: Request, code: str) -> Response:
     try:
         fields = parse_form_body(request.headers, request.raw_body, spec.input_names)
     except BadRequestError as refusal:
-        return pages.error_page(context, refusal.reason, refusal.status)
+        return pages.error_page(context, refusal.reason, refusal.status, after_post=True)
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
         context = _context(request, f"/sign/{code}", fields["lang"])
     token_ok = token_is_valid(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
                               current.settings.form_token_max_age_seconds)
     if not token_ok or fields.get(HONEYPOT, ""):
         logger.info("form refused: %s", "token" if not token_ok else "honeypot")
-        return pages.error_page(context, "form_rejected", 403)
+        return pages.error_page(context, "form_rejected", 403, after_post=True)
     from chalicelib.signing.submit import submit_statement  # the POST path only: validation and stdnum
 
-    result = submit_statement(
-        initiative=context.initiative,
-        spec=spec,
-        submitted=fields,
-        form_language=context.language,
-        today=context.today,
-        residence_countries=frozenset(iso for iso, _ in i18n.country_names(context.language)),
-        fingerprint_key=current.fingerprint_key,
-        sealer=current.sealer,
-        store=current.store,
-    )
+    try:
+        result = submit_statement(
+            initiative=context.initiative,
+            spec=spec,
+            submitted=fields,
+            form_language=context.language,
+            today=context.today,
+            residence_countries=frozenset(iso for iso, _ in i18n.country_names(context.language)),
+            fingerprint_key=current.fingerprint_key,
+            sealer=current.sealer,
+            store=current.store,
+        )
+    except StorageUnavailableError as error:
+        logger.warning("statement for %s not stored: %s", state.code, error)
+        token = issue_token(current.form_token_key, state.code, current.now())
+        return pages.form_page(context, spec, token, fields, notice="storage_unavailable", status=503)
     if result.receipt is None:
         token = issue_token(current.form_token_key, state.code, current.now())
         return pages.form_page(context, spec, token, fields, result.validation)

@@ -17,6 +17,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import services
 from chalicelib.config import Settings
+from chalicelib.signing.ports import StorageUnavailableError
 from chalicelib.signing.submit import encryption_context
 
 SIGNING_DAY = date(2026, 11, 27)  # inside the demo initiative's collection period
@@ -271,3 +272,23 @@ def test_initiative_page_shows_the_initiative_and_zero_signatories(client: Clien
     assert 'lang="fr"' in body
     assert "ECI(2026)000042" in body
     assert '<progress max="1000000" value="0">' in body
+
+
+class _UnavailableStore:
+    def add(self, record: Any, fingerprint: str) -> bool:
+        raise StorageUnavailableError("statement not stored: ProvisionedThroughputExceededException")
+
+
+def test_when_storage_fails_the_citizen_keeps_their_form_and_is_asked_to_resend(
+    aws: Any, aws_settings: Settings
+) -> None:
+    current = _use_services(aws_settings, SIGNING_DAY)
+    current.__dict__["store"] = _UnavailableStore()  # cached_property: an instance value replaces it
+    with Client(app_module.app) as client:
+        response = _sign(client, "PL", POLISH_CITIZEN)
+    services.use(None)
+
+    assert response.status_code == 503
+    page = response.body.decode()
+    assert "could not be stored just now" in page
+    assert "Wiśniewska-Kowal" in page and 'name="form_token"' in page

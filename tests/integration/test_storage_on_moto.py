@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.local.provision import load_template, provision
-from chalicelib.signing.ports import StatementRecord
+from chalicelib.signing.ports import StatementRecord, StorageUnavailableError
 from chalicelib.storage.clients import AwsClients
 from chalicelib.storage.counters import DynamoDBCounterReader, counter_sort_key
 from chalicelib.storage.encryption import (
@@ -217,7 +217,7 @@ def test_statement_id_collision_is_an_error_not_a_duplicate(store: DynamoDBState
     record = _record()
     assert store.add(record, fingerprint="c" * 64) is True
 
-    with pytest.raises(Exception, match="TransactionCanceled"):
+    with pytest.raises(StorageUnavailableError, match="ConditionalCheckFailed"):
         store.add(replace(record, sealed=b"other"), fingerprint="d" * 64)
 
 

@@ -57,10 +57,9 @@ LEGAL_TEXTS = (
 # The errors that send the citizen to a checkbox quote the checkbox's label: the quotation must stay
 # the start of the label's translation.
 CHECKBOX_LABEL = (
-    "My number is correct: the format of my personal identification number, document number or postal code "
-    "is correct."
+    "The format is correct: I have checked my personal identification number, document number or postal code."
 )
-QUOTED_LABEL = "“My number is correct”"
+QUOTED_LABEL = "“The format is correct”"
 
 # %(name)s, %% and any other %: the conversions Python's % operator (and Jinja's newstyle gettext) sees.
 CONVERSION = re.compile(r"%(?:\((\w+)\)s|%)|%")
