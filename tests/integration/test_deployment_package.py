@@ -1,0 +1,67 @@
+"""What `chalice package` builds: the Lambda package carries its data, the route function its own policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import PROJECT_ROOT
+from chalicelib.web.i18n import LOCALE_DIR, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("package")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(  # noqa: S603 - the project's own tool on its own directory
+        [str(chalice), "package", "--stage", "dev", str(output)],
+        cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=600,
+    )
+    return output
+
+
+def _route_policy(package: Path) -> list[dict[str, Any]]:
+    template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
+    role = template["Resources"]["ApiHandlerRole"]["Properties"]
+    [policy] = role["Policies"]
+    return list(policy["PolicyDocument"]["Statement"])
+
+
+def test_lambda_package_carries_templates_initiative_rules_and_compiled_catalogues(package: Path) -> None:
+    with zipfile.ZipFile(package / "deployment.zip") as archive:
+        names = set(archive.namelist())
+    print(f"deployment package: {(package / 'deployment.zip').stat().st_size / 1e6:.1f} MB, {len(names)} files")
+
+    expected = {"app.py", "chalicelib/rules/member_states.json", "initiatives/demo.json",
+                "templates/assets/style.css"}
+    expected |= {f"templates/{page.name}" for page in (PROJECT_ROOT / "templates").glob("*.html")}
+    expected |= {
+        str((LOCALE_DIR / language / "LC_MESSAGES" / "messages.mo").relative_to(PROJECT_ROOT))
+        for language in SUPPORTED_LANGUAGES if language != SOURCE_LANGUAGE
+    }
+    assert expected <= names, sorted(expected - names)
+
+
+def test_route_function_may_encrypt_statements_but_never_decrypt_or_read_them(package: Path) -> None:
+    statements = _route_policy(package)
+    statements_table = "table/eci-dev-statements"
+
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), statement
+        if statements_table in json.dumps(statement["Resource"]):
+            assert actions == ["dynamodb:PutItem"], "no Scan, Query or Get of statements"
+        if "kms:Decrypt" in actions:
+            # Only the fingerprint key's wrapped secret, never the statements key.
+            condition = json.dumps(statement["Condition"])
+            assert "alias/eci-dev-fingerprint" in condition and "statements" not in condition
+        if "kms:GenerateDataKey" in actions:
+            assert "alias/eci-dev-statements" in json.dumps(statement["Condition"])
