@@ -62,8 +62,7 @@ def submit_statement(
     """
     validation = validate(spec, submitted, today, residence_countries)
     if validation.personal_data is None:
-        logger.info("statement rejected", extra={"member_state": spec.member_state.code,
-                                                 "error_count": len(validation.errors)})
+        logger.info("statement for %s not valid: %d field errors", spec.member_state.code, len(validation.errors))
         return SubmitResult(validation, None)
     personal_data = validation.personal_data
     record = StatementRecord(
@@ -76,5 +75,6 @@ def submit_statement(
         sealed=sealer.seal(personal_data.to_payload(), encryption_context(initiative.id)),
     )
     stored = store.add(record, fingerprint(fingerprint_key, initiative.id, personal_data))
-    logger.info("statement received", extra={"member_state": record.member_state, "stored": stored})
+    # Codes and counts only: a log line must never carry what the citizen typed.
+    logger.info("statement for %s received (stored: %s)", record.member_state, stored)
     return SubmitResult(validation, Receipt(record.statement_id, today))
