@@ -56,6 +56,24 @@ def _key_provider(key_arn: str, botocore_session: botocore.session.Session) -> A
     return _sdk().StrictAwsKmsMasterKeyProvider(key_ids=[key_arn], botocore_session=botocore_session)
 
 
+def _committing_client_and_cache(
+    key_arn: str, botocore_session: botocore.session.Session, max_age_seconds: float, **limits: int
+) -> tuple[Any, Any]:
+    """An SDK client that requires key commitment, and a caching materials manager over the KMS key."""
+    sdk = _sdk()
+    client = sdk.EncryptionSDKClient(
+        commitment_policy=sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        max_encrypted_data_keys=1,
+    )
+    materials = sdk.CachingCryptoMaterialsManager(
+        master_key_provider=_key_provider(key_arn, botocore_session),
+        cache=sdk.LocalCryptoMaterialsCache(capacity=_CACHE_CAPACITY),
+        max_age=float(max_age_seconds),
+        **limits,
+    )
+    return client, materials
+
+
 class KmsStatementSealer:
     """Encrypts statements with a cached data key and the non-signing committing algorithm suite."""
 
@@ -71,15 +89,8 @@ class KmsStatementSealer:
             raise ValueError("max_age_seconds must be positive")
         if not 1 <= max_messages <= _MAX_MESSAGES_PER_DATA_KEY:
             raise ValueError(f"max_messages must be between 1 and {_MAX_MESSAGES_PER_DATA_KEY}")
-        self._client = sdk.EncryptionSDKClient(
-            commitment_policy=sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
-            max_encrypted_data_keys=1,
-        )
-        self._materials = sdk.CachingCryptoMaterialsManager(
-            master_key_provider=_key_provider(key_arn, botocore_session),
-            cache=sdk.LocalCryptoMaterialsCache(capacity=_CACHE_CAPACITY),
-            max_age=float(max_age_seconds),
-            max_messages_encrypted=max_messages,
+        self._client, self._materials = _committing_client_and_cache(
+            key_arn, botocore_session, max_age_seconds, max_messages_encrypted=max_messages
         )
         self._algorithm = sdk.Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
 
@@ -113,16 +124,7 @@ class KmsStatementOpener:
         botocore_session: botocore.session.Session,
         max_age_seconds: float = 300.0,
     ) -> None:
-        sdk = _sdk()
-        self._client = sdk.EncryptionSDKClient(
-            commitment_policy=sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
-            max_encrypted_data_keys=1,
-        )
-        self._materials = sdk.CachingCryptoMaterialsManager(
-            master_key_provider=_key_provider(key_arn, botocore_session),
-            cache=sdk.LocalCryptoMaterialsCache(capacity=_CACHE_CAPACITY),
-            max_age=float(max_age_seconds),
-        )
+        self._client, self._materials = _committing_client_and_cache(key_arn, botocore_session, max_age_seconds)
 
     def open(self, sealed: bytes, expected_context: Mapping[str, str]) -> bytes:
         """The plaintext, if the message's encryption context holds every expected pair.

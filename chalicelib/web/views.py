@@ -56,39 +56,39 @@ def choose_member_state(request: Request) -> Response:
                     headers={**security_headers(), "Location": f"/sign/{state.code}?lang={context.language}"})
 
 
-def _known_state(context: pages.PageContext, code: str) -> MemberState | Response:
+def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.PageContext, MemberState] | Response:
+    """The page context and Member State of a form, or the page that refuses it (unknown State, closed)."""
+    context = _context(request, f"/sign/{code}")
     state = member_state(code)
     if state is None or state.code != code.upper() or len(code) != 2:
-        return pages.error_page(context, "unknown_member_state", 404)
-    return state
+        return pages.error_page(context, "unknown_member_state", 404, after_post=request.method == "POST")
+    if not context.initiative.collecting_on(context.today):
+        return pages.closed_page(context, status=closed_status)
+    return context, state
 
 
 def sign_form(request: Request, code: str) -> Response:
-    context = _context(request, f"/sign/{code}")
-    state = _known_state(context, code)
-    if isinstance(state, Response):
-        return state
+    opened = _open_form(request, code, closed_status=200)
+    if isinstance(opened, Response):
+        return opened
+    context, state = opened
     current = services.current()
-    if not context.initiative.collecting_on(context.today):
-        return pages.closed_page(context)
     token = issue_token(current.form_token_key, state.code, current.now())
     return pages.form_page(context, form_spec(state), token)
 
 
 def submit(request: Request, code: str) -> Response:
-    # The form's own language field decides the reply's language when the URL lost it.
-    context = _context(request, f"/sign/{code}")
-    state = _known_state(context, code)
-    if isinstance(state, Response):
-        return state
+    opened = _open_form(request, code, closed_status=403)
+    if isinstance(opened, Response):
+        return opened
+    context, state = opened
     current = services.current()
-    if not context.initiative.collecting_on(context.today):
-        return pages.closed_page(context, status=403)
     spec = form_spec(state)
     try:
         fields = parse_form_body(request.headers, request.raw_body, spec.input_names)
     except BadRequestError as refusal:
         return pages.error_page(context, refusal.reason, refusal.status, after_post=True)
+    # The form's own language field decides the reply's language when the URL lost it.
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
         context = _context(request, f"/sign/{code}", fields["lang"])
     token_ok = token_is_valid(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
