@@ -6,12 +6,13 @@ uses stdnum) and these rules agree, rather than stdnum against itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _weighted(digits: str, weights: tuple[int, ...] | str) -> int:
+def _weighted(digits: str, weights: Sequence[int | str]) -> int:
     return sum(int(d) * int(w) for d, w in zip(digits, weights, strict=False))
 
 

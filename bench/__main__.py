@@ -1,0 +1,28 @@
+"""Run every benchmark and print its figures: ``python -m bench``."""
+
+from __future__ import annotations
+
+import time
+
+from bench import Figure, aws_calls, import_time, moto_process, post_path, progress
+
+
+def _print(figures: list[Figure]) -> None:
+    for figure in figures:
+        print(figure.line(), flush=True)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    # Fresh interpreters first, before this process points AWS SDKs at moto.
+    _print(import_time.figures())
+    with moto_process.moto_server() as moto:
+        progress("provisioning infra/data.yaml on moto")
+        settings = moto_process.provisioned_settings(moto)
+        _print(post_path.figures(settings))
+        _print(aws_calls.figures(moto, settings))
+    progress(f"done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
