@@ -1,0 +1,189 @@
+"""What Lambda's event source mapping does on AWS, done locally: moto's DynamoDB stream into the count handler.
+
+Per shard, in order, a batch at a time (at most the handler's batch size): the batch becomes the event
+Lambda would build (chalicelib/local/stream_events.py) and goes to the app's handler. When the handler
+raises, the same batch is delivered again after a pause, as Lambda does; when it returns, the shard moves
+on to the record after the batch. A child shard waits until its parent is read to the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.local.stream_events import lambda_stream_event, stream_region
+
+if TYPE_CHECKING:
+    from chalice.app import Chalice
+
+logger = logging.getLogger(__name__)
+
+# Lambda polls a shard about four times a second; so does the pump, so a signature counts within a second.
+POLL_SECONDS = 0.25
+RETRY_SECONDS = 1.0  # after the handler failed: Lambda also backs off before it delivers the batch again
+_SHARDS_REFRESH_SECONDS = 10.0
+
+Deliver = Callable[[dict[str, Any]], object]
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent_id: str | None
+    iterator: str | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)  # the batch being delivered, until it succeeds
+    after_pending: str | None = None
+    finished: bool = False
+
+
+class StreamPump:
+    """Feeds one DynamoDB stream to one handler, shard by shard, a batch at a time."""
+
+    def __init__(
+        self,
+        streams_client: Any,  # boto3's "dynamodbstreams" client
+        stream_arn: str,
+        deliver: Deliver,
+        *,
+        batch_size: int = 100,
+        starting_position: str = "TRIM_HORIZON",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self._client = streams_client
+        self._stream_arn = stream_arn
+        self._deliver = deliver
+        self._batch_size = batch_size
+        self._starting_position = starting_position
+        self._clock = clock or time.monotonic
+        self._shards: dict[str, _Shard] = {}
+        self._shards_read_at: float | None = None
+        self.failures = 0  # deliveries that raised, each followed by a redelivery
+
+    def pump_once(self) -> int:
+        """Deliver at most one batch per shard; return how many records the handler accepted."""
+        self._refresh_shards()
+        accepted = 0
+        for shard in list(self._shards.values()):
+            parent = self._shards.get(shard.parent_id or "")
+            if shard.finished or (parent is not None and not parent.finished):
+                continue
+            if not shard.pending and not self._fetch(shard):
+                continue
+            try:
+                self._deliver(lambda_stream_event(shard.pending, self._stream_arn))
+            except Exception as error:  # Lambda catches everything; so does its stand-in
+                self.failures += 1
+                # The type only: a message could repeat what the handler was given.
+                logger.warning("stream handler failed (%s); its batch of %d records will be delivered again",
+                               type(error).__name__, len(shard.pending))
+                continue
+            accepted += len(shard.pending)
+            shard.pending = []
+            self._advance(shard, shard.after_pending)
+        return accepted
+
+    def run(self, stop: threading.Event) -> None:
+        """Pump until stop is set."""
+        while not stop.is_set():
+            failures = self.failures
+            try:
+                self.pump_once()
+            except Exception as error:  # moto stopping under us, a network hiccup: poll again
+                logger.warning("stream pump could not read the stream (%s)", type(error).__name__)
+                failures = -1
+            stop.wait(RETRY_SECONDS if self.failures != failures else POLL_SECONDS)
+
+    def _refresh_shards(self) -> None:
+        now = self._clock()
+        if self._shards_read_at is not None and now - self._shards_read_at < _SHARDS_REFRESH_SECONDS:
+            return
+        first_read = self._shards_read_at is None
+        self._shards_read_at = now
+        request: dict[str, Any] = {"StreamArn": self._stream_arn}
+        while True:
+            description = self._client.describe_stream(**request)["StreamDescription"]
+            for shard in description.get("Shards", []):
+                if shard["ShardId"] not in self._shards:
+                    self._shards[shard["ShardId"]] = _Shard(shard["ShardId"], shard.get("ParentShardId"))
+                    if first_read:
+                        self._shards[shard["ShardId"]].iterator = self._iterator(shard["ShardId"], first_read)
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return
+            request["ExclusiveStartShardId"] = last
+
+    def _iterator(self, shard_id: str, at_start: bool) -> str:
+        # Shards that appear later (splits) are read from their beginning, as Lambda reads them.
+        position = self._starting_position if at_start else "TRIM_HORIZON"
+        iterator: str = self._client.get_shard_iterator(
+            StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType=position
+        )["ShardIterator"]
+        return iterator
+
+    def _fetch(self, shard: _Shard) -> bool:
+        if shard.iterator is None:
+            shard.iterator = self._iterator(shard.shard_id, at_start=False)
+        response = self._client.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
+        records: list[dict[str, Any]] = response.get("Records", [])
+        if not records:
+            self._advance(shard, response.get("NextShardIterator"))
+            return False
+        shard.pending = records
+        shard.after_pending = response.get("NextShardIterator")
+        return True
+
+    @staticmethod
+    def _advance(shard: _Shard, iterator: str | None) -> None:
+        shard.iterator = iterator
+        shard.finished = iterator is None  # a closed shard read to its end
+
+
+def streams_client(region: str) -> Any:
+    """A DynamoDB Streams client; AWS_ENDPOINT_URL (set by the local runner) points it at moto."""
+    import boto3.session
+
+    return boto3.session.Session(region_name=region).client("dynamodbstreams")
+
+
+def stream_pumps(
+    app: Chalice, client: Any | None = None, starting_position: str | None = None, stream_arn: str | None = None
+) -> list[StreamPump]:
+    """One pump per stream handler the app declares, each delivering to its handler as Lambda would.
+
+    Tests may start at the stream's end (LATEST) and name the stream (app.py imported before moto ran).
+    """
+    from chalice.app import DynamoDBEventConfig
+    from chalice.local import LambdaContext
+
+    pumps: list[StreamPump] = []
+    for source in app.event_sources:
+        if not isinstance(source, DynamoDBEventConfig):
+            continue
+        handler = app.handler_map[source.name]
+
+        def deliver(event: dict[str, Any], handler: Callable[..., object] = handler, name: str = source.name) -> object:
+            return handler(event, LambdaContext(name, memory_size=512))
+
+        arn = stream_arn or source.stream_arn
+        pumps.append(StreamPump(
+            client or streams_client(stream_region(arn)),
+            arn,
+            deliver,
+            batch_size=source.batch_size,
+            starting_position=starting_position or source.starting_position,
+        ))
+    return pumps
+
+
+def start_stream_pumps(app: Chalice, stop: threading.Event) -> list[threading.Thread]:
+    threads = []
+    for pump in stream_pumps(app):
+        thread = threading.Thread(target=pump.run, args=(stop,), name="stream-pump", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads

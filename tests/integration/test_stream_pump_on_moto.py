@@ -1,0 +1,90 @@
+"""`make run`'s stream pump on moto: what a person signs reaches the counters, as Lambda would carry it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from chalice.test import Client
+
+import app as app_module
+from chalicelib import services
+from chalicelib.config import Settings
+from chalicelib.local.stream_pump import StreamPump, stream_pumps, streams_client
+from chalicelib.storage.counters import DynamoDBCounterReader
+
+POLISH_CITIZEN = {
+    "full_first_names": "Zofia Maria",
+    "family_names": "Wiśniewska-Kowal",
+    "id_number": "44051401359",
+    "privacy_accepted": "yes",
+}
+
+
+@pytest.fixture
+def client(empty_tables: Settings) -> Iterator[Client]:
+    services.use(services.Services(empty_tables, services.check_initiative_file(), today=lambda: date(2026, 11, 27)))
+    with Client(app_module.app) as test_client:
+        yield test_client
+    services.use(None)
+
+
+def _sign(client: Client, code: str, fields: dict[str, str]) -> int:
+    page = client.http.get(f"/sign/{code}?lang=en")
+    token = re.search(rb'name="form_token" value="([^"]+)"', page.body)
+    assert token
+    body = urlencode({"form_token": token.group(1).decode(), "lang": "en", "homepage": "", **fields})
+    response = client.http.post(f"/sign/{code}?lang=en", body=body,
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+    return int(response.status_code)
+
+
+def _counts(settings: Settings) -> dict[str, int]:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=settings.region)
+    return DynamoDBCounterReader(client, settings.counters_table).counts("demo-2026")
+
+
+def test_a_polish_citizen_signs_and_one_pump_later_poland_counts_one(
+    client: Client, empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    [pump] = stream_pumps(app_module.app, starting_position="LATEST", stream_arn=moto_env["STATEMENTS_STREAM_ARN"])
+    pump.pump_once()  # at the stream's end: earlier tests' records are not this one's
+
+    assert _sign(client, "PL", POLISH_CITIZEN) == 200
+    delivered = pump.pump_once()
+
+    assert delivered == 2  # the statement and its duplicate marker
+    assert _counts(empty_tables) == {"PL": 1}
+
+
+def test_a_batch_whose_handler_fails_is_delivered_again_as_it_was(
+    empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    import boto3
+
+    delivered: list[list[str]] = []
+
+    def fail_once(event: dict[str, Any]) -> None:
+        delivered.append([record["eventID"] for record in event["Records"]])
+        if len(delivered) == 1:
+            raise RuntimeError("the count function's first attempt dies")
+
+    pump = StreamPump(streams_client(empty_tables.region), moto_env["STATEMENTS_STREAM_ARN"], fail_once,
+                      starting_position="LATEST")
+    pump.pump_once()
+    dynamodb = boto3.client("dynamodb", region_name=empty_tables.region)
+    for number in range(3):
+        dynamodb.put_item(TableName=empty_tables.statements_table,
+                          Item={"pk": {"S": f"F#demo-2026#{number}"}, "sk": {"S": "F"}})
+
+    assert pump.pump_once() == 0
+    assert pump.pump_once() == 3
+    assert pump.pump_once() == 0
+    assert len(delivered) == 2 and delivered[0] == delivered[1] and len(delivered[0]) == 3
+    assert pump.failures == 1
