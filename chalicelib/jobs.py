@@ -1,0 +1,246 @@
+"""The export and purge functions' work, wired to AWS: what app.py's schedules and Lambda function call.
+
+* ``schedule_export``: the daily schedule's part: it only invokes the worker with the day's run id.
+* ``start_export``: plan a run and fan it out, one worker invocation per Member State (on AWS), or
+  export the States one after another here (``EXPORT_FAN_OUT=in-process``: moto, the operator's
+  ``run --in-process``).
+* ``work``: the export worker's event: ``{"action": "start", "run_id": ...}`` (on demand) or
+  ``{"action": "unit", "run_id": ..., "member_state": ...}``. A unit stops cleanly before the
+  invocation's time runs out and invokes the worker again to go on; the unit that completes the
+  last State writes the manifest.
+* ``purge``: the retention clock (chalicelib/exporting/retention.py), resumed on the next run if
+  it does not finish in one.
+
+Log lines carry run ids, Member State codes and numbers, never a statement's content.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import Settings
+from chalicelib.exporting import layout
+from chalicelib.exporting.retention import PurgeOutcome, purge_if_due
+from chalicelib.exporting.run import ExportRun, RunStatus
+from chalicelib.initiative import Initiative
+
+if TYPE_CHECKING:
+    from chalicelib.exporting.ports import StatementOpener
+    from chalicelib.storage.clients import AwsClients
+    from chalicelib.storage.export_files import S3ExportFileStore
+
+logger = logging.getLogger(__name__)
+
+# A unit stops when less than this is left of its invocation: time to close and upload its open parts.
+STOP_MARGIN_MS = 90_000
+# Distinct statement data keys the opener keeps: every key a whole collection may have used.
+OPENER_CACHE_CAPACITY = 100_000
+OPENER_MAX_AGE_SECONDS = 3600.0
+
+
+def brussels_today() -> date:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo("Europe/Brussels")).date()
+    except (ImportError, KeyError):
+        return datetime.now(UTC).date()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def stop_when_low(remaining_ms: Callable[[], int] | None, margin_ms: int = STOP_MARGIN_MS) -> Callable[[], bool]:
+    if remaining_ms is None:
+        return lambda: False
+    return lambda: remaining_ms() < margin_ms
+
+
+@dataclass
+class Jobs:
+    settings: Settings
+    initiative: Initiative
+    today: Callable[[], date] = brussels_today
+    now: Callable[[], datetime] = utc_now
+    aws: AwsClients | None = None
+    opener_factory: Callable[[], StatementOpener] | None = None  # tests and benchmarks count KMS calls
+    _opener: StatementOpener | None = field(default=None, repr=False)
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        if self.aws is None:
+            from chalicelib.storage.clients import AwsClients
+
+            self.aws = AwsClients(self.settings)
+        # Every job uses S3; make its client before any encryption SDK key provider wraps the same
+        # botocore session in a boto3 session of its own, after which boto3 could not make an S3 client
+        # ("Cannot inject class attribute upload_file").
+        _ = self.aws.s3
+        return self.aws
+
+    @cached_property
+    def bucket(self) -> str:
+        """EXPORT_BUCKET, else the data template's name for it (it holds the account id)."""
+        if self.settings.export_bucket:
+            return self.settings.export_bucket
+        account = self.clients.sts.get_caller_identity()["Account"]
+        return f"eci-{self.settings.stage}-exports-{account}-{self.clients.region}"
+
+    def _key_arn(self, configured: str) -> str:
+        if not configured.startswith("alias/"):
+            return configured
+        arn: str = self.clients.kms.describe_key(KeyId=configured)["KeyMetadata"]["Arn"]
+        return arn
+
+    @cached_property
+    def files(self) -> S3ExportFileStore:
+        from chalicelib.storage.export_files import S3ExportFileStore, load_authority_keys
+
+        return S3ExportFileStore(
+            self.clients.s3,
+            self.bucket,
+            self._key_arn(self.settings.export_key),
+            self.clients.botocore_session,
+            load_authority_keys(self.settings.authority_keys_dir),
+        )
+
+    def opener(self) -> StatementOpener:
+        """The statements' opener, made once per process: its cache of data keys serves every unit."""
+        if self._opener is None:
+            if self.opener_factory is not None:
+                self._opener = self.opener_factory()
+            else:
+                from chalicelib.storage.encryption import KmsStatementOpener
+
+                self._opener = KmsStatementOpener(
+                    self._key_arn(self.settings.statements_key),
+                    self.clients.botocore_session,
+                    max_age_seconds=OPENER_MAX_AGE_SECONDS,
+                    cache_capacity=OPENER_CACHE_CAPACITY,
+                )
+        return self._opener
+
+    @cached_property
+    def run(self) -> ExportRun:
+        from chalicelib.storage.counters import DynamoDBCounterReader
+        from chalicelib.storage.statement_reader import DynamoDBStatementReader
+
+        return ExportRun(
+            self.initiative,
+            source=DynamoDBStatementReader(self.clients.dynamodb, self.settings.statements_table),
+            opener=self.opener,
+            files=self.files,
+            counts=DynamoDBCounterReader(self.clients.dynamodb, self.settings.counters_table),
+            max_statements_per_file=self.settings.export_max_statements_per_file,
+            now=self.now,
+            today=self.today,
+        )
+
+    def _dispatch(self, event: Mapping[str, str]) -> None:
+        from chalicelib.storage.export_dispatch import LambdaDispatcher
+
+        LambdaDispatcher(self.clients.lambda_, self.settings.export_worker_function).dispatch(event)
+
+    # --- export ------------------------------------------------------------------------------------
+
+    def schedule_export(self) -> None:
+        """The daily schedule: hand the day's run to the export worker, which alone may read statements."""
+        run_id = layout.scheduled_run_id(self.today())
+        if self.settings.export_fan_out == "lambda":
+            self._dispatch({"action": "start", "run_id": run_id})
+        else:
+            self.start_export(run_id)
+
+    def start_export(self, run_id: str | None = None, on_demand: bool = False) -> RunStatus:
+        """Start (or resume) a run: the day's run for the schedule, a new one on demand."""
+        if run_id is None:
+            run_id = layout.on_demand_run_id(self.now()) if on_demand else layout.scheduled_run_id(self.today())
+        status = self.run.start(run_id)
+        logger.info("export run=%s initiative=%s: %d Member States to export", run_id, self.initiative.id,
+                    len(status.pending))
+        if not status.pending:
+            return status
+        if self.settings.export_fan_out == "lambda":
+            for code in status.pending:
+                self._dispatch({"action": "unit", "run_id": run_id, "member_state": code})
+            return status
+        for code in status.pending:
+            while not self.export_unit(run_id, code):
+                pass
+        return RunStatus(run_id, (), self.run.finish(run_id))
+
+    def export_unit(self, run_id: str, member_state: str, remaining_ms: Callable[[], int] | None = None) -> bool:
+        started = time.monotonic()
+        complete = self.run.export_unit(run_id, member_state, stop_when_low(remaining_ms))
+        progress = self.run.progress(run_id, member_state)
+        logger.info("export run=%s state=%s: %s, %d files, %d statements, %.1f s", run_id, member_state,
+                    "complete" if complete else "stopped to go on", len(progress.files), progress.exported,
+                    time.monotonic() - started)
+        return complete
+
+    def work(self, event: Mapping[str, Any], remaining_ms: Callable[[], int] | None = None) -> dict[str, Any]:
+        """The export worker function's event (see the module's docstring)."""
+        action = event.get("action")
+        run_id = event.get("run_id")
+        if action == "start":
+            status = self.start_export(str(run_id) if run_id else None, on_demand=True)
+            return {"run_id": status.run_id, "pending": list(status.pending), "complete": status.manifest is not None}
+        if action != "unit" or not isinstance(run_id, str) or not isinstance(event.get("member_state"), str):
+            raise ValueError("an export worker event is {action: start|unit, run_id, member_state}")
+        code = str(event["member_state"])
+        if self.export_unit(run_id, code, remaining_ms):
+            manifest = self.run.finish(run_id)
+            if manifest is not None:
+                logger.info("export run=%s: manifest written, reconciled=%s", run_id, manifest["reconciled"])
+            return {"run_id": run_id, "member_state": code, "complete": True}
+        self._dispatch({"action": "unit", "run_id": run_id, "member_state": code})
+        return {"run_id": run_id, "member_state": code, "complete": False}
+
+    # --- purge -------------------------------------------------------------------------------------
+
+    def purge(self, remaining_ms: Callable[[], int] | None = None) -> PurgeOutcome:
+        from chalicelib.storage.export_files import S3ExportPurger
+        from chalicelib.storage.retention_records import DynamoDBRetentionRecords
+        from chalicelib.storage.statement_purger import DynamoDBStatementPurger
+
+        outcome = purge_if_due(
+            self.initiative,
+            today=self.today(),
+            now=self.now,
+            statements=DynamoDBStatementPurger(self.clients.dynamodb, self.settings.statements_table),
+            exports=S3ExportPurger(self.clients.s3, self.bucket),
+            records=DynamoDBRetentionRecords(self.clients.dynamodb, self.settings.counters_table),
+            should_stop=stop_when_low(remaining_ms),
+        )
+        if outcome.state != "not-due":
+            logger.info("purge initiative=%s due=%s: %s, statements=%d markers=%d export objects=%d",
+                        self.initiative.id, outcome.due_on, outcome.state, sum(outcome.statements.values()),
+                        outcome.markers, outcome.export_objects)
+        return outcome
+
+
+_current: Jobs | None = None
+
+
+def current() -> Jobs:
+    """The process's jobs, built on first use from the settings and the initiative file."""
+    global _current
+    if _current is None:
+        from chalicelib import services
+
+        running = services.current()
+        _current = Jobs(running.settings, running.initiative)
+    return _current
+
+
+def use(jobs: Jobs | None) -> None:
+    """Replace the process's jobs (tests), or forget them."""
+    global _current
+    _current = jobs

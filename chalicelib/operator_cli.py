@@ -1,0 +1,445 @@
+"""The operator's tools for exports: ``python -m chalicelib.operator_cli COMMAND``.
+
+    list                      the initiative's export runs, with their totals and reconciliation
+    run [--run-id ID]         start an export run now (on AWS: the export function does it)
+    download RUN [--to DIR]   fetch a run's manifest and files to DIR/RUN/, checking each file's SHA-256
+    verify RUN|DIR            check files against their manifest (in S3, or a downloaded run folder)
+    decrypt PATH [--private-key PEM]
+                              decrypt a file, or every file of a downloaded run, to XML beside it
+
+``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000). Otherwise the
+usual AWS configuration applies, with names derived from ``--stage``. Long operations show a progress
+bar on stderr; every failure is one line, ``error: ...``, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from chalicelib.exporting import layout
+from chalicelib.exporting.manifest import ManifestError, ManifestFile, manifest_files, reconciliation_lines
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
+    from chalicelib.jobs import Jobs
+    from chalicelib.storage.export_reading import ExportBucketReader, ExportKey
+
+LOCAL_ENDPOINT = "http://127.0.0.1:5000"
+XML_SUFFIX = ".xml"
+
+
+class OperatorError(Exception):
+    """A failure to report as one clear line."""
+
+
+# --- progress -----------------------------------------------------------------------------------------
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; nothing when stderr is a file or a pipe (scripts, CI)."""
+
+    def __init__(self, label: str, total: int, unit: str = "B", stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._label = label
+        self._total = max(total, 0)
+        self._unit = unit
+        self._done = 0
+        self._drawn = 0.0
+        self._live = self._stream.isatty()
+
+    def advance(self, amount: int) -> None:
+        self._done += amount
+        now = time.monotonic()
+        if self._live and now - self._drawn >= 0.1:
+            self._drawn = now
+            self._draw()
+
+    def _amount(self, value: int) -> str:
+        if self._unit != "B":
+            return f"{value}"
+        return f"{value / 1e6:.1f}" if value >= 100_000 else f"{value / 1e3:.1f}k"
+
+    def _draw(self, end: str = "") -> None:
+        fraction = min(self._done / self._total, 1.0) if self._total else 1.0
+        width = 30
+        filled = int(fraction * width)
+        bar = "#" * filled + "-" * (width - filled)
+        unit = " MB" if self._unit == "B" and self._total >= 100_000 else (" kB" if self._unit == "B" else "")
+        amounts = f"{self._amount(self._done)}/{self._amount(self._total)}{unit or ' ' + self._unit}"
+        self._stream.write(f"\r{self._label} [{bar}] {fraction:4.0%} {amounts}{end}")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._live:
+            self._draw("\n")
+
+
+# --- context: settings, initiative, bucket ---------------------------------------------------------
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The names a stage's functions use (as .chalice/config.json and infra/data.yaml give them)."""
+    return {
+        "ECI_STAGE": stage,
+        "STATEMENTS_TABLE": f"eci-{stage}-statements",
+        "COUNTERS_TABLE": f"eci-{stage}-counters",
+        "STATEMENTS_KEY": f"alias/eci-{stage}-statements",
+        "FINGERPRINT_KEY_PARAMETER": f"/eci/{stage}/fingerprint-key",
+    }
+
+
+@dataclass
+class Context:
+    settings: Settings
+    jobs: Jobs
+    out: TextIO
+
+    @property
+    def initiative_id(self) -> str:
+        return self.jobs.initiative.id
+
+    def reader(self) -> ExportBucketReader:
+        from chalicelib.storage.export_reading import ExportBucketReader
+
+        return ExportBucketReader(self.jobs.clients.s3, self.jobs.bucket)
+
+    def manifest(self, run_id: str) -> dict[str, Any]:
+        try:
+            layout.check_run_id(run_id)
+        except layout.RunIdError as error:
+            raise OperatorError(str(error)) from None
+        manifest = self.reader().read_json(layout.manifest_key(self.initiative_id, run_id))
+        if manifest is None:
+            plan = self.reader().read_json(layout.plan_key(self.initiative_id, run_id))
+            if plan is not None:
+                raise OperatorError(f"export run {run_id!r} of {self.initiative_id} has not finished yet (no manifest)")
+            raise OperatorError(
+                f"there is no export run {run_id!r} of {self.initiative_id} in bucket {self.jobs.bucket} "
+                "(`list` shows the runs)"
+            )
+        return manifest
+
+    def export_key(self, private_key: Path | None) -> ExportKey:
+        from chalicelib.storage.export_reading import ExportKey, WrongKeyError
+
+        if private_key is None:
+            return ExportKey.kms(self.jobs._key_arn(self.settings.export_key), self.jobs.clients.botocore_session)
+        try:
+            return ExportKey.rsa_private(private_key.read_bytes())
+        except OSError as error:
+            raise OperatorError(f"cannot read the private key {private_key}: {error.strerror}") from None
+        except WrongKeyError as error:
+            raise OperatorError(str(error)) from None
+
+
+def build_context(args: argparse.Namespace, out: TextIO) -> Context:
+    from chalicelib.config import ConfigError, Settings
+    from chalicelib.initiative import InitiativeFileError, load_initiative
+    from chalicelib.jobs import Jobs
+
+    environment = {**stage_environment(args.stage), **os.environ}
+    if args.local is not None:
+        from chalicelib.local.moto_server import apply_environment, moto_environment
+        from chalicelib.local.provision import provision
+
+        apply_environment(moto_environment(args.local))
+        try:
+            # Idempotent: on the running `make run` it finds what is there and returns its names.
+            environment = {**os.environ, **provision(args.local, stage=args.stage)}
+        except Exception as error:  # any failure to reach moto is one line for the operator
+            raise OperatorError(f"cannot reach the local system at {args.local} (is `make run` running?): "
+                                f"{type(error).__name__}") from None
+    if args.bucket:
+        environment["EXPORT_BUCKET"] = args.bucket
+    try:
+        settings = Settings.from_environ(environment)
+        initiative = load_initiative(settings.initiative_file)
+    except (ConfigError, InitiativeFileError) as error:
+        raise OperatorError(str(error).splitlines()[0]) from None
+    return Context(settings, Jobs(settings, initiative), out)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+def command_list(context: Context, args: argparse.Namespace) -> int:
+    reader = context.reader()
+    runs = reader.run_ids(context.initiative_id)
+    if not runs:
+        context.out.write(f"no export runs of {context.initiative_id} in bucket {reader.bucket}\n")
+        return 0
+    for run_id in runs:
+        manifest = reader.read_json(layout.manifest_key(context.initiative_id, run_id))
+        if manifest is None:
+            context.out.write(f"{run_id}  in progress\n")
+            continue
+        totals = manifest.get("totals", {})
+        mismatches = ", ".join(manifest.get("mismatches", []))
+        state = "reconciled" if manifest.get("reconciled") else f"MISMATCH in {mismatches}"
+        context.out.write(
+            f"{run_id}  complete  {totals.get('statements')} statements in {totals.get('files')} files, "
+            f"{len(manifest.get('member_states', {}))} Member States, counts {state}\n"
+        )
+    return 0
+
+
+def command_run(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.retention import RetentionOverError
+    from chalicelib.exporting.run import UnitBusyError
+
+    run_id = args.run_id or layout.on_demand_run_id(context.jobs.now())
+    if context.settings.export_fan_out == "lambda":
+        response = context.jobs.clients.lambda_.invoke(
+            FunctionName=context.settings.export_worker_function,
+            InvocationType="RequestResponse",
+            Payload=json.dumps({"action": "start", "run_id": run_id}).encode("utf-8"),
+        )
+        if response.get("FunctionError"):
+            raise OperatorError(f"the export function failed to start run {run_id} (see its logs)")
+        context.out.write(f"run {run_id} started on AWS; `list` shows it once its manifest is written\n")
+        return 0
+    try:
+        status = context.jobs.run.start(run_id)
+        bar = ProgressBar(f"export {run_id}", len(status.pending), unit="Member States")
+        for code in status.pending:
+            while not context.jobs.export_unit(run_id, code):
+                pass
+            bar.advance(1)
+        bar.finish()
+        manifest = context.jobs.run.finish(run_id)
+    except (RetentionOverError, UnitBusyError) as error:
+        raise OperatorError(str(error)) from None
+    assert manifest is not None
+    context.out.write(f"run {run_id}: {manifest['totals']['statements']} statements in "
+                      f"{manifest['totals']['files']} files\n")
+    _report_reconciliation(context, manifest)
+    return 0
+
+
+def _report_reconciliation(context: Context, manifest: Mapping[str, Any]) -> None:
+    for line in reconciliation_lines(manifest):
+        context.out.write(f"  {line}\n")
+    if not manifest.get("reconciled"):
+        moving = " (collection was open: counts may have moved)" if manifest.get("collection_open") else ""
+        sys.stderr.write(f"warning: the export and the counters differ for {', '.join(manifest['mismatches'])}"
+                         f"{moving}\n")
+
+
+def _files_of(manifest: Mapping[str, Any]) -> list[ManifestFile]:
+    try:
+        return manifest_files(manifest)
+    except ManifestError as error:
+        raise OperatorError(str(error)) from None
+
+
+def _local_path(run_dir: Path, file: ManifestFile) -> Path:
+    return run_dir / file.member_state / file.name
+
+
+def command_download(context: Context, args: argparse.Namespace) -> int:
+    manifest = context.manifest(args.run)
+    files = _files_of(manifest)
+    run_dir = Path(args.to) / args.run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reader = context.reader()
+    bar = ProgressBar(f"download {args.run}", sum(file.size for file in files))
+    altered = []
+    for file in files:
+        digest = reader.download(file.key, _local_path(run_dir, file), bar.advance)
+        if digest != file.sha256:
+            altered.append(file.name)
+    bar.finish()
+    (run_dir / layout.MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    if altered:
+        raise OperatorError(
+            f"{len(altered)} file(s) differ from the manifest (altered or damaged): {', '.join(altered)}"
+        )
+    context.out.write(f"{len(files)} files of run {args.run} in {run_dir}, each matching the manifest's SHA-256\n")
+    _report_reconciliation(context, manifest)
+    return 0
+
+
+def command_verify(context: Context | None, args: argparse.Namespace, out: TextIO) -> int:
+    target = Path(args.target)
+    if target.is_dir():
+        manifest = _read_local_manifest(target / layout.MANIFEST_NAME)
+        files = _files_of(manifest)
+        missing = [file.name for file in files if not _local_path(target, file).is_file()]
+        if missing:
+            raise OperatorError(f"{len(missing)} file(s) of the manifest are missing in {target}: {', '.join(missing)}")
+        from chalicelib.storage.export_reading import file_sha256
+
+        def digest_of(file: ManifestFile, advance: Callable[[int], None]) -> str:
+            return file_sha256(_local_path(target, file), advance)
+    else:
+        if context is None:
+            raise OperatorError(f"{target} is not a folder here, and no AWS context was built")
+        manifest = context.manifest(args.target)
+        files = _files_of(manifest)
+        reader = context.reader()
+
+        def digest_of(file: ManifestFile, advance: Callable[[int], None]) -> str:
+            return reader.sha256(file.key, advance)
+
+    bar = ProgressBar(f"verify {target.name}", sum(file.size for file in files))
+    altered = [file.name for file in files if digest_of(file, bar.advance) != file.sha256]
+    bar.finish()
+    if altered:
+        raise OperatorError(f"{len(altered)} of {len(files)} file(s) do not match the manifest's SHA-256 "
+                            f"(altered or damaged): {', '.join(altered)}")
+    out.write(f"all {len(files)} files match the manifest's SHA-256\n")
+    return 0
+
+
+def _read_local_manifest(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OperatorError(f"there is no {layout.MANIFEST_NAME} in {path.parent}: download the run first") from None
+    except (OSError, ValueError):
+        raise OperatorError(f"{path} is not a readable manifest") from None
+    if not isinstance(document, dict):
+        raise OperatorError(f"{path} is not a manifest")
+    return document
+
+
+def command_decrypt(context: Context | None, args: argparse.Namespace, out: TextIO) -> int:
+    from chalicelib.storage.export_reading import (
+        ContextMismatchError,
+        DamagedFileError,
+        ExportKey,
+        WrongKeyError,
+        decrypt_file,
+        file_sha256,
+    )
+
+    target = Path(args.path)
+    if target.is_dir():
+        run_dir = target
+        manifest = _read_local_manifest(run_dir / layout.MANIFEST_NAME)
+        files = _files_of(manifest)
+        jobs: list[tuple[Path, ManifestFile | None]] = [(_local_path(run_dir, file), file) for file in files]
+    elif target.is_file():
+        manifest_path = target.parent.parent / layout.MANIFEST_NAME
+        listed = {file.name: file for file in _files_of(_read_local_manifest(manifest_path))} if (
+            manifest_path.is_file()) else {}
+        if not listed:
+            sys.stderr.write(f"warning: no manifest beside {target.name}: its hash and place are not checked\n")
+        jobs = [(target, listed.get(target.name))]
+    else:
+        raise OperatorError(f"{target} does not exist")
+    if args.private_key is not None:
+        try:
+            key: ExportKey = ExportKey.rsa_private(Path(args.private_key).read_bytes())
+        except OSError as error:
+            raise OperatorError(f"cannot read the private key {args.private_key}: {error.strerror}") from None
+        except WrongKeyError as error:
+            raise OperatorError(str(error)) from None
+    else:
+        if context is None:
+            raise OperatorError("decrypting with the KMS export key needs the AWS context")
+        key = context.export_key(None)
+    bar = ProgressBar(f"decrypt {target.name}", sum(path.stat().st_size for path, _ in jobs if path.is_file()))
+    written = []
+    for path, file in jobs:
+        if not path.is_file():
+            raise OperatorError(f"{path} is missing")
+        if file is not None and file_sha256(path) != file.sha256:
+            raise OperatorError(f"{path.name} does not match the manifest's SHA-256: it was altered or damaged")
+        xml_path = path.with_name(path.name.removesuffix(layout.FILE_SUFFIX) + XML_SUFFIX)
+        try:
+            xml_digest = decrypt_file(path, xml_path, key, file.context if file else None, bar.advance)
+        except (WrongKeyError, DamagedFileError, ContextMismatchError) as error:
+            raise OperatorError(str(error)) from None
+        if file is not None and xml_digest != file.xml_sha256:
+            xml_path.unlink()
+            raise OperatorError(f"the XML of {path.name} does not match the manifest: it was altered")
+        written.append(xml_path)
+    bar.finish()
+    for path in written:
+        out.write(f"{path}\n")
+    return 0
+
+
+# --- entry point --------------------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="python -m chalicelib.operator_cli",
+        description="Export runs of statements of support: list, run, download, verify, decrypt.",
+    )
+    main.add_argument("--local", nargs="?", const=LOCAL_ENDPOINT, default=None, metavar="ENDPOINT",
+                      help=f"use the moto server of `make run` ({LOCAL_ENDPOINT})")
+    main.add_argument("--stage", default=os.environ.get("ECI_STAGE", "dev"), help="stage (dev)")
+    main.add_argument("--bucket", help="export bucket (default: EXPORT_BUCKET, else the stage's bucket)")
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the initiative's export runs")
+    run = commands.add_parser("run", help="start an export run now")
+    run.add_argument("--run-id", help="the run's id (default: the time now); an existing id resumes that run")
+    download = commands.add_parser("download", help="fetch a run's manifest and files")
+    download.add_argument("run", help="the run id")
+    download.add_argument("--to", default="exports", help="folder to put RUN/ in (exports)")
+    verify = commands.add_parser("verify", help="check files against the manifest's SHA-256")
+    verify.add_argument("target", help="a run id (checks the files in S3) or a downloaded run folder")
+    decrypt = commands.add_parser("decrypt", help="decrypt a file or a downloaded run folder to XML")
+    decrypt.add_argument("path", help="an export file or a downloaded run folder")
+    decrypt.add_argument("--private-key", help="an authority's RSA private key (PEM); default: the KMS export key")
+    return main
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    args = parser().parse_args(argv)
+    try:
+        return _dispatch(args, stream)
+    except OperatorError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 1
+    except Exception as error:  # AWS failures as one line, never a stack trace
+        sys.stderr.write(f"error: {_describe(error)}\n")
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    offline = (args.command == "verify" and Path(args.target).is_dir()) or (
+        args.command == "decrypt" and args.private_key is not None
+    )
+    context = None if offline else build_context(args, out)
+    if args.command == "verify":
+        return command_verify(context, args, out)
+    if args.command == "decrypt":
+        return command_decrypt(context, args, out)
+    assert context is not None
+    commands: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+        "list": command_list, "run": command_run, "download": command_download,
+    }
+    return commands[args.command](context, args)
+
+
+def _describe(error: Exception) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials (configure a profile, or use --local for `make run`)"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"AWS refused {error.operation_name}: {details.get('Code', 'error')}"
+    if isinstance(error, BotoCoreError):
+        return f"cannot reach AWS: {type(error).__name__}"
+    return f"{type(error).__name__} (no details are shown: they could hold data)"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

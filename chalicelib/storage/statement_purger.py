@@ -1,0 +1,80 @@
+"""Destroying one initiative's statement items and duplicate markers in the statements table.
+
+Markers are keyed by fingerprint, so they cannot be queried by initiative: one Scan finds both kinds
+by their key prefixes (``S#{initiative}#`` and ``F#{initiative}#``; the ``#`` after the id keeps
+``demo`` from matching ``demo-2026``). The Scan projects the keys only, and the purge function's
+IAM policy allows it to read nothing else; it holds no KMS permission, so it could not read a
+statement even if it fetched one. A purge is rare (once per initiative), so a Scan is the price.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.exporting.retention import DeletedPage
+from chalicelib.storage.statements import MARKER_PREFIX, STATEMENT_PREFIX, parse_statement_partition_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_BATCH = 25  # BatchWriteItem's limit
+_RETRIES = 8
+
+
+class DynamoDBStatementPurger:
+    """StatementPurger on DynamoDB: Scan a page of keys, delete them in batches, report the page."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, page_size: int | None = None) -> None:
+        self._client = client
+        self._table = table_name
+        self._page_size = page_size
+
+    def delete_initiative(self, initiative_id: str) -> Iterator[DeletedPage]:
+        if not initiative_id or "#" in initiative_id:
+            raise ValueError("an initiative id is non-empty and has no '#'")
+        statement_prefix = f"{STATEMENT_PREFIX}#{initiative_id}#"
+        marker_prefix = f"{MARKER_PREFIX}#{initiative_id}#"
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Select": "SPECIFIC_ATTRIBUTES",  # the purge function's IAM policy requires it, with pk and sk only
+            "ProjectionExpression": "pk, sk",
+            "FilterExpression": "begins_with(pk, :statements) OR begins_with(pk, :markers)",
+            "ExpressionAttributeValues": {":statements": {"S": statement_prefix}, ":markers": {"S": marker_prefix}},
+            "ConsistentRead": True,
+        }
+        if self._page_size:
+            request["Limit"] = self._page_size
+        while True:
+            page = self._client.scan(**request)
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", [])]
+            statements: dict[str, int] = {}
+            markers = 0
+            for key in keys:
+                pk = key["pk"]["S"]
+                parsed = parse_statement_partition_key(pk)
+                if parsed is not None and parsed[0] == initiative_id:
+                    statements[parsed[1]] = statements.get(parsed[1], 0) + 1
+                elif pk.startswith(marker_prefix):
+                    markers += 1
+                else:  # the filter returned something else: never delete what is not this initiative's
+                    raise RuntimeError("the purge scan returned an item of another initiative")
+            for start in range(0, len(keys), _BATCH):
+                self._delete(keys[start:start + _BATCH])
+            if keys:
+                yield DeletedPage(statements, markers)
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    def _delete(self, keys: list[dict[str, Any]]) -> None:
+        pending: Any = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
+        for attempt in range(_RETRIES):
+            response = self._client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, then the rest
+        raise RuntimeError("DynamoDB kept refusing deletes; the purge resumes on its next run")

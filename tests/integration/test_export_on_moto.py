@@ -1,0 +1,409 @@
+"""Export on moto: sign statements with the real store and KMS, export, decrypt with the operator's tool.
+
+Each test uses its own initiative id, so moto's shared state never mixes tests.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.exporting import layout
+from chalicelib.initiative import Initiative
+from chalicelib.jobs import Jobs
+from chalicelib.signing.ports import StatementRecord
+from chalicelib.signing.statement import PersonalData
+from chalicelib.signing.submit import encryption_context
+from chalicelib.storage.clients import AwsClients
+from chalicelib.storage.counters import counter_sort_key
+from chalicelib.storage.encryption import KmsStatementSealer
+from chalicelib.storage.statements import DynamoDBStatementStore
+from tests.fakes import SimulatedCrash
+from tests.unit.export_specimens import DEMO_FILE, demo_initiative
+
+SCHEMA = Path(__file__).resolve().parents[2] / "chalicelib" / "exporting" / "support_form.xsd"
+SIGNING_DAY = date(2026, 11, 27)
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+
+
+def _parse(document: bytes) -> ET.Element:
+    return ET.fromstring(document)  # noqa: S314 - the XML is this project's own export, in a test
+
+
+def _person(code: str, number: int) -> PersonalData:
+    if code == "PL":
+        return PersonalData("PL", f"Zofia {number}", "Wiśniewska & <Kowal>", id_type="national.id.number",
+                            id_number=f"{44051401359 + number}")
+    return PersonalData(code, f"Jürgen {number}", "Großmann \"Ğ\"", street="Kastanienallee", street_number="12b",
+                        postal_code="10435", city="Berlin", country=code, date_of_birth=date(1988, 3, 7))
+
+
+@dataclass
+class Signed:
+    member_state: str
+    language: str
+    properties: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def export_clients(aws_settings: Settings) -> AwsClients:
+    clients = AwsClients(aws_settings)
+    _ = clients.s3  # before the encryption SDK wraps the session (see chalicelib.jobs.Jobs.clients)
+    return clients
+
+
+@pytest.fixture(scope="module")
+def sealer(aws_settings: Settings, export_clients: AwsClients) -> KmsStatementSealer:
+    return KmsStatementSealer(aws_settings.statements_key, export_clients.botocore_session, 300, 1000)
+
+
+@dataclass
+class World:
+    settings: Settings
+    clients: AwsClients
+    initiative: Initiative
+    sealer: KmsStatementSealer
+    signed: dict[str, Signed]
+
+    def sign(self, code: str, language: str, count: int, start: int = 0) -> None:
+        store = DynamoDBStatementStore(self.clients.dynamodb, self.settings.statements_table)
+        for number in range(start, start + count):
+            person = _person(code, number)
+            statement_id = str(uuid.uuid4())
+            record = StatementRecord(self.initiative.id, code, statement_id, SIGNING_DAY, language, 1,
+                                     self.sealer.seal(person.to_payload(), encryption_context(self.initiative.id)))
+            assert store.add(record, uuid.uuid4().hex)
+            self.signed[statement_id] = Signed(code, language, person.properties())
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        for code, number in counts.items():
+            self.clients.dynamodb.put_item(TableName=self.settings.counters_table, Item={
+                "pk": {"S": self.initiative.id}, "sk": {"S": counter_sort_key(code)},
+                "signatories": {"N": str(number)},
+            })
+
+    def jobs(self, **settings: Any) -> Jobs:
+        return Jobs(replace(self.settings, **settings), self.initiative, today=lambda: SIGNING_DAY,
+                    now=lambda: NOW, aws=self.clients)
+
+    def versions(self) -> Counter[str]:
+        found: Counter[str] = Counter()
+        pages = self.clients.s3.get_paginator("list_object_versions").paginate(
+            Bucket=self.settings.export_bucket, Prefix=f"{self.initiative.id}/")
+        for page in pages:
+            for version in page.get("Versions", []):
+                found[version["Key"]] += 1
+        return found
+
+
+def _new_world(settings: Settings, clients: AwsClients, sealer: KmsStatementSealer, **changes: Any) -> World:
+    initiative = replace(demo_initiative(), id=f"exp-{uuid.uuid4().hex[:10]}")
+    configured = replace(settings, export_fan_out="in-process", export_max_statements_per_file=5, **changes)
+    return World(configured, clients, initiative, sealer, {})
+
+
+def _three_states(world: World) -> None:
+    world.sign("DE", "en", 8)
+    world.sign("DE", "fr", 3, start=50)
+    world.sign("PL", "en", 7)
+    world.sign("FR", "fr", 6)
+    world.set_counts({"DE": 11, "PL": 7, "FR": 7})  # FR's counter is one too many: the manifest must say so
+
+
+@dataclass
+class Exported:
+    world: World
+    authority_private_pem: bytes
+    cli_output: str
+
+
+@pytest.fixture(scope="module")
+def exported(aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
+    """One signed initiative (DE in en and fr, PL, FR), exported once by the operator's `run` as run r1.
+
+    PL's authority has a key of its own; parts hold at most 5 statements. Moto is slow: the tests below
+    share this run and only read it.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    folder = tmp_path_factory.mktemp("exported")
+    private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    keys_dir = folder / "authority-keys"
+    keys_dir.mkdir()
+    (keys_dir / "PL.pem").write_bytes(private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    world = _new_world(aws_settings, export_clients, sealer, authority_keys_dir=keys_dir)
+    _three_states(world)
+    with pytest.MonkeyPatch.context() as patch:
+        _point_cli_at(world, folder, patch)
+        status, out, errors = _cli("run", "--run-id", "r1")
+        assert status == 0, errors
+        yield Exported(world, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()), out)
+
+
+def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None:
+    """The CLI reads the initiative from INITIATIVE_FILE: one with this world's initiative id."""
+    data = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    data["id"] = world.initiative.id
+    path = folder / "initiative.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    patch.setenv("INITIATIVE_FILE", str(path))
+    patch.setenv("EXPORT_FAN_OUT", "in-process")
+    patch.setenv("EXPORT_MAX_STATEMENTS_PER_FILE", "5")
+    patch.setenv("AUTHORITY_KEYS_DIR", str(world.settings.authority_keys_dir))
+
+
+@pytest.fixture
+def cli_world(exported: Exported, tmp_path: Path) -> Iterator[World]:
+    with pytest.MonkeyPatch.context() as patch:
+        _point_cli_at(exported.world, tmp_path, patch)
+        yield exported.world
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    from chalicelib import operator_cli
+
+    out = io.StringIO()
+    errors = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stderr", errors)
+        status = operator_cli.main(list(args), out=out)
+    return status, out.getvalue(), errors.getvalue()
+
+
+def _read_xml(path: Path) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    document = path.read_bytes()
+    assert schema.validate(etree.fromstring(document)), schema.error_log
+    root = _parse(document)
+    for signature in root.iter("signature"):
+        properties = {p.findtext("key", ""): p.findtext("value", "") for p in signature.iter("property")}
+        yield (root.findtext("forCountry", "").upper(), root.findtext("forLanguage", ""),
+               signature.findtext("signatureIdentifier", ""), properties)
+
+
+def _manifest(world: World, run_id: str = "r1") -> dict[str, Any]:
+    manifest = world.jobs().run.manifest(run_id)
+    assert manifest is not None
+    return manifest
+
+
+def test_person_signs_for_three_states_exports_and_gets_verified_decrypted_xml(
+    exported: Exported, cli_world: World, tmp_path: Path
+) -> None:
+    world = cli_world
+    assert "run r1: 24 statements in 7 files" in exported.cli_output
+
+    status, out, errors = _cli("list")
+    assert status == 0 and "r1  complete  24 statements in 7 files, 3 Member States" in out
+
+    status, out, errors = _cli("download", "r1", "--to", str(tmp_path / "exports"))
+    assert status == 0, errors
+    run_dir = tmp_path / "exports" / "r1"
+    assert sorted(path.name for path in run_dir.iterdir()) == ["DE", "FR", "PL", "manifest.json"]
+
+    status, out, errors = _cli("verify", str(run_dir))
+    assert status == 0 and "all 7 files match" in out, errors
+
+    status, out, errors = _cli("decrypt", str(run_dir))
+    assert status == 0, errors
+    xml_files = [Path(line) for line in out.splitlines()]
+    assert len(xml_files) == 7 and all(path.suffix == ".xml" for path in xml_files)
+
+    seen: Counter[str] = Counter()
+    for path in xml_files:
+        for code, language, identifier, properties in _read_xml(path):
+            signed = world.signed[identifier]
+            assert (code, language) == (signed.member_state, signed.language)
+            assert path.parent.name == code
+            assert properties == {key: value for key, value in signed.properties.items() if value}
+            seen[identifier] += 1
+    assert seen == Counter(dict.fromkeys(world.signed, 1))  # every acknowledged statement, exactly once
+
+
+def test_counts_that_differ_are_flagged_in_the_manifest_and_by_the_tool(exported: Exported) -> None:
+    manifest = _manifest(exported.world)
+
+    assert manifest["reconciled"] is False and manifest["mismatches"] == ["FR"]
+    assert manifest["member_states"]["FR"]["difference"] == -1
+    assert manifest["member_states"]["DE"]["reconciled"] is True
+    assert "FR: 6 statements in 2 file(s); counter 7: MISMATCH" in exported.cli_output
+
+
+def test_files_are_encrypted_with_sse_kms_under_a_path_naming_initiative_run_and_state(exported: Exported) -> None:
+    world = exported.world
+    for file in _manifest(world)["files"]:
+        assert file["key"].startswith(f"{world.initiative.id}/r1/{file['member_state']}/")
+        head = world.clients.s3.head_object(Bucket=world.settings.export_bucket, Key=file["key"])
+        assert head["ServerSideEncryption"] == "aws:kms"
+        body = world.clients.s3.get_object(Bucket=world.settings.export_bucket, Key=file["key"])["Body"].read()
+        assert b"Kastanienallee" not in body and b"<supportForm>" not in body
+        assert file["readers"][0] == f"kms:{world.settings.export_key}"
+
+
+def test_parts_hold_at_most_n_statements(exported: Exported) -> None:
+    parts: dict[tuple[str, str], list[int]] = {}
+    for file in _manifest(exported.world)["files"]:
+        parts.setdefault((file["member_state"], file["language"]), []).append(file["statements"])
+
+    assert parts == {("DE", "en"): [5, 3], ("DE", "fr"): [3], ("FR", "fr"): [5, 1], ("PL", "en"): [5, 2]}
+
+
+def test_rerunning_a_run_id_writes_nothing_new(exported: Exported) -> None:
+    world = exported.world
+    first = _manifest(world)
+    versions = world.versions()
+
+    second = world.jobs(authority_keys_dir=world.settings.authority_keys_dir).start_export("r1").manifest
+
+    assert second == first
+    assert world.versions() == versions
+
+
+def test_authority_key_is_a_second_reader_of_its_states_files_only(exported: Exported, tmp_path: Path) -> None:
+    from chalicelib.storage.export_reading import ExportBucketReader, ExportKey, WrongKeyError, decrypt_file
+
+    world = exported.world
+    reader = ExportBucketReader(world.clients.s3, world.settings.export_bucket)
+    authority = ExportKey.rsa_private(exported.authority_private_pem)
+    operators = ExportKey.kms(world.settings.export_key, world.clients.botocore_session)
+
+    for file in _manifest(world)["files"]:
+        encrypted = tmp_path / file["key"].replace("/", "_")
+        reader.download(file["key"], encrypted)
+        target = tmp_path / (encrypted.name + ".xml")
+        decrypt_file(encrypted, target, operators, file["encryption_context"])  # the operators read all
+        if file["member_state"] == "PL":
+            assert len(file["readers"]) == 2 and file["readers"][1].startswith("rsa:")
+            decrypt_file(encrypted, target, authority, file["encryption_context"])
+            assert b"<forCountry>pl</forCountry>" in target.read_bytes()
+        else:
+            assert len(file["readers"]) == 1
+            with pytest.raises(WrongKeyError):
+                decrypt_file(encrypted, tmp_path / "no.xml", authority)
+            assert not (tmp_path / "no.xml").exists()
+
+
+def test_authority_decrypts_offline_with_the_tool_and_its_private_key(exported: Exported, cli_world: World,
+                                                                     tmp_path: Path) -> None:
+    assert _cli("download", "r1", "--to", str(tmp_path))[0] == 0
+    key_file = tmp_path / "authority.pem"
+    key_file.write_bytes(exported.authority_private_pem)
+    pl_file = sorted((tmp_path / "r1" / "PL").iterdir())[0]
+
+    status, out, errors = _cli("decrypt", str(pl_file), "--private-key", str(key_file))
+
+    assert status == 0, errors
+    assert out.strip().endswith("support-forms-PL-en-001.xml")
+
+
+def test_operator_sees_a_tampered_file_a_wrong_key_and_a_missing_run_as_one_clear_line(
+    exported: Exported, cli_world: World, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    world = cli_world
+    assert _cli("download", "r1", "--to", str(tmp_path))[0] == 0
+    run_dir = tmp_path / "r1"
+    victim = sorted((run_dir / "PL").iterdir())[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+
+    status, _, errors = _cli("verify", str(run_dir))
+    assert status == 1
+    assert errors == ("error: 1 of 7 file(s) do not match the manifest's SHA-256 (altered or damaged): "
+                      f"{victim.name}\n")
+
+    status, _, errors = _cli("decrypt", str(victim))
+    assert status == 1 and "was altered or damaged" in errors and errors.count("\n") == 1
+
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "stranger.pem"
+    key_file.write_bytes(stranger.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    intact = sorted((run_dir / "DE").iterdir())[0]
+    status, _, errors = _cli("decrypt", str(intact), "--private-key", str(key_file))
+    assert status == 1 and "is not one of the readers of" in errors and errors.count("\n") == 1
+
+    status, _, errors = _cli("download", "no-such-run", "--to", str(tmp_path))
+    assert status == 1 and "there is no export run 'no-such-run'" in errors and "Traceback" not in errors
+
+    # The same tampering in the bucket itself: `verify RUN` reads S3. The original goes back after.
+    key = layout.file_key(world.initiative.id, "r1", "FR", "fr", 1)
+    bucket = world.settings.export_bucket
+    original = world.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    world.clients.s3.put_object(Bucket=bucket, Key=key, Body=b"not the export")
+    try:
+        status, _, errors = _cli("verify", "r1")
+        assert status == 1 and "support-forms-FR-fr-001.xml.enc" in errors
+    finally:
+        world.clients.s3.put_object(Bucket=bucket, Key=key, Body=original)
+
+
+class BreakingFiles:
+    """Wraps the S3 store: the file with the given name fails in the middle of its upload."""
+
+    def __init__(self, inner: Any, name: str) -> None:
+        self._inner = inner
+        self._name = name
+
+    def create(self, key: str, context: Any, member_state: str) -> Any:
+        created = self._inner.create(key, context, member_state)
+        if key.endswith(self._name):
+            def broken(data: bytes) -> None:
+                raise SimulatedCrash("connection lost")
+            created.write = broken
+        return created
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_interrupted_run_resumes_and_exports_each_statement_once(
+    aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer
+) -> None:
+    world = _new_world(aws_settings, export_clients, sealer)
+    world.sign("DE", "en", 8)
+    world.sign("DE", "fr", 2, start=50)
+    world.set_counts({"DE": 10})
+    jobs = world.jobs()
+    jobs.run._files = BreakingFiles(jobs.files, "support-forms-DE-en-002.xml.enc")
+    with pytest.raises(SimulatedCrash):
+        jobs.start_export("r1")
+    kept = {file.key for file in jobs.run.progress("r1", "DE").files}
+    assert layout.file_key(world.initiative.id, "r1", "DE", "en", 1) in kept
+
+    manifest = world.jobs().start_export("r1").manifest
+
+    assert manifest is not None and manifest["reconciled"] is True
+    assert manifest["totals"]["statements"] == 10
+    versions = world.versions()
+    assert all(versions[key] == 1 for key in kept)  # the finished part was not written again
+    assert sum(file["statements"] for file in manifest["files"]) == len(world.signed)
+
+
+def test_bucket_expires_what_the_clock_allows_and_aborts_broken_uploads(aws_settings: Settings,
+                                                                       export_clients: AwsClients) -> None:
+    rules = export_clients.s3.get_bucket_lifecycle_configuration(Bucket=aws_settings.export_bucket)["Rules"]
+    by_id = {rule["ID"]: rule for rule in rules}
+
+    assert by_id["backstop-longest-retention"]["Expiration"]["Days"] == 642
+    assert by_id["abort-interrupted-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1

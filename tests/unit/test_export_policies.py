@@ -1,0 +1,90 @@
+"""Least privilege for the export and purge functions: only the export worker may decrypt statements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
+STAGES = ("dev", "prod")
+FUNCTIONS = {"export_daily": "export-daily", "export_worker": "export", "purge_statements": "purge"}
+
+
+def _config() -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((CHALICE_DIR / "config.json").read_text(encoding="utf-8"))
+    return config
+
+
+def _statements(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text(encoding="utf-8"))["Statement"])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def test_app_defines_the_export_and_purge_functions_the_config_gives_policies() -> None:
+    import app
+
+    names = set(app.app.handler_map)
+    assert set(FUNCTIONS) <= names
+    for stage in STAGES:
+        functions = _config()["stages"][stage]["lambda_functions"]
+        for function, policy in FUNCTIONS.items():
+            assert functions[function]["iam_policy_file"] == f"policy-{stage}-{policy}.json"
+            assert (CHALICE_DIR / f"policy-{stage}-{policy}.json").is_file()
+        assert functions["export_worker"]["lambda_timeout"] == 900
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_export_worker_may_decrypt_statements(stage: str) -> None:
+    for path in sorted(CHALICE_DIR.glob(f"policy-{stage}-*.json")):
+        for statement in _statements(path):
+            if "kms:Decrypt" in _actions(statement) and f"alias/eci-{stage}-statements" in json.dumps(statement):
+                assert path.name == f"policy-{stage}-export.json", path.name
+                assert statement["Condition"]["StringEquals"] == {"kms:EncryptionContext:purpose": "eci-statement"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("policy", sorted(FUNCTIONS.values()))
+def test_export_and_purge_policies_name_their_stage_and_no_wildcard_action(stage: str, policy: str) -> None:
+    for statement in _statements(CHALICE_DIR / f"policy-{stage}-{policy}.json"):
+        assert all("*" not in action for action in _actions(statement)), statement
+        resource = json.dumps(statement["Resource"])
+        other = "prod" if stage == "dev" else "dev"
+        assert f"eci-{other}-" not in json.dumps(statement)
+        if not resource.startswith('"arn:aws:logs') and not resource.startswith('"arn:aws:kms'):
+            assert f"eci-{stage}-" in resource, statement
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_purge_can_delete_and_read_keys_but_never_decrypt(stage: str) -> None:
+    statements = _statements(CHALICE_DIR / f"policy-{stage}-purge.json")
+    actions = {action for statement in statements for action in _actions(statement)}
+
+    assert not any(action.startswith("kms:") for action in actions)
+    assert "dynamodb:Query" not in actions and "dynamodb:GetItem" not in json.dumps(
+        [s for s in statements if "statements" in json.dumps(s["Resource"])])
+    [scan] = [statement for statement in statements if "dynamodb:Scan" in _actions(statement)]
+    assert scan["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_daily_schedule_can_only_hand_the_run_to_the_worker(stage: str) -> None:
+    statements = _statements(CHALICE_DIR / f"policy-{stage}-export-daily.json")
+    actions = {action for statement in statements for action in _actions(statement)}
+
+    assert actions == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_export_worker_reads_export_objects_only_through_s3(stage: str) -> None:
+    statements = _statements(CHALICE_DIR / f"policy-{stage}-export.json")
+    export_decrypts = [s for s in statements if "kms:Decrypt" in _actions(s)
+                       and f"alias/eci-{stage}-exports" in json.dumps(s)]
+
+    assert [s["Condition"]["StringLike"] for s in export_decrypts] == [{"kms:ViaService": "s3.*.amazonaws.com"}]

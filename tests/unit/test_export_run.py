@@ -1,0 +1,272 @@
+"""An export run over in-memory fakes: parts of at most N, resume after a failure or a clean stop,
+re-running is idempotent, and the manifest reconciles with the counters or says where it does not."""
+
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from chalicelib.exporting import layout
+from chalicelib.exporting.member_state_export import BUCKETS
+from chalicelib.exporting.ports import StoredStatement
+from chalicelib.exporting.retention import RetentionOverError
+from chalicelib.exporting.run import ExportRun, UnitBusyError
+from chalicelib.storage.statements import STATEMENT_BUCKETS
+from tests.fakes import (
+    InMemoryCounterReader,
+    InMemoryExportFileStore,
+    InMemoryStatementSource,
+    PlainOpener,
+    SimulatedCrash,
+)
+from tests.unit.export_specimens import SIGNING_DAY, demo_initiative, stored
+
+RUN = "2026-11-27"
+MOMENT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+def _parse(document: bytes) -> ET.Element:
+    return ET.fromstring(document)  # noqa: S314 - the XML is this project's own export, in a test
+
+
+def _statements() -> list[StoredStatement]:
+    """40 statements: DE in en (15) and fr (5), PL in en (12), FR in fr (8)."""
+    items = [stored(n, "DE", "en") for n in range(15)]
+    items += [stored(n, "DE", "fr") for n in range(100, 105)]
+    items += [stored(n, "PL", "en") for n in range(200, 212)]
+    items += [stored(n, "FR", "fr") for n in range(300, 308)]
+    return items
+
+
+class World:
+    def __init__(self, statements: list[StoredStatement] | None = None, counts: dict[str, int] | None = None,
+                 max_per_file: int = 4, today: date = SIGNING_DAY) -> None:
+        self.initiative = demo_initiative()
+        self.statements = statements if statements is not None else _statements()
+        self.source = InMemoryStatementSource(self.initiative.id, self.statements)
+        self.opener = PlainOpener()
+        self.files = InMemoryExportFileStore()
+        self.counts = InMemoryCounterReader(
+            counts if counts is not None else dict(Counter(item.member_state for item in self.statements))
+        )
+        self.clock = MOMENT
+        self.run = ExportRun(
+            self.initiative, source=self.source, opener=lambda: self.opener, files=self.files, counts=self.counts,
+            max_statements_per_file=max_per_file, now=lambda: self.clock, today=lambda: today,
+        )
+
+    def exported_ids(self) -> Counter[tuple[str, str, str]]:
+        """(Member State, language, statement id) of every signature in every stored file."""
+        found: Counter[tuple[str, str, str]] = Counter()
+        for data in self.files.objects.values():
+            root = _parse(data)
+            for signature in root.iter("signature"):
+                found[(root.findtext("forCountry", "").upper(), root.findtext("forLanguage", ""),
+                       signature.findtext("signatureIdentifier", ""))] += 1
+        return found
+
+    def expected_ids(self) -> Counter[tuple[str, str, str]]:
+        return Counter((item.member_state, item.form_language, item.statement_id) for item in self.statements)
+
+
+def test_bucket_count_matches_the_statement_store() -> None:
+    assert BUCKETS == STATEMENT_BUCKETS
+
+
+def test_every_statement_appears_once_in_its_states_file_for_its_language() -> None:
+    world = World()
+    manifest = world.run.run_to_end(RUN)
+
+    assert world.exported_ids() == world.expected_ids()
+    assert manifest["reconciled"] is True
+    assert manifest["totals"] == {"statements": 40, "counter": 40, "files": 4 + 2 + 3 + 2}
+    assert {code: state["statements"] for code, state in manifest["member_states"].items()} == {
+        "DE": 20, "FR": 8, "PL": 12,
+    }
+
+
+def test_files_are_split_into_parts_of_at_most_n_statements() -> None:
+    world = World(max_per_file=4)
+    manifest = world.run.run_to_end(RUN)
+
+    de_en = [file for file in manifest["files"] if file["member_state"] == "DE" and file["language"] == "en"]
+    assert [file["statements"] for file in de_en] == [4, 4, 4, 3]
+    assert [file["part"] for file in de_en] == [1, 2, 3, 4]
+    assert de_en[0]["key"] == f"demo-2026/{RUN}/DE/support-forms-DE-en-001.xml.enc"
+    assert all(file["statements"] <= 4 for file in manifest["files"])
+
+
+def test_manifest_gives_each_files_count_and_sha256_of_what_is_stored() -> None:
+    world = World()
+    manifest = world.run.run_to_end(RUN)
+
+    for file in manifest["files"]:
+        data = world.files.objects[file["key"]]
+        assert file["sha256"] == hashlib.sha256(data).hexdigest()
+        assert file["xml_sha256"] == hashlib.sha256(data).hexdigest()  # the fake store does not encrypt
+        assert file["statements"] == len(_parse(data).findall("signatures/signature"))
+        assert file["encryption_context"]["member_state"] == file["member_state"]
+    assert world.files.documents[layout.manifest_key("demo-2026", RUN)] == manifest
+
+
+def test_a_count_that_differs_is_flagged_in_the_manifest_not_hidden() -> None:
+    world = World(counts={"DE": 20, "PL": 12, "FR": 9})
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["reconciled"] is False
+    assert manifest["mismatches"] == ["FR"]
+    assert manifest["member_states"]["FR"] == {
+        "statements": 8, "files": 2, "languages": ["fr"], "counter": 9, "difference": -1, "reconciled": False,
+    }
+
+
+def test_state_the_counters_miss_is_still_exported_and_flagged() -> None:
+    world = World(counts={"DE": 20, "PL": 12})
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"]["FR"]["statements"] == 8
+    assert manifest["member_states"]["FR"]["counter"] is None
+    assert manifest["mismatches"] == ["FR"]
+
+
+def test_state_with_a_count_but_no_statements_shows_the_difference() -> None:
+    world = World(counts={"DE": 20, "PL": 12, "FR": 8, "LU": 3})
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"]["LU"] == {
+        "statements": 0, "files": 0, "languages": [], "counter": 3, "difference": -3, "reconciled": False,
+    }
+
+
+def test_rerunning_a_finished_run_writes_nothing_and_returns_the_same_manifest() -> None:
+    world = World()
+    first = world.run.run_to_end(RUN)
+    writes = dict(world.files.writes)
+    opened = world.opener.opened
+
+    second = world.run.run_to_end(RUN)
+
+    assert second == first
+    assert world.files.writes == writes
+    assert world.opener.opened == opened
+
+
+def test_interrupted_run_resumes_without_writing_any_statement_twice() -> None:
+    world = World(max_per_file=4)
+    status = world.run.start(RUN)
+    assert status.pending == ("DE", "FR", "PL")
+    world.files.fail_on_file(3)  # DE's third file breaks mid-upload
+
+    with pytest.raises(SimulatedCrash):
+        world.run.export_unit(RUN, "DE")
+
+    progress = world.run.progress(RUN, "DE")
+    assert not progress.complete and progress.lease_until is None  # given back at once
+    kept = [file.key for file in progress.files]
+    assert kept  # the parts completed before the failure are recorded ...
+    opened_before = world.opener.opened
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert world.exported_ids() == world.expected_ids()
+    assert all(world.files.writes[key] == 1 for key in kept)  # ... and not written again
+    assert world.opener.opened - opened_before < len(world.statements)  # recorded statements are not reopened
+    assert manifest["totals"]["statements"] == 40
+
+
+def test_unit_stopped_for_time_closes_its_parts_and_goes_on_where_it_stopped() -> None:
+    many = [stored(n, "DE", "en" if n % 3 else "fr") for n in range(400)]
+    world = World(statements=many, max_per_file=1000)
+    world.run.start(RUN)
+    calls = {"n": 0}
+
+    def stop_after_first_look() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 1
+
+    assert world.run.export_unit(RUN, "DE", stop_after_first_look) is False
+    stopped = world.run.progress(RUN, "DE")
+    assert stopped.scanned_through is not None
+    assert {file.language for file in stopped.files} == {"en", "fr"}  # both open parts were closed
+    reads_before = world.source.reads
+
+    assert world.run.export_unit(RUN, "DE") is True
+
+    assert world.source.reads - reads_before == 400 - sum(file.statements for file in stopped.files)
+    assert world.exported_ids() == world.expected_ids()
+    manifest = world.run.finish(RUN)
+    assert manifest is not None
+    assert [file["part"] for file in manifest["files"] if file["language"] == "en"] == [1, 2]
+
+
+def test_second_worker_on_the_same_state_is_refused_while_the_first_holds_it() -> None:
+    world = World()
+    world.run.start(RUN)
+    progress = world.run.progress(RUN, "DE")
+    from dataclasses import replace
+    from datetime import timedelta
+
+    world.files.write_json(layout.progress_key("demo-2026", RUN, "DE"),
+                           replace(progress, lease_until=MOMENT + timedelta(minutes=5)).to_json())
+
+    with pytest.raises(UnitBusyError):
+        world.run.export_unit(RUN, "DE")
+    world.clock = MOMENT + timedelta(minutes=6)  # the lease ran out: the worker died
+    assert world.run.export_unit(RUN, "DE") is True
+
+
+def test_plan_is_kept_when_a_run_is_started_again() -> None:
+    world = World()
+    world.run.start(RUN)
+    plan = world.files.documents[layout.plan_key("demo-2026", RUN)]
+    world.statements.append(stored(999, "AT", "en"))
+
+    world.run.start(RUN)
+
+    assert world.files.documents[layout.plan_key("demo-2026", RUN)] == plan
+
+
+def test_no_export_once_the_retention_period_has_ended() -> None:
+    world = World(today=date(2028, 6, 1))  # 21 months after 2026-09-01
+
+    with pytest.raises(RetentionOverError):
+        world.run.start(RUN)
+
+
+def test_statement_sealed_for_another_state_stops_the_export_naming_only_its_id() -> None:
+    from dataclasses import replace
+
+    from chalicelib.exporting.member_state_export import ExportDataError
+
+    wrong = replace(stored(1, "DE", "en"), member_state="AT")
+    world = World(statements=[wrong], counts={"AT": 1})
+
+    with pytest.raises(ExportDataError) as raised:
+        world.run.run_to_end(RUN)
+    assert wrong.statement_id in str(raised.value)
+    assert "Großmann" not in str(raised.value)
+
+
+def test_run_ids_are_checked_and_name_no_person() -> None:
+    with pytest.raises(layout.RunIdError):
+        layout.check_run_id("../other")
+    assert layout.scheduled_run_id(date(2026, 11, 27)) == "2026-11-27"
+    assert layout.on_demand_run_id(datetime(2026, 11, 27, 14, 3, 9, tzinfo=UTC)) == "2026-11-27T14-03-09Z"
+
+
+def _keys(manifest: dict[str, Any]) -> list[str]:
+    return [file["key"] for file in manifest["files"]]
+
+
+def test_every_path_names_initiative_run_and_member_state() -> None:
+    manifest = World().run.run_to_end(RUN)
+
+    for file in manifest["files"]:
+        initiative, run_id, code, name = file["key"].split("/")
+        assert (initiative, run_id, code) == ("demo-2026", RUN, file["member_state"])
+        assert name.startswith(f"support-forms-{code}-")
