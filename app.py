@@ -1,8 +1,13 @@
 """Routes and event handlers only: each body hands the request to chalicelib."""
 
-from chalice.app import Chalice, Request, Response
+import os
+from collections.abc import Callable
+from typing import Any
 
-from chalicelib import services
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response
+
+from chalicelib import jobs, services
+from chalicelib.config import statements_stream_arn_from
 from chalicelib.web import views
 
 app = Chalice(app_name="eci")
@@ -20,6 +25,11 @@ def _request() -> Request:
 @app.route("/", methods=["GET"])
 def initiative_page() -> Response:
     return views.initiative(_request())
+
+
+@app.route("/counts.json", methods=["GET"])
+def public_counts() -> Response:
+    return views.counts(_request())
 
 
 @app.route("/sign", methods=["GET"])
@@ -41,3 +51,46 @@ def submit_statement(code: str) -> Response:
 @app.route("/assets/{name}", methods=["GET"])
 def asset(name: str) -> Response:
     return views.asset(name)
+
+
+# From the oldest record the stream holds, in batches of up to 1,000 (one GetRecords call's worth).
+@app.on_dynamodb_record(
+    stream_arn=statements_stream_arn_from(os.environ), batch_size=1000, starting_position="TRIM_HORIZON"
+)
+def count_statements(event: DynamoDBEvent) -> None:
+    from chalicelib.counting.exactly_once import count_stream_event  # here, so GET pages never load it
+
+    count_stream_event(event.to_dict(), services.current().count_ledger)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def recount_statements(event: CloudWatchEvent) -> None:
+    from chalicelib.counting.recount import recount
+
+    current = services.current()
+    recount(current.initiative.id, current.recount_store)
+
+
+def _remaining_ms(context: object) -> Callable[[], int] | None:
+    """The Lambda context's clock, so long jobs stop cleanly before their time runs out."""
+    remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining
+
+
+# The day's export run (one run id per day: a second trigger resumes it), fanned out per Member State.
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def export_daily(event: CloudWatchEvent) -> None:
+    jobs.current().schedule_export()
+
+
+# The only function that may decrypt statements: one Member State of a run per invocation, or, on
+# demand (the operator's `run`), the start of a run.
+@app.lambda_function(name="export_worker")
+def export_worker(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return jobs.current().work(event, _remaining_ms(context))
+
+
+# The retention clock: destroys the initiative's statements and exports once it has run out.
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def purge_statements(event: CloudWatchEvent) -> None:
+    jobs.current().purge(_remaining_ms(event.context))

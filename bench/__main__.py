@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import time
 
-from bench import Figure, aws_calls, import_time, moto_process, post_path, progress
+from bench import (
+    Figure,
+    aws_calls,
+    count_batch,
+    count_lag,
+    export_throughput,
+    import_time,
+    moto_process,
+    post_path,
+    progress,
+)
 
 
 def _print(figures: list[Figure]) -> None:
@@ -16,11 +26,14 @@ def main() -> None:
     started = time.perf_counter()
     # Fresh interpreters first, before this process points AWS SDKs at moto.
     _print(import_time.figures())
+    _print(count_lag.figures())  # its own `make run`, with its own moto
     with moto_process.moto_server() as moto:
         progress("provisioning infra/data.yaml on moto")
         settings = moto_process.provisioned_settings(moto)
         _print(post_path.figures(settings))
         _print(aws_calls.figures(moto, settings))
+        _print(count_batch.figures(settings))
+        _print(export_throughput.figures(settings))
     progress(f"done in {time.perf_counter() - started:.0f} s")
 
 

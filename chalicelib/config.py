@@ -7,10 +7,11 @@ chalicelib.local sets before it imports the app).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,14 @@ class Settings:
     encryption_cache_max_age_seconds: float
     encryption_cache_max_messages: int
     form_token_max_age_seconds: int
+    # How long the public counts are kept: by each Lambda instance, and by CloudFront (s-maxage).
+    counts_cache_seconds: int = 10
+    # Exports (chalicelib/exporting, chalicelib/jobs.py). The key may be an alias: resolved to its ARN.
+    export_key: str = ""
+    export_max_statements_per_file: int = 100_000
+    authority_keys_dir: Path = PROJECT_ROOT / "initiatives" / "authority-keys"
+    export_worker_function: str = ""
+    export_fan_out: str = "lambda"  # "lambda": one invocation per Member State; "in-process": one after another
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,6 +73,8 @@ class Settings:
             encryption_cache_max_age_seconds=number("ENCRYPTION_CACHE_MAX_AGE_SECONDS", "300"),
             encryption_cache_max_messages=int(number("ENCRYPTION_CACHE_MAX_MESSAGES", "100000")),
             form_token_max_age_seconds=int(number("FORM_TOKEN_MAX_AGE_SECONDS", "7200")),
+            counts_cache_seconds=max(1, int(number("COUNTS_CACHE_SECONDS", "3"))),
+            **_export_settings(environ, number),
         )
 
 
@@ -71,6 +82,36 @@ def initiative_file_from(environ: Mapping[str, str]) -> Path:
     """The organiser's initiative file: INITIATIVE_FILE, relative to the project (or Lambda task) root."""
     path = Path(environ.get("INITIATIVE_FILE", "initiatives/demo.json"))
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _export_settings(environ: Mapping[str, str], number: Callable[[str, str], float]) -> dict[str, Any]:
+    stage = environ.get("ECI_STAGE", "dev")
+    fan_out = environ.get("EXPORT_FAN_OUT", "lambda").strip()
+    if fan_out not in ("lambda", "in-process"):
+        raise ConfigError(f"environment variable EXPORT_FAN_OUT must be lambda or in-process, got {fan_out!r}")
+    keys_dir = Path(environ.get("AUTHORITY_KEYS_DIR", "initiatives/authority-keys"))
+    return {
+        "export_key": environ.get("EXPORT_KEY", "").strip() or f"alias/eci-{stage}-exports",
+        "export_max_statements_per_file": int(number("EXPORT_MAX_STATEMENTS_PER_FILE", "100000")),
+        "authority_keys_dir": keys_dir if keys_dir.is_absolute() else PROJECT_ROOT / keys_dir,
+        # Chalice names a stage's functions {app}-{stage}-{function}.
+        "export_worker_function": environ.get("EXPORT_WORKER_FUNCTION", "").strip() or f"eci-{stage}-export_worker",
+        "export_fan_out": fan_out,
+    }
+
+
+# What the count function's stream mapping names when STATEMENTS_STREAM_ARN is unset: `chalice package`
+# and the tests still build, and a deployment made with it fails loudly, naming the variable to set.
+UNSET_STREAM_ARN = "arn:aws:dynamodb:eu-central-1:000000000000:table/unset/stream/STATEMENTS_STREAM_ARN-not-set"
+
+
+def statements_stream_arn_from(environ: Mapping[str, str]) -> str:
+    """The statements table's stream, for the count function's event source mapping.
+
+    Chalice needs it when it imports app.py (package, deploy), before any stage variable is set, so it
+    comes from the environment of that command: the data stack's output StatementsTableStreamArn.
+    """
+    return environ.get("STATEMENTS_STREAM_ARN", "").strip() or UNSET_STREAM_ARN
 
 
 @lru_cache(maxsize=1)

@@ -66,6 +66,9 @@ class Initiative:
     contact_persons: tuple[Person, ...]
     controller: Controller
     annex_revision: int  # which version of Annex III the forms follow
+    # The day the organisers submitted the initiative to the Commission, once they have: it starts the
+    # one month after which every statement must be destroyed (Art. 19, Regulation (EU) 2019/788).
+    submitted_to_commission: date | None = None
 
     def text(self, language: str) -> tuple[InitiativeText, str]:
         """The texts in `language`, else in the original language; with the language actually used."""
@@ -77,7 +80,8 @@ class Initiative:
         return self.collection_start <= day <= self.collection_end
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it has no such day (31 Jan + 1 = 28/29 Feb)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     for last_day in (day.day, 30, 29, 28):
@@ -190,21 +194,34 @@ def parse_initiative(data: Mapping[str, Any], path: Path) -> Initiative:
         contact_persons=read.people(data, "contact_persons"),
         controller=controller,
         annex_revision=revision,
+        submitted_to_commission=_submission_day(read, data),
     )
     if date.min not in (start, end, registration_date):
         if end < start:
             read.problems.append("collection.end: is before collection.start")
-        elif end >= _add_months(start, MAX_COLLECTION_MONTHS):
+        elif end >= add_months(start, MAX_COLLECTION_MONTHS):
             read.problems.append(f"collection.end: the collection period may last at most "
-                                 f"{MAX_COLLECTION_MONTHS} months (end before {_add_months(start, 12)})")
+                                 f"{MAX_COLLECTION_MONTHS} months (end before {add_months(start, 12)})")
         if start < registration_date:
             read.problems.append("collection.start: is before registration_date")
-        elif start > _add_months(registration_date, MAX_START_DELAY_MONTHS):
+        elif start > add_months(registration_date, MAX_START_DELAY_MONTHS):
             read.problems.append(f"collection.start: must be at most {MAX_START_DELAY_MONTHS} months "
                                  "after registration_date")
+    submitted = initiative.submitted_to_commission
+    if submitted is not None and date.min not in (start, end) and submitted <= end:
+        read.problems.append("submitted_to_commission: must be after collection.end (the initiative is "
+                             "submitted once the statements are verified)")
     if read.problems:
         raise InitiativeFileError(path, read.problems)
     return initiative
+
+
+def _submission_day(read: _Reader, data: Mapping[str, Any]) -> date | None:
+    """The optional submitted_to_commission date: absent or null until the organisers submit."""
+    if data.get("submitted_to_commission") is None:
+        return None
+    day = read.day(data, "submitted_to_commission", "")
+    return None if day == date.min else day
 
 
 def load_initiative(path: Path) -> Initiative:

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings, initiative_file_from, settings
 from chalicelib.initiative import Initiative, load_initiative
 from chalicelib.signing.ports import CounterReader, StatementSealer, StatementStore
 from chalicelib.web.form_token import derive_token_key
+
+if TYPE_CHECKING:
+    from chalicelib.counting.ports import CountLedger, RecountStore
 
 
 def _signing_day() -> date:
@@ -47,15 +51,31 @@ class Services:
 
     @cached_property
     def counters(self) -> CounterReader:
+        """The counts, read from DynamoDB at most once per cache period however many views arrive."""
+        from chalicelib.counting.cached_reader import CachedCounterReader
         from chalicelib.storage.counters import DynamoDBCounterReader
 
-        return DynamoDBCounterReader(self._aws.dynamodb, self.settings.counters_table)
+        reader = DynamoDBCounterReader(self._aws.dynamodb, self.settings.counters_table)
+        return CachedCounterReader(reader, self.settings.counts_cache_seconds, clock=self.now)
 
     @cached_property
     def store(self) -> StatementStore:
         from chalicelib.storage.statements import DynamoDBStatementStore
 
         return DynamoDBStatementStore(self._aws.dynamodb, self.settings.statements_table)
+
+    @cached_property
+    def count_ledger(self) -> CountLedger:
+        """The count function's counters, progress markers and dead letters."""
+        from chalicelib.storage.counter_writer import DynamoDBCountLedger
+
+        return DynamoDBCountLedger(self._aws.dynamodb, self.settings.counters_table, clock=self.now)
+
+    @cached_property
+    def recount_store(self) -> RecountStore:
+        from chalicelib.storage.recount_store import DynamoDBRecountStore
+
+        return DynamoDBRecountStore(self._aws.dynamodb, self.settings.statements_table, self.settings.counters_table)
 
     @cached_property
     def sealer(self) -> StatementSealer:

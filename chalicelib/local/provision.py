@@ -36,10 +36,12 @@ DEFAULT_REGION = "eu-central-1"
 # Which template output becomes which environment variable of the app (chalicelib.config.Settings).
 OUTPUT_ENVIRONMENT = {
     "StatementsTableName": "STATEMENTS_TABLE",
+    "StatementsTableStreamArn": "STATEMENTS_STREAM_ARN",
     "CountersTableName": "COUNTERS_TABLE",
     "StatementsKeyArn": "STATEMENTS_KEY",
     "FingerprintKeyParameterName": "FINGERPRINT_KEY_PARAMETER",
     "ExportBucketName": "EXPORT_BUCKET",
+    "ExportsKeyArn": "EXPORT_KEY",
 }
 FINGERPRINT_KEY_ARN_OUTPUT = "FingerprintKeyArn"
 
@@ -92,8 +94,8 @@ def provision(
     """Create the data resources and the fingerprint key on moto; return the app's environment.
 
     Idempotent: a second run finds what the first made and returns the same values (the fingerprint
-    key in particular is never replaced). Returns STATEMENTS_TABLE, COUNTERS_TABLE, STATEMENTS_KEY (a key ARN),
-    FINGERPRINT_KEY_PARAMETER, EXPORT_BUCKET and ECI_STAGE.
+    key in particular is never replaced). Returns STATEMENTS_TABLE, STATEMENTS_STREAM_ARN, COUNTERS_TABLE,
+    STATEMENTS_KEY (a key ARN), FINGERPRINT_KEY_PARAMETER, EXPORT_BUCKET and ECI_STAGE.
     """
     clients = local_clients(endpoint_url, region)
     outputs = provision_template(clients, load_template(template_path), {"Stage": stage}, f"eci-{stage}-data")
@@ -108,6 +110,8 @@ def provision(
     )
     environment = {variable: outputs[output] for output, variable in OUTPUT_ENVIRONMENT.items()}
     environment["ECI_STAGE"] = stage
+    # moto runs no Lambda functions: an export's Member States run one after another in the caller.
+    environment["EXPORT_FAN_OUT"] = "in-process"
     return environment
 
 
@@ -449,7 +453,36 @@ def _build_bucket(clients: LocalClients, identity: _ResourceIdentity, properties
         s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=properties["OwnershipControls"])
     if "Tags" in properties:
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": properties["Tags"]})
+    if "LifecycleConfiguration" in properties:
+        lifecycle: Any = {"Rules": [_lifecycle_rule(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]}
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration=lifecycle)
     return _Built(ref=name, attributes={"Arn": f"arn:aws:s3:::{name}"})
+
+
+_LIFECYCLE_RULE_PROPERTIES = frozenset(
+    {"Id", "Status", "Prefix", "ExpirationInDays", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"}
+)
+
+
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the S3 API's shape (the names differ)."""
+    unsupported = sorted(set(rule) - _LIFECYCLE_RULE_PROPERTIES)
+    if unsupported:
+        raise ProvisioningError(f"lifecycle rule properties {unsupported} are not applied by the local provisioner")
+    converted: dict[str, Any] = {
+        "ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        converted["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        }
+    return converted
 
 
 _BUILDERS: dict[str, _Builder] = {
@@ -486,6 +519,7 @@ _BUILDERS: dict[str, _Builder] = {
                 "VersioningConfiguration",
                 "PublicAccessBlockConfiguration",
                 "OwnershipControls",
+                "LifecycleConfiguration",
                 "Tags",
             }
         ),

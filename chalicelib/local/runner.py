@@ -31,11 +31,13 @@ def start_background_workers(app: Chalice, settings: Settings, stop: threading.E
     """Start what AWS runs beside the routes; return the started threads, which end once stop is set.
 
     On AWS, Lambda feeds the statements table's stream to the count handler and EventBridge fires the
-    export and purge schedules. Locally nobody does, so this is where the runner starts a stream pump
-    (moto's DynamoDB stream into the app's count handler) and a scheduler (the app's scheduled
-    handlers). Neither exists yet: the system runs, and counts stay as they are, until they are added.
+    scheduled handlers (the recount, later export and purge). Locally nobody does, so the runner starts
+    a stream pump (moto's DynamoDB stream into each stream handler of the app) and a scheduler.
     """
-    return []
+    from chalicelib.local.scheduler import start_scheduler
+    from chalicelib.local.stream_pump import start_stream_pumps
+
+    return [*start_stream_pumps(app, stop), *start_scheduler(app, settings.region, stop)]
 
 
 def load_chalice_app(project_dir: Path) -> Chalice:
@@ -95,6 +97,8 @@ def run_local(
         print(f"ECI app:      http://{host}:{port}/", flush=True)
         print(f"AWS on moto:  {moto.endpoint_url}  (in memory; gone when this stops)", flush=True)
         print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
+        print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
+              f".venv/bin/python -m chalicelib.operator_cli --local {moto.endpoint_url} run", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             server.server.serve_forever()

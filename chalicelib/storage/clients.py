@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     import botocore.session
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_kms.client import KMSClient
+    from mypy_boto3_lambda.client import LambdaClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_ssm.client import SSMClient
+    from mypy_boto3_sts.client import STSClient
 
 
 class AwsClients:
@@ -60,6 +62,16 @@ class AwsClients:
     @property
     def s3(self) -> S3Client:
         client: S3Client = self._client("s3")
+        return client
+
+    @property
+    def lambda_(self) -> LambdaClient:
+        client: LambdaClient = self._client("lambda")
+        return client
+
+    @property
+    def sts(self) -> STSClient:
+        client: STSClient = self._client("sts")
         return client
 
     def _sessions(self) -> boto3.session.Session:

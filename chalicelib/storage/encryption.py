@@ -57,7 +57,11 @@ def _key_provider(key_arn: str, botocore_session: botocore.session.Session) -> A
 
 
 def _committing_client_and_cache(
-    key_arn: str, botocore_session: botocore.session.Session, max_age_seconds: float, **limits: int
+    key_arn: str,
+    botocore_session: botocore.session.Session,
+    max_age_seconds: float,
+    capacity: int = _CACHE_CAPACITY,
+    **limits: int,
 ) -> tuple[Any, Any]:
     """An SDK client that requires key commitment, and a caching materials manager over the KMS key."""
     sdk = _sdk()
@@ -67,7 +71,7 @@ def _committing_client_and_cache(
     )
     materials = sdk.CachingCryptoMaterialsManager(
         master_key_provider=_key_provider(key_arn, botocore_session),
-        cache=sdk.LocalCryptoMaterialsCache(capacity=_CACHE_CAPACITY),
+        cache=sdk.LocalCryptoMaterialsCache(capacity=capacity),
         max_age=float(max_age_seconds),
         **limits,
     )
@@ -123,8 +127,14 @@ class KmsStatementOpener:
         key_arn: str,
         botocore_session: botocore.session.Session,
         max_age_seconds: float = 300.0,
+        cache_capacity: int = _CACHE_CAPACITY,
     ) -> None:
-        self._client, self._materials = _committing_client_and_cache(key_arn, botocore_session, max_age_seconds)
+        # The export meets statements in statement-id order, not in the order they were sealed, so
+        # the data keys of a whole collection interleave: the cache must hold them all (a few
+        # hundred bytes each) for one Decrypt per data key, or it thrashes.
+        self._client, self._materials = _committing_client_and_cache(
+            key_arn, botocore_session, max_age_seconds, cache_capacity
+        )
 
     def open(self, sealed: bytes, expected_context: Mapping[str, str]) -> bytes:
         """The plaintext, if the message's encryption context holds every expected pair.

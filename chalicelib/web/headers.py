@@ -27,3 +27,23 @@ def html_headers(language: str, cache_control: str) -> dict[str, str | list[str]
         "Cache-Control": cache_control,
         "Vary": "Accept-Language",
     }
+
+
+# How long CloudFront may keep serving counts it holds while it fetches fresh ones in the background.
+STALE_WHILE_REVALIDATE_SECONDS = 60
+
+
+def shared_cache_control(period_seconds: int) -> str:
+    """For the counts' pages: browsers revalidate every time, CloudFront keeps them for the period."""
+    return (f"public, max-age=0, s-maxage={period_seconds}, "
+            f"stale-while-revalidate={STALE_WHILE_REVALIDATE_SECONDS}")
+
+
+def json_headers(cache_control: str) -> dict[str, str | list[str]]:
+    """Public JSON: the same for every language, and readable by pages of other sites."""
+    return {
+        **security_headers(),
+        "Content-Type": "application/json",
+        "Cache-Control": cache_control,
+        "Access-Control-Allow-Origin": "*",
+    }

@@ -72,6 +72,14 @@ def format_number(value: int, language: str) -> str:
     return str(format_decimal(value, locale=CLDR_LOCALES.get(language, language)))
 
 
+def format_percent(percent: float, language: str) -> str:
+    """A whole percentage, rounded down so that "100 %" is never shown short of 100: "37%", "37 %"."""
+    from babel.numbers import format_percent as babel_format_percent
+
+    return str(babel_format_percent(int(percent) / 100, locale=CLDR_LOCALES.get(language, language)))
+
+
+@cache  # the same few days and languages, rendered on every page
 def format_day(value: date, language: str) -> str:
     from babel.dates import format_date
 
@@ -98,6 +106,12 @@ def _sort_key(name: str) -> str:
 
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """The ISO codes a citizen may give as country of residence (the same in every language)."""
+    return frozenset(code for code, _ in country_names(SOURCE_LANGUAGE))
 
 
 def country_name(iso_code: str, language: str) -> str:

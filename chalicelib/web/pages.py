@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from chalice.app import Response
 
 from chalicelib.config import PROJECT_ROOT
+from chalicelib.counting.progress import Progress
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import MemberState, all_member_states
 from chalicelib.signing.form import DATE_PARTS, FORM_TOKEN, FORMAT_CONFIRMED, HONEYPOT, FormSpec
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from chalicelib.signing.validate import ValidationResult
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
-SIGNATORIES_GOAL = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ def _environment(language: str) -> Environment:
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
+        auto_reload=False,  # templates never change in a running function: skip the stat per render
         lstrip_blocks=True,
     )
     environment.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
@@ -84,12 +85,13 @@ def _render(context: PageContext, template: str, status: int = 200, cache: str =
     return Response(body=body, status_code=status, headers=html_headers(context.language, cache))
 
 
-def initiative_page(context: PageContext, counts: Mapping[str, int]) -> Response:
+def initiative_page(context: PageContext, progress: Progress, cache_control: str) -> Response:
     language = context.language
+    names = {state.code: _state_name(state, language) for state in all_member_states()}
     states = [
         {
             "code": state.code,
-            "name": _state_name(state, language),
+            "name": names[state.code],
             "min_age": state.min_age,
             "part": state.annex_iii_part,
             "calendar_year": state.age_rule == "reached_in_calendar_year",
@@ -98,10 +100,24 @@ def initiative_page(context: PageContext, counts: Mapping[str, int]) -> Response
         for state in all_member_states()
     ]
     states.sort(key=lambda state: i18n._sort_key(str(state["name"])))
-    total = sum(counts.get(state.code, 0) for state in all_member_states())
+    # Each State's signatories against its minimum, in the same order as the names above.
+    thresholds = sorted(
+        (
+            {
+                "name": names[state.code],
+                "count": state.count,
+                "threshold": state.threshold,
+                "bar": min(state.count, state.threshold),
+                "percent": i18n.format_percent(state.percent, language),
+                "reached": state.reached,
+            }
+            for state in progress.member_states
+        ),
+        key=lambda row: i18n._sort_key(str(row["name"])),
+    )
     return _render(
-        context, "initiative.html", cache="public, max-age=10",
-        states=states, total=total, goal=SIGNATORIES_GOAL,
+        context, "initiative.html", cache=cache_control,
+        states=states, thresholds=thresholds, progress=progress,
         collecting=context.initiative.collecting_on(context.today),
         not_started=context.today < context.initiative.collection_start,
     )

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 from chalice.app import Request, Response
 
 from chalicelib import services
+from chalicelib.counting.cached_reader import read_snapshot
+from chalicelib.counting.progress import Progress, measure_progress
+from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import MemberState, member_state
 from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
 from chalicelib.signing.ports import StorageUnavailableError
 from chalicelib.web import i18n, pages
+from chalicelib.web.conditional import with_entity_tag
+from chalicelib.web.counts_json import counts_json
 from chalicelib.web.form_token import issue_token, token_is_valid
-from chalicelib.web.headers import security_headers
+from chalicelib.web.headers import json_headers, security_headers, shared_cache_control
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 
 logger = logging.getLogger(__name__)
@@ -40,10 +46,28 @@ def _context(request: Request, path: str, form_language: str | None = None) -> p
     return pages.PageContext(language, current.initiative, current.today(), path)
 
 
+def _progress(initiative: Initiative, counts: Mapping[str, int], today: date) -> Progress:
+    return measure_progress(counts, registration_date=initiative.registration_date,
+                            collection_start=initiative.collection_start,
+                            collection_end=initiative.collection_end, today=today)
+
+
 def initiative(request: Request) -> Response:
     context = _context(request, "/")
-    counts = services.current().counters.counts(context.initiative.id)
-    return pages.initiative_page(context, counts)
+    current = services.current()
+    progress = _progress(context.initiative, current.counters.counts(context.initiative.id), context.today)
+    page = pages.initiative_page(context, progress, shared_cache_control(current.settings.counts_cache_seconds))
+    return with_entity_tag(page, request.headers.get("if-none-match"))
+
+
+def counts(request: Request) -> Response:
+    """The initiative page's figures as JSON, the same in every language."""
+    current = services.current()
+    snapshot = read_snapshot(current.counters, current.initiative.id, current.now)
+    body = counts_json(current.initiative, _progress(current.initiative, snapshot.counts, current.today()),
+                       snapshot.read_at)
+    response = Response(body=body, headers=json_headers(shared_cache_control(current.settings.counts_cache_seconds)))
+    return with_entity_tag(response, request.headers.get("if-none-match"))
 
 
 def choose_member_state(request: Request) -> Response:
@@ -105,7 +129,7 @@ def submit(request: Request, code: str) -> Response:
             submitted=fields,
             form_language=context.language,
             today=context.today,
-            residence_countries=frozenset(iso for iso, _ in i18n.country_names(context.language)),
+            residence_countries=i18n.country_codes(),
             fingerprint_key=current.fingerprint_key,
             sealer=current.sealer,
             store=current.store,

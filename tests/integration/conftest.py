@@ -12,6 +12,9 @@ For every test author in tests/integration:
 * ``aws_clients`` (session): chalicelib.storage.clients.AwsClients for those settings.
 * ``empty_tables`` (function): empties the statements and counters tables before the test;
   ``clear_tables(settings)`` does the same from anywhere.
+* ``statement_stream`` (function): a function returning the statements table's stream records written
+  since the last call (since the test began, at first), shaped as Lambda delivers them: read by the
+  local runner's stream pump and built by its event builder (chalicelib/local/stream_events.py).
 
 moto keeps its state in memory for the whole session: tests that count items should ask for
 ``empty_tables`` (or use their own initiative id).
@@ -19,7 +22,7 @@ moto keeps its state in memory for the whole session: tests that count items sho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -79,3 +82,21 @@ def clear_tables(settings: Settings) -> None:
 def empty_tables(aws_settings: Settings) -> Settings:
     clear_tables(aws_settings)
     return aws_settings
+
+
+@pytest.fixture
+def statement_stream(moto_env: dict[str, str], aws_settings: Settings) -> Callable[[], list[dict[str, Any]]]:
+    from chalicelib.local.stream_pump import StreamPump, streams_client
+
+    events: list[dict[str, Any]] = []
+    pump = StreamPump(streams_client(aws_settings.region), moto_env["STATEMENTS_STREAM_ARN"], events.append,
+                      batch_size=1000, starting_position="LATEST")
+    pump.pump_once()  # takes its place at the end of the stream: records of earlier tests are not ours
+
+    def records_since_last_call() -> list[dict[str, Any]]:
+        events.clear()
+        while pump.pump_once():
+            pass
+        return [record for event in events for record in event["Records"]]
+
+    return records_since_last_call
