@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response
 
-from chalicelib import jobs, services
+from chalicelib import services
 from chalicelib.config import statements_stream_arn_from
 from chalicelib.web import views
 
@@ -80,6 +80,8 @@ def _remaining_ms(context: object) -> Callable[[], int] | None:
 # The day's export run (one run id per day: a second trigger resumes it), fanned out per Member State.
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def export_daily(event: CloudWatchEvent) -> None:
+    from chalicelib import jobs  # here, like every job: GET pages must not pay for the export code
+
     jobs.current().schedule_export()
 
 
@@ -87,10 +89,14 @@ def export_daily(event: CloudWatchEvent) -> None:
 # demand (the operator's `run`), the start of a run.
 @app.lambda_function(name="export_worker")
 def export_worker(event: dict[str, Any], context: object) -> dict[str, Any]:
+    from chalicelib import jobs
+
     return jobs.current().work(event, _remaining_ms(context))
 
 
 # The retention clock: destroys the initiative's statements and exports once it has run out.
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def purge_statements(event: CloudWatchEvent) -> None:
+    from chalicelib import jobs
+
     jobs.current().purge(_remaining_ms(event.context))
