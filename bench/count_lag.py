@@ -9,89 +9,36 @@ person sees; the page's own cache adds its period). Each figure is the median of
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from bench import BenchError, Figure, progress
 from bench.identities import submission
-from chalicelib.config import PROJECT_ROOT
+from chalicelib.local.system_process import LocalSystemError, running_local_system
 
 ROUNDS = 5
 FIRST_INDEX = 4_000_000  # made-up people no other benchmark uses
-HOST = "127.0.0.1"
 _START_SECONDS = 90.0
 _GIVE_UP_SECONDS = 60.0
 _POLL_SECONDS = 0.05
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _initiative_collecting_today(directory: Path) -> Path:
-    demo = json.loads((PROJECT_ROOT / "initiatives" / "demo.json").read_text(encoding="utf-8"))
-    today = date.today()
-    demo["registration_date"] = (today - timedelta(days=30)).isoformat()
-    demo["collection"] = {"start": (today - timedelta(days=1)).isoformat(),
-                          "end": (today + timedelta(days=300)).isoformat()}
-    path = directory / "initiative.json"
-    path.write_text(json.dumps(demo), encoding="utf-8")
-    return path
-
-
 @contextmanager
 def local_system() -> Iterator[tuple[str, str]]:
-    """`make run` on free ports until the block ends: (the app's URL, moto's URL). Stops only its own process."""
-    port, moto_port = _free_port(), _free_port()
-    with tempfile.TemporaryDirectory() as directory:
-        environment = {**os.environ, "INITIATIVE_FILE": str(_initiative_collecting_today(Path(directory)))}
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # the local system sets up its own moto
-            environment.pop(name, None)
-        # Our own interpreter and module with fixed arguments: no shell, no untrusted input.
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port)],
-            cwd=PROJECT_ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://{HOST}:{port}"
-        try:
-            deadline = time.monotonic() + _START_SECONDS
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/", timeout=2):  # noqa: S310 - loopback only
-                        break
-                except OSError:
-                    if process.poll() is not None:
-                        raise BenchError(f"the local system exited with status {process.returncode}") from None
-                    if time.monotonic() > deadline:
-                        raise BenchError(f"the local system did not answer within {_START_SECONDS} s") from None
-                    time.sleep(0.3)
-            progress(f"local system (pid {process.pid}) serving {url}")
-            yield url, f"http://{HOST}:{moto_port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """`make run` on free ports until the block ends: (the app's URL, moto's URL)."""
+    try:
+        with running_local_system() as system:
+            progress(f"local system serving {system.url}")
+            yield system.url, system.moto_url
+    except LocalSystemError as error:
+        raise BenchError(str(error).splitlines()[0]) from None
 
 
 def _sign(url: str, index: int) -> None:

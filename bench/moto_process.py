@@ -16,6 +16,7 @@ from bench import BenchError, progress
 from chalicelib.config import Settings
 from chalicelib.local.moto_server import apply_environment, moto_environment
 from chalicelib.local.provision import local_clients, provision
+from chalicelib.local.system_process import free_port
 
 HOST = "127.0.0.1"
 _START_TIMEOUT_SECONDS = 60.0
@@ -27,13 +28,6 @@ class MotoProcess:
     pid: int
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
@@ -43,7 +37,7 @@ def _listening(port: int) -> bool:
 @contextmanager
 def moto_server() -> Iterator[MotoProcess]:
     """Run ``python -m moto.server`` on a free port until the block ends; stop only that process."""
-    port = _free_port()
+    port = free_port()
     # A fixed argument list with our own interpreter: no shell, no untrusted input.
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.config import PROJECT_ROOT
+from chalicelib.local.system_process import running_local_system
 
 pytestmark = pytest.mark.browser
 
@@ -26,44 +19,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def site() -> Iterator[str]:
     """The local system as `make run` starts it, for an initiative collecting today."""
-    demo = json.loads((PROJECT_ROOT / "initiatives" / "demo.json").read_text(encoding="utf-8"))
-    today = date.today()
-    demo["registration_date"] = (today - timedelta(days=30)).isoformat()
-    demo["collection"] = {"start": (today - timedelta(days=1)).isoformat(),
-                          "end": (today + timedelta(days=300)).isoformat()}
-    initiative_file = tmp_path_factory.mktemp("initiative") / "initiative.json"
-    initiative_file.write_text(json.dumps(demo), encoding="utf-8")
-
-    port, moto_port = _free_port(), _free_port()
-    env = {**os.environ, "INITIATIVE_FILE": str(initiative_file)}
-    server = subprocess.Popen(  # noqa: S603 - our own entry point
-        [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2):  # noqa: S310 - loopback only
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                output = server.stdout.read() if server.stdout else ""
-                server.kill()
-                pytest.fail(f"the local system did not start:\n{output}")
-            time.sleep(0.3)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    with running_local_system() as system:
+        yield system.url
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.config import PROJECT_ROOT
+from chalicelib.local.system_process import running_local_system
 from chalicelib.storage.counters import DynamoDBCounterReader
 
 POLISH_CITIZEN = {
@@ -28,49 +23,10 @@ POLISH_CITIZEN = {
 PATIENCE_SECONDS = 30.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    demo = json.loads((PROJECT_ROOT / "initiatives" / "demo.json").read_text(encoding="utf-8"))
-    today = date.today()
-    demo["registration_date"] = (today - timedelta(days=30)).isoformat()
-    demo["collection"] = {"start": (today - timedelta(days=1)).isoformat(),
-                          "end": (today + timedelta(days=300)).isoformat()}
-    initiative = tmp_path_factory.mktemp("initiative") / "initiative.json"
-    initiative.write_text(json.dumps(demo), encoding="utf-8")
-    port, moto_port = _free_port(), _free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port)],
-        cwd=PROJECT_ROOT, env={**_without_aws_endpoint(), "INITIATIVE_FILE": str(initiative)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2):  # noqa: S310 - loopback only
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"the local system did not start:\n{output}")
-            time.sleep(0.3)
-    yield url, f"http://127.0.0.1:{moto_port}"
-    process.terminate()
-    process.wait(timeout=15)
-
-
-def _without_aws_endpoint() -> dict[str, str]:
-    import os
-
-    # The session's own moto (tests' fixtures) is not this system's: it starts its own.
-    return {name: value for name, value in os.environ.items() if name != "AWS_ENDPOINT_URL"}
+def running() -> Iterator[tuple[str, str]]:
+    with running_local_system() as system:
+        yield system.url, system.moto_url
 
 
 def _polish_count(moto_url: str) -> int:
