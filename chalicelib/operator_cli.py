@@ -7,7 +7,7 @@
     decrypt PATH [--private-key PEM]
                               decrypt a file, or every file of a downloaded run, to XML beside it
 
-``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000). Otherwise the
+``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000, or ``--endpoint``). Otherwise the
 usual AWS configuration applies, with names derived from ``--stage``. Long operations show a progress
 bar on stderr; every failure is one line, ``error: ...``, and exit status 1.
 """
@@ -146,16 +146,16 @@ def build_context(args: argparse.Namespace, out: TextIO) -> Context:
     from chalicelib.jobs import Jobs
 
     environment = {**stage_environment(args.stage), **os.environ}
-    if args.local is not None:
+    if args.local:
         from chalicelib.local.moto_server import apply_environment, moto_environment
         from chalicelib.local.provision import provision
 
-        apply_environment(moto_environment(args.local))
+        apply_environment(moto_environment(args.endpoint))
         try:
             # Idempotent: on the running `make run` it finds what is there and returns its names.
-            environment = {**os.environ, **provision(args.local, stage=args.stage)}
+            environment = {**os.environ, **provision(args.endpoint, stage=args.stage)}
         except Exception as error:  # any failure to reach moto is one line for the operator
-            raise OperatorError(f"cannot reach the local system at {args.local} (is `make run` running?): "
+            raise OperatorError(f"cannot reach the local system at {args.endpoint} (is `make run` running?): "
                                 f"{type(error).__name__}") from None
     if args.bucket:
         environment["EXPORT_BUCKET"] = args.bucket
@@ -377,8 +377,10 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m chalicelib.operator_cli",
         description="Export runs of statements of support: list, run, download, verify, decrypt.",
     )
-    main.add_argument("--local", nargs="?", const=LOCAL_ENDPOINT, default=None, metavar="ENDPOINT",
-                      help=f"use the moto server of `make run` ({LOCAL_ENDPOINT})")
+    # A flag, not an option with an optional value: `--local run` must not read `run` as the address.
+    main.add_argument("--local", action="store_true", help="use the moto server of `make run`")
+    main.add_argument("--endpoint", default=LOCAL_ENDPOINT, metavar="URL",
+                      help=f"with --local: the moto server's address ({LOCAL_ENDPOINT})")
     main.add_argument("--stage", default=os.environ.get("ECI_STAGE", "dev"), help="stage (dev)")
     main.add_argument("--bucket", help="export bucket (default: EXPORT_BUCKET, else the stage's bucket)")
     commands = main.add_subparsers(dest="command", required=True)

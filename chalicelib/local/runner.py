@@ -98,7 +98,7 @@ def run_local(
         print(f"AWS on moto:  {moto.endpoint_url}  (in memory; gone when this stops)", flush=True)
         print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
         print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
-              f".venv/bin/python -m chalicelib.operator_cli --local {moto.endpoint_url} run", flush=True)
+              f".venv/bin/python -m chalicelib.operator_cli --local --endpoint {moto.endpoint_url} run", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             server.server.serve_forever()
