@@ -114,5 +114,10 @@ def country_codes() -> frozenset[str]:
     return frozenset(code for code, _ in country_names(SOURCE_LANGUAGE))
 
 
+@cache
+def _country_names_by_code(language: str) -> dict[str, str]:
+    return dict(country_names(language))
+
+
 def country_name(iso_code: str, language: str) -> str:
-    return dict(country_names(language)).get(iso_code, iso_code)
+    return _country_names_by_code(language).get(iso_code, iso_code)
