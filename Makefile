@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 LOCALE := chalicelib/web/locale
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po))
 
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
 .PHONY: run test lint bench catalogs extract browser-deps clean
 
 $(BIN)/python: requirements.txt requirements-dev.txt
@@ -18,6 +20,14 @@ $(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po $(BIN)/
 
 catalogs: $(CATALOGS)
 
+# axe-core for the accessibility tests, from npm at the version package-lock.json pins.
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the accessibility tests: apt-get install npm" >&2; exit 1; }
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $(AXE)
+
+browser-deps: $(AXE)
+
 # Collect the texts of code and templates into the template catalogue, then into each language's.
 extract: $(BIN)/python
 	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o $(LOCALE)/messages.pot .
@@ -30,11 +40,11 @@ lint: $(BIN)/python
 	$(BIN)/ruff check app.py chalicelib tests bench
 	$(BIN)/mypy
 
-test: $(BIN)/python catalogs lint
+test: $(BIN)/python catalogs browser-deps lint
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/python catalogs
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CATALOGS)
+	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache $(CATALOGS)

@@ -12,6 +12,7 @@ from bench import (
     export_throughput,
     import_time,
     moto_process,
+    page_weight,
     post_path,
     progress,
 )
@@ -26,6 +27,7 @@ def main() -> None:
     started = time.perf_counter()
     # Fresh interpreters first, before this process points AWS SDKs at moto.
     _print(import_time.figures())
+    _print(page_weight.figures())  # in process, on in-memory fakes
     _print(count_lag.figures())  # its own `make run`, with its own moto
     with moto_process.moto_server() as moto:
         progress("provisioning infra/data.yaml on moto")

@@ -38,7 +38,7 @@ def sdk_modules() -> list[str]:
     return [name for name in sys.modules if name == SDK_PACKAGE or name.startswith(SDK_PACKAGE + ".")]
 
 
-def main() -> None:
+def configure_in_memory_services() -> None:
     configured = Settings.from_environ(
         {
             "STATEMENTS_TABLE": "bench-statements",
@@ -48,6 +48,10 @@ def main() -> None:
         }
     )
     services.use(InMemoryServices(configured, services.check_initiative_file(), today=lambda: SIGNING_DAY))
+
+
+def main() -> None:
+    configure_in_memory_services()
     with Client(app_module.app) as client:
         for path in _PAGES:
             response = client.http.get(path)

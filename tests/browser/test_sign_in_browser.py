@@ -3,48 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.config import PROJECT_ROOT
-from chalicelib.local.system_process import running_local_system
+from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    """The local system as `make run` starts it, for an initiative collecting today."""
-    with running_local_system() as system:
-        yield system.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield launched
-        launched.close()
-
-
-def _screenshot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_polish_citizen_signs_in_the_browser_and_gets_a_receipt(site: str, browser: Any) -> None:
@@ -64,7 +29,7 @@ def test_polish_citizen_signs_in_the_browser_and_gets_a_receipt(site: str, brows
     assert page.locator("#id_number-error").inner_text().startswith("This number is not valid")
     assert page.locator("#privacy_accepted-error").is_visible()
     assert page.get_by_label("Family names").input_value() == "Nowak"
-    _screenshot(page, "form-errors-pl-en")
+    screenshot(page, "form-errors-pl-en")
 
     page.get_by_label("Personal identification number or document number").fill("44051401359")
     page.get_by_label("I have read the privacy statement.").check()
@@ -72,7 +37,7 @@ def test_polish_citizen_signs_in_the_browser_and_gets_a_receipt(site: str, brows
 
     assert page.locator("h1").inner_text() == "Thank you for your support"
     assert re.fullmatch(r"[0-9a-f-]{36}", page.locator(".receipt code").inner_text())
-    _screenshot(page, "receipt-pl-en")
+    screenshot(page, "receipt-pl-en")
     page.close()
 
 
@@ -94,7 +59,7 @@ def test_german_citizen_signs_in_french_with_residence_and_birth_date(site: str,
     page.locator("button[type=submit]").click()
 
     assert page.locator("#date_of_birth-error").is_visible()  # 30 February does not exist
-    _screenshot(page, "form-errors-de-fr")
+    screenshot(page, "form-errors-de-fr")
     page.locator("#date_of_birth_day").fill("28")
     page.locator("#privacy_accepted").check()
     page.locator("button[type=submit]").click()
