@@ -81,6 +81,7 @@ def _render_body(context: PageContext, template: str, **values: Any) -> str:
         language=context.language,
         languages=[(code, i18n.LANGUAGE_NAMES[code], _link(context.path, code))
                    for code in i18n.SUPPORTED_LANGUAGES],
+        language_name=i18n.LANGUAGE_NAMES[context.language],
         initiative=context.initiative,
         text=text,
         text_language=text_language,
