@@ -15,10 +15,23 @@ from pathlib import Path
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"  # the language the message ids are written in
-SUPPORTED_LANGUAGES = ("en", "fr")
-LANGUAGE_NAMES = {"en": "English", "fr": "Français"}  # each in its own language, for the switcher
-# CLDR locale that formats each language's numbers, dates and country names: the EU writes British English.
-CLDR_LOCALES = {"en": "en_GB"}
+# The 24 official languages of the Union, in the order of their codes (the EU's own protocol order
+# sorts by each language's name for itself, which these codes follow closely enough for a switcher).
+SUPPORTED_LANGUAGES = (
+    "bg", "cs", "da", "de", "el", "en", "es", "et", "fi", "fr", "ga", "hr",
+    "hu", "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv",
+)
+# Each in its own language, for the switcher.
+LANGUAGE_NAMES = {
+    "bg": "български", "cs": "čeština", "da": "dansk", "de": "Deutsch", "el": "ελληνικά",
+    "en": "English", "es": "español", "et": "eesti", "fi": "suomi", "fr": "français",
+    "ga": "Gaeilge", "hr": "hrvatski", "hu": "magyar", "it": "italiano", "lt": "lietuvių",
+    "lv": "latviešu", "mt": "Malti", "nl": "Nederlands", "pl": "polski", "pt": "português",
+    "ro": "română", "sk": "slovenčina", "sl": "slovenščina", "sv": "svenska",
+}
+# CLDR locale that formats each language's numbers, dates and country names where the bare code would
+# pick another country's variant: the EU writes British English and European Portuguese.
+CLDR_LOCALES = {"en": "en_GB", "pt": "pt_PT"}
 
 
 class MissingCatalogueError(RuntimeError):
