@@ -17,7 +17,9 @@ import pytest
 
 from chalicelib.initiative import load_initiative
 from chalicelib.web import pages
+from chalicelib.web.i18n import translations
 from tests.browser.conftest import screenshot
+from tests.unit.submissions import VALID_ID_NUMBERS, VALID_POSTCODES
 
 pytestmark = pytest.mark.browser
 
@@ -225,3 +227,45 @@ def test_page_weight_of_the_form_is_within_budget(browser: Any, site: str) -> No
     assert len(sizes) == 2, json.dumps(sizes)  # the page and its stylesheet, nothing else
     assert sum(sizes.values()) <= 50_000, json.dumps(sizes)
 
+
+
+def _fill_residence(page: Any, postcode: str) -> None:
+    page.locator("#full_first_names").fill("Eleni Maria")
+    page.locator("#family_names").fill("Papadopoulou")
+    page.locator("#street").fill("Odos Ermou")
+    page.locator("#street_number").fill("12")
+    page.locator("#postal_code").fill(postcode)
+    page.locator("#city").fill("Athina")
+    page.locator("#date_of_birth_day").fill("14")
+    page.locator("#date_of_birth_month").fill("5")
+    page.locator("#date_of_birth_year").fill("1984")
+
+
+def _fill_document(page: Any, number: str) -> None:
+    page.locator("#full_first_names").fill("Maria")
+    page.locator("#family_names").fill("Borg")
+    page.locator("#id_number").fill(number)
+
+
+# A citizen of each State signs in its own language (for Ireland, Irish), by the labels of that language.
+SIGNERS = {
+    "el": ("EL", lambda page: _fill_residence(page, VALID_POSTCODES["GR"])),
+    "bg": ("BG", lambda page: _fill_document(page, VALID_ID_NUMBERS[("BG", "personal.number")])),
+    "ga": ("IE", lambda page: _fill_residence(page, VALID_POSTCODES["IE"])),
+    "mt": ("MT", lambda page: _fill_document(page, VALID_ID_NUMBERS[("MT", "id.card")])),
+}
+
+
+@pytest.mark.parametrize("language", list(SIGNERS))
+def test_a_citizen_signs_in_their_own_language(page: Any, site: str, language: str) -> None:
+    texts = translations(language)
+    state, fill = SIGNERS[language]
+    page.goto(f"{site}/sign/{state}?lang={language}")
+    assert page.locator("h1").inner_text().startswith(texts.gettext("Statement of support – %(state)s")[:8])
+    fill(page)
+    page.get_by_label(texts.gettext("I have read the privacy statement.")).check()
+    page.get_by_role("button", name=texts.gettext("Sign the statement of support")).click()
+
+    assert page.locator("h1").inner_text() == texts.gettext("Thank you for your support")
+    assert page.locator("html").get_attribute("lang") == language
+    screenshot(page, f"receipt-{state}-{language}")
