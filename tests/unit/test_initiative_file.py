@@ -34,7 +34,8 @@ def test_organiser_running_the_demo_file_gets_its_initiative() -> None:
     assert initiative.collection_start == date(2026, 9, 1)
     assert initiative.collection_end == date(2027, 8, 31)
     assert initiative.text("fr")[1] == "fr"
-    assert initiative.text("de") == (initiative.texts["en"], "en")
+    assert initiative.text("de")[1] == "de"
+    assert initiative.text("xx") == (initiative.texts["en"], "en")  # a language without texts: the original
     assert initiative.collecting_on(date(2026, 9, 1))
     assert not initiative.collecting_on(date(2027, 9, 1))
     assert len(initiative.organisers) == 7
@@ -71,7 +72,7 @@ _DELETE = object()
     (_set("registration_number", "2026/000042"), "registration_number"),
     (_set("registration_date", _DELETE), "registration_date"),
     (_set("id", "Demo 2026"), "id"),
-    (_set("original_language", "de"), "texts"),
+    (_set("original_language", "xx"), "texts"),
     (_set("organisers", []), "organisers"),
     (_set("controller", "someone"), "controller"),
     (_set("annex_revision", 0), "annex_revision"),
