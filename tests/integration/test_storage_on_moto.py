@@ -16,7 +16,6 @@ import botocore.session
 import pytest
 
 from chalicelib.config import PROJECT_ROOT, Settings
-from chalicelib.local.provision import load_template, provision
 from chalicelib.signing.ports import StatementRecord, StorageUnavailableError
 from chalicelib.storage.clients import AwsClients
 from chalicelib.storage.counters import DynamoDBCounterReader, counter_sort_key
@@ -91,83 +90,7 @@ def calls_to(aws_clients: AwsClients) -> Iterator[list[str]]:
     events.unregister("before-call.dynamodb", record)
 
 
-# --- what infra/data.yaml declares is what moto has ---------------------------------------------------
-
-
-def test_provisioned_table_has_stream_and_kms_encryption(aws_settings: Settings) -> None:
-    dynamodb: Any = boto3.client("dynamodb", region_name=aws_settings.region)
-    table = dynamodb.describe_table(TableName=aws_settings.statements_table)["Table"]
-
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
-    assert table["LatestStreamArn"]
-    assert table["SSEDescription"]["Status"] == "ENABLED"
-    assert table["SSEDescription"]["SSEType"] == "KMS"
-    assert table["SSEDescription"]["KMSMasterKeyArn"] == aws_settings.statements_key
-    assert table["DeletionProtectionEnabled"] is True
-    backups = dynamodb.describe_continuous_backups(TableName=aws_settings.statements_table)
-    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
-    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
-
-
-def test_provisioned_tables_match_the_data_template(aws_settings: Settings) -> None:
-    resources = load_template()["Resources"]
-    tables = {
-        "StatementsTable": aws_settings.statements_table,
-        "CountersTable": aws_settings.counters_table,
-    }
-    declared = {logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert declared == set(tables)
-    dynamodb: Any = boto3.client("dynamodb", region_name=aws_settings.region)
-    for logical_id, name in tables.items():
-        properties = resources[logical_id]["Properties"]
-        table = dynamodb.describe_table(TableName=name)["Table"]
-        assert table["KeySchema"] == properties["KeySchema"]
-        declared_attributes = sorted(properties["AttributeDefinitions"], key=str)
-        assert sorted(table["AttributeDefinitions"], key=str) == declared_attributes
-        assert table["BillingModeSummary"]["BillingMode"] == properties["BillingMode"]
-        assert table["SSEDescription"]["SSEType"] == properties["SSESpecification"]["SSEType"]
-        assert ("StreamSpecification" in table) == ("StreamSpecification" in properties)
-
-
-def test_provisioned_keys_and_bucket_match_the_data_template(aws_settings: Settings) -> None:
-    resources = load_template()["Resources"]
-    kms: Any = boto3.client("kms", region_name=aws_settings.region)
-    aliases = {alias["AliasName"]: alias.get("TargetKeyId") for alias in kms.list_aliases()["Aliases"]}
-    key_ids = set()
-    for logical_id, resource in resources.items():
-        if resource["Type"] == "AWS::KMS::Alias":
-            alias_name = resource["Properties"]["AliasName"]["Fn::Sub"]
-            key_id = aliases[alias_name.replace("${Stage}", aws_settings.stage)]
-            target = resource["Properties"]["TargetKeyId"]["Ref"]
-            assert resources[target]["Properties"]["EnableKeyRotation"] is True, logical_id
-            assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
-            key_ids.add(key_id)
-    assert len(key_ids) == 3  # statements, fingerprint, exports
-    assert kms.describe_key(KeyId=aws_settings.statements_key)["KeyMetadata"]["KeyId"] in key_ids
-
-    s3: Any = boto3.client("s3", region_name=aws_settings.region)
-    bucket = aws_settings.export_bucket
-    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    exports_key = rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
-    assert (
-        kms.describe_key(KeyId=exports_key)["KeyMetadata"]["KeyId"]
-        == aliases[f"alias/eci-{aws_settings.stage}-exports"]
-    )
-    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == resources["ExportBucket"]["Properties"]["PublicAccessBlockConfiguration"]
-
-
-def test_provisioning_twice_changes_nothing(moto_env: dict[str, str], aws_settings: Settings) -> None:
-    ssm: Any = boto3.client("ssm", region_name=aws_settings.region)
-    kms: Any = boto3.client("kms", region_name=aws_settings.region)
-    key_before = load_fingerprint_key(ssm, kms, aws_settings.fingerprint_key_parameter)
-
-    again = provision(moto_env["AWS_ENDPOINT_URL"], stage=aws_settings.stage)
-
-    assert again == {name: moto_env[name] for name in again}
-    assert load_fingerprint_key(ssm, kms, aws_settings.fingerprint_key_parameter) == key_before
+# What infra/data.yaml declares is what moto has: tests/integration/test_local_parity.py.
 
 
 # --- statements and duplicate markers -----------------------------------------------------------------
