@@ -6,8 +6,20 @@ LOCALE := chalicelib/web/locale
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po))
 
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+# The CloudFormation templates cfn-lint checks (make lint); the packaged SAM template can be added to it.
+CFN_TEMPLATES := $(wildcard infra/*.yaml)
 
-.PHONY: run test lint bench catalogs extract browser-deps clean
+.PHONY: run test lint bench catalogs extract browser-deps clean deploy destroy package
+
+# make deploy / destroy / package (README, "Deploy to AWS"). Chalice gives the Lambda functions the
+# runtime of the Python it runs on, and AWS has deprecated 3.11's: these run in a virtualenv of their own,
+# on Python 3.12 or newer, with what the functions import and the chalice of requirements-dev.txt.
+STAGE ?= dev
+DEPLOY_PYTHON ?= python3.12
+DEPLOY_VENV := .venv-deploy
+DEPLOY_BIN := $(DEPLOY_VENV)/bin
+DEPLOY_OPTIONS ?=
+DEPLOY_ARGS = --stage $(STAGE) $(if $(REGION),--region $(REGION)) $(DEPLOY_OPTIONS)
 
 $(BIN)/python: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +49,9 @@ run: $(BIN)/python catalogs
 	$(BIN)/python -m chalicelib.local
 
 lint: $(BIN)/python
-	$(BIN)/ruff check app.py chalicelib tests bench
+	$(BIN)/ruff check app.py chalicelib tests bench infra
 	$(BIN)/mypy
+	$(BIN)/cfn-lint $(CFN_TEMPLATES)
 
 test: $(BIN)/python catalogs browser-deps lint
 	$(BIN)/python -m pytest
@@ -46,5 +59,31 @@ test: $(BIN)/python catalogs browser-deps lint
 bench: $(BIN)/python catalogs
 	$(BIN)/python -m bench
 
+$(DEPLOY_BIN)/python: requirements.txt requirements-dev.txt
+	@$(DEPLOY_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null || { \
+	  echo "make deploy, destroy and package need Python 3.12 or newer ($(DEPLOY_PYTHON) is missing or older):" >&2; \
+	  echo "Chalice gives the Lambda functions the runtime of the Python it runs on, and 3.11's is deprecated." >&2; \
+	  echo "Install one and name it, e.g.: make deploy DEPLOY_PYTHON=python3.13" >&2; exit 1; }
+	$(DEPLOY_PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_BIN)/pip install --quiet --upgrade pip
+	$(DEPLOY_BIN)/pip install --quiet -r requirements.txt "$$(grep -E '^chalice==' requirements-dev.txt)"
+	touch $(DEPLOY_BIN)/python
+
+# The data stack, the fingerprint key, chalice deploy, the stream mapping, the edge stack; prints the URL.
+# REGION=eu-central-1 (else AWS_REGION or the profile's); DEPLOY_OPTIONS="--data-parameter Name=Value ...".
+deploy: $(DEPLOY_BIN)/python
+	$(DEPLOY_BIN)/pybabel -q compile -d $(LOCALE) -D messages
+	$(DEPLOY_BIN)/python -m infra.deploy deploy $(DEPLOY_ARGS)
+
+# Everything deploy made, but the data: it names what it keeps and how to remove it. YES=1: no question.
+destroy: $(DEPLOY_BIN)/python
+	$(DEPLOY_BIN)/python -m infra.deploy destroy $(DEPLOY_ARGS) $(if $(YES),--yes)
+
+# For pipelines: dist/$(STAGE)/sam.json (chalice package, infra/stream-mapping.merge.json merged in) and
+# the Lambda package; prints its size.
+package: $(DEPLOY_BIN)/python
+	$(DEPLOY_BIN)/pybabel -q compile -d $(LOCALE) -D messages
+	$(DEPLOY_BIN)/python -m infra.deploy package $(DEPLOY_ARGS) --output dist/$(STAGE)
+
 clean:
-	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache $(CATALOGS)
+	rm -rf $(VENV) $(DEPLOY_VENV) dist tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache $(CATALOGS)

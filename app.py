@@ -57,10 +57,12 @@ def asset(name: str) -> Response:
 @app.on_dynamodb_record(
     stream_arn=statements_stream_arn_from(os.environ), batch_size=1000, starting_position="TRIM_HORIZON"
 )
-def count_statements(event: DynamoDBEvent) -> None:
-    from chalicelib.counting.exactly_once import count_stream_event  # here, so GET pages never load it
+def count_statements(event: DynamoDBEvent) -> dict[str, list[dict[str, str]]]:
+    from chalicelib.counting.exactly_once import count_stream_batch  # here, so GET pages never load it
 
-    count_stream_event(event.to_dict(), services.current().count_ledger)
+    # Chalice's wrapper returns this to Lambda: the partial batch response (ReportBatchItemFailures).
+    current = services.current()
+    return count_stream_batch(event.to_dict(), current.count_ledger, current.settings.count_reports_item_failures)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

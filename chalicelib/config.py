@@ -42,6 +42,9 @@ class Settings:
     authority_keys_dir: Path = PROJECT_ROOT / "initiatives" / "authority-keys"
     export_worker_function: str = ""
     export_fan_out: str = "lambda"  # "lambda": one invocation per Member State; "in-process": one after another
+    # True only where the stream mapping has ReportBatchItemFailures (make deploy, the merged package,
+    # the local pump): elsewhere Lambda would take a failure response for success, so the count raises.
+    count_reports_item_failures: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             encryption_cache_max_messages=int(number("ENCRYPTION_CACHE_MAX_MESSAGES", "100000")),
             form_token_max_age_seconds=int(number("FORM_TOKEN_MAX_AGE_SECONDS", "7200")),
             counts_cache_seconds=max(1, int(number("COUNTS_CACHE_SECONDS", "3"))),
+            count_reports_item_failures=environ.get("COUNT_REPORTS_ITEM_FAILURES", "").strip().lower() == "true",
             **_export_settings(environ, number),
         )
 

@@ -210,8 +210,14 @@ def _record_applied(
 
 
 def count_stream_event(event: dict[str, Any], ledger: CountLedger) -> BatchOutcome:
-    """The count function: a Lambda DynamoDB stream event in, counters changed exactly once, one log line."""
-    outcome = apply_delivery(records_of_event(event), ledger)
+    """A Lambda DynamoDB stream event in, counters changed exactly once, one log line."""
+    return _count_records(records_of_event(event), ledger)
+
+
+def _count_records(
+    records: Sequence[StreamRecord], ledger: CountLedger, max_items: int = TRANSACTION_ITEM_LIMIT
+) -> BatchOutcome:
+    outcome = apply_delivery(records, ledger, max_items)
     for poison in outcome.dead_letters:
         # Sequence number, event id and a fixed reason: the stream is KEYS_ONLY, nothing personal.
         logger.warning("dead letter: sequence=%s event=%s reason=%s", poison.sequence_number or "-",
@@ -223,3 +229,41 @@ def count_stream_event(event: dict[str, Any], ledger: CountLedger) -> BatchOutco
         len(outcome.dead_letters), outcome.transactions, outcome.conflicts, outcome.continued,
     )
     return outcome
+
+
+BatchResponse = dict[str, list[dict[str, str]]]
+
+
+def count_stream_batch(
+    event: dict[str, Any], ledger: CountLedger, report_item_failures: bool, max_items: int = TRANSACTION_ITEM_LIMIT
+) -> BatchResponse:
+    """The count function: count_stream_event, answered as Lambda's partial batch response expects.
+
+    Only where the mapping has ReportBatchItemFailures (`report_item_failures`, the setting
+    COUNT_REPORTS_ITEM_FAILURES): a mapping without it takes any answer for success and would drop the
+    batch, so there a failure is raised and Lambda delivers the whole batch again.
+
+    The stream mapping has ReportBatchItemFailures (infra/deploy.py, infra/stream-mapping.merge.json).
+    When the ledger fails (AWS unavailable, too many refusals), the answer names the delivery's *first*
+    record, never the record or piece that failed: Lambda then delivers again from that record, so the
+    retry has the same first eventID and finds this delivery's marker, which says exactly what was
+    applied. Naming a later record would key the retry by another record with no marker; if the
+    failed transaction had in fact been written (its response lost), its records would count twice.
+
+    Answering rather than raising also keeps a transient failure from bisecting the batch
+    (BisectBatchOnFunctionError acts on function errors). Bisection after a real crash or timeout is
+    safe as well: its first half starts at the same first record, finds the marker and, being shorter
+    than the applied run, leaves the continuation marker that the second half finds.
+    """
+    records = records_of_event(event)
+    try:
+        _count_records(records, ledger, max_items)
+    except Exception as error:  # the response is the function's way to say "deliver this again"
+        first = records[0].sequence_number if records else ""
+        if not first or not report_item_failures:
+            raise  # no sequence number to name: fail the invocation, Lambda retries the whole batch
+        # The type only: a message could repeat what the records hold.
+        logger.warning("stream batch not applied (%s): Lambda delivers it again from its first record (sequence=%s)",
+                       type(error).__name__, first)
+        return {"batchItemFailures": [{"itemIdentifier": first}]}
+    return {"batchItemFailures": []}

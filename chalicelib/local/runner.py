@@ -89,6 +89,7 @@ def run_local(
         # The stage's variables first, then the provisioned names over any AWS names they carry.
         os.environ.update(config.environment_variables)
         os.environ.update(resources)
+        os.environ["COUNT_REPORTS_ITEM_FAILURES"] = "true"  # the stream pump takes partial batch responses
         app = load_chalice_app(project_dir)
         settings = Settings.from_environ(os.environ)
         stop = threading.Event()

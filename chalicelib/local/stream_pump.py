@@ -2,8 +2,10 @@
 
 Per shard, in order, a batch at a time (at most the handler's batch size): the batch becomes the event
 Lambda would build (chalicelib/local/stream_events.py) and goes to the app's handler. When the handler
-raises, the same batch is delivered again after a pause, as Lambda does; when it returns, the shard moves
-on to the record after the batch. A child shard waits until its parent is read to the end.
+raises, the same batch is delivered again after a pause, as Lambda does; when it answers with a partial
+batch response naming records (ReportBatchItemFailures, as the deployed stream mapping has it), the
+batch is delivered again from the lowest one named; otherwise the shard moves on to the record after
+the batch. A child shard waits until its parent is read to the end.
 """
 
 from __future__ import annotations
@@ -75,12 +77,20 @@ class StreamPump:
             if not shard.pending and not self._fetch(shard):
                 continue
             try:
-                self._deliver(lambda_stream_event(shard.pending, self._stream_arn))
+                response = self._deliver(lambda_stream_event(shard.pending, self._stream_arn))
             except Exception as error:  # Lambda catches everything; so does its stand-in
                 self.failures += 1
                 # The type only: a message could repeat what the handler was given.
                 logger.warning("stream handler failed (%s); its batch of %d records will be delivered again",
                                type(error).__name__, len(shard.pending))
+                continue
+            retry_from = first_failed_record(response, shard.pending)
+            if retry_from is not None:
+                self.failures += 1
+                logger.warning("stream handler reported failures; %d of its %d records will be delivered again",
+                               len(shard.pending) - retry_from, len(shard.pending))
+                accepted += retry_from
+                shard.pending = shard.pending[retry_from:]
                 continue
             accepted += len(shard.pending)
             shard.pending = []
@@ -141,6 +151,24 @@ class StreamPump:
     def _advance(shard: _Shard, iterator: str | None) -> None:
         shard.iterator = iterator
         shard.finished = iterator is None  # a closed shard read to its end
+
+
+def first_failed_record(response: object, records: list[dict[str, Any]]) -> int | None:
+    """Where Lambda resumes after a partial batch response: the index of the lowest sequence number named.
+
+    None when the response names nothing (success). An identifier that is empty, not a string or not in
+    the batch makes the whole batch fail, as Lambda treats it.
+    """
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures")
+    if not isinstance(failures, list) or not failures:
+        return None
+    positions = {record["dynamodb"]["SequenceNumber"]: index for index, record in enumerate(records)}
+    named = [failure.get("itemIdentifier") if isinstance(failure, dict) else None for failure in failures]
+    if not all(isinstance(identifier, str) and identifier in positions for identifier in named):
+        return 0
+    return min(positions[identifier] for identifier in named if isinstance(identifier, str))
 
 
 def streams_client(region: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -50,8 +51,9 @@ def lambda_client(current: services.Services) -> Iterator[Client]:
         yield client
 
 
-def _deliver(client: Client, records: list[dict[str, Any]]) -> None:
-    client.lambda_.invoke("count_statements", {"Records": records})
+def _deliver(client: Client, records: list[dict[str, Any]]) -> Any:
+    """The function's answer to Lambda: its partial batch response."""
+    return client.lambda_.invoke("count_statements", {"Records": records}).payload
 
 
 def _store(settings: Settings) -> DynamoDBStatementStore:
@@ -97,11 +99,15 @@ def test_signatures_count_once_when_lambda_delivers_their_batch_twice(
     assert _counts(empty_tables) == {"PL": 2, "DE": 1}
 
 
+@pytest.mark.parametrize("reports_item_failures", [True, False], ids=["partial-batch-response", "plain-mapping"])
 def test_a_crash_after_the_counters_were_written_then_the_redelivery_counts_once(
-    lambda_client: Client, current: services.Services, empty_tables: Settings, statement_stream: Records
+    empty_tables: Settings, statement_stream: Records, reports_item_failures: bool
 ) -> None:
     import boto3
 
+    settings = replace(empty_tables, count_reports_item_failures=reports_item_failures)
+    current = services.Services(settings, services.check_initiative_file(), today=lambda: date(2026, 11, 27))
+    services.use(current)
     for state in ("FR", "FR", "IT"):
         _sign(empty_tables, state)
     batch = statement_stream()
@@ -109,16 +115,24 @@ def test_a_crash_after_the_counters_were_written_then_the_redelivery_counts_once
     current.__dict__["count_ledger"] = DynamoDBCountLedger(client, empty_tables.counters_table)
 
     def crash(**_: Any) -> None:
-        raise CrashAfterWrite("the function dies once its transaction is written")
+        raise CrashAfterWrite("the transaction is written, then its response is lost")
 
-    client.meta.events.register("after-call.dynamodb.TransactWriteItems", crash)
-    with pytest.raises(CrashAfterWrite):
-        _deliver(lambda_client, batch)
-    client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", crash)
-    assert _counts(empty_tables) == {"FR": 2, "IT": 1}
+    with Client(app_module.app) as lambda_client:
+        client.meta.events.register("after-call.dynamodb.TransactWriteItems", crash)
+        if reports_item_failures:
+            # Lambda is told to deliver again from the first record: the retry finds this delivery's marker.
+            response = _deliver(lambda_client, batch)
+            assert response == {"batchItemFailures": [{"itemIdentifier": batch[0]["dynamodb"]["SequenceNumber"]}]}
+        else:
+            # A mapping without ReportBatchItemFailures would take an answer for success: the function fails.
+            with pytest.raises(CrashAfterWrite):
+                _deliver(lambda_client, batch)
+        client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", crash)
+        assert _counts(empty_tables) == {"FR": 2, "IT": 1}
 
-    _deliver(lambda_client, batch[:1])  # Lambda retries, this time with a smaller batch
-    _deliver(lambda_client, batch[1:])  # and moves on
+        _deliver(lambda_client, batch[:1])  # Lambda retries, this time with a smaller batch
+        _deliver(lambda_client, batch[1:])  # and moves on
+    services.use(None)
 
     assert _counts(empty_tables) == {"FR": 2, "IT": 1}
 

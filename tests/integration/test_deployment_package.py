@@ -1,4 +1,10 @@
-"""What `chalice package` builds: the Lambda package carries its data, the route function its own policy."""
+"""What `chalice package` builds: the Lambda package carries its data, each function its own least privilege.
+
+The package is built as `make deploy` builds it (infra/chalice_stage.py: config.json's stage with the data
+stack's outputs over it), once per module; the pipelines' variant is that template with
+infra/stream-mapping.merge.json merged in by Chalice's own merger, as `chalice package --merge-template`
+does (`make package`).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +20,61 @@ import pytest
 
 from chalicelib.config import PROJECT_ROOT
 from chalicelib.web.i18n import LOCALE_DIR, SOURCE_LANGUAGE, SUPPORTED_LANGUAGES
+from infra.deploy import FUNCTION_ENVIRONMENT, MERGE_TEMPLATE, STREAM_MAPPING, describe_package
 
 # What the deploy command passes: the data stack's StatementsTableStreamArn output.
 PACKAGED_STREAM_ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/eci-dev-statements/stream/2026-09-01T00:00"
+# The other outputs, as the data stack of account 123456789012 would give them.
+STACK_OUTPUTS = {
+    "STATEMENTS_TABLE": "eci-dev-statements",
+    "COUNTERS_TABLE": "eci-dev-counters",
+    "STATEMENTS_KEY": "arn:aws:kms:eu-central-1:123456789012:key/11111111-1111-1111-1111-111111111111",
+    "FINGERPRINT_KEY_PARAMETER": "/eci/dev/fingerprint-key",
+    "EXPORT_BUCKET": "eci-dev-exports-123456789012-eu-central-1",
+    "EXPORT_KEY": "arn:aws:kms:eu-central-1:123456789012:key/33333333-3333-3333-3333-333333333333",
+    "STATEMENTS_STREAM_ARN": PACKAGED_STREAM_ARN,
+}
+# Function resource in the template -> its name in .chalice/config.json.
+FUNCTIONS = {
+    "APIHandler": "api_handler",
+    "CountStatements": "count_statements",
+    "RecountStatements": "recount_statements",
+    "ExportDaily": "export_daily",
+    "ExportWorker": "export_worker",
+    "PurgeStatements": "purge_statements",
+}
+DATA_SERVICES = ("dynamodb:", "kms:", "s3:", "ssm:", "sqs:")
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("package")
-    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1", "STATEMENTS_STREAM_ARN": PACKAGED_STREAM_ARN}
-    chalice = Path(sys.executable).with_name("chalice")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-central-1"}
+    env.pop("STATEMENTS_STREAM_ARN", None)  # it must come from the injected outputs
     subprocess.run(  # noqa: S603 - the project's own tool on its own directory
-        [str(chalice), "package", "--stage", "dev", str(output)],
+        [sys.executable, "-m", "infra.chalice_stage", "package", "--stage", "dev",
+         *[f"--set={name}={value}" for name, value in STACK_OUTPUTS.items()], "--output", str(output)],
         cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=600,
     )
     return output
+
+
+@pytest.fixture(scope="module")
+def merged(package: Path) -> Path:
+    """The pipelines' template: what `chalice package --merge-template infra/stream-mapping.merge.json` writes."""
+    from chalice.package import TemplateDeepMerger
+
+    template = json.loads((package / "sam.json").read_text(encoding="utf-8"))
+    addition = json.loads(MERGE_TEMPLATE.read_text(encoding="utf-8"))
+    path = package / "merged" / "sam.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(TemplateDeepMerger().merge(addition, template), indent=2), encoding="utf-8")
+    return path
+
+
+def _template(path: Path) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return template
 
 
 def _route_policy(package: Path) -> list[dict[str, Any]]:
@@ -38,10 +84,15 @@ def _route_policy(package: Path) -> list[dict[str, Any]]:
     return list(policy["PolicyDocument"]["Statement"])
 
 
-def test_lambda_package_carries_templates_initiative_rules_and_compiled_catalogues(package: Path) -> None:
+def test_lambda_package_carries_templates_initiative_rules_and_compiled_catalogues(
+    package: Path, capsys: pytest.CaptureFixture[str], record_property: Any
+) -> None:
     with zipfile.ZipFile(package / "deployment.zip") as archive:
         names = set(archive.namelist())
-    print(f"deployment package: {(package / 'deployment.zip').stat().st_size / 1e6:.1f} MB, {len(names)} files")
+    size = describe_package(package / "deployment.zip")  # the line `make package` prints
+    record_property("deployment_package", size)
+    with capsys.disabled():  # on the terminal whatever -s says
+        print(f"\n{size}")
 
     expected = {"app.py", "chalicelib/rules/member_states.json", "initiatives/demo.json",
                 "templates/assets/style.css"}
@@ -51,6 +102,7 @@ def test_lambda_package_carries_templates_initiative_rules_and_compiled_catalogu
         for language in SUPPORTED_LANGUAGES if language != SOURCE_LANGUAGE
     }
     assert expected <= names, sorted(expected - names)
+    assert not [name for name in names if name.startswith(("infra/", "tests/", "bench/"))], "tools stay out"
 
 
 def test_route_function_may_encrypt_statements_but_never_decrypt_or_read_them(package: Path) -> None:
@@ -68,6 +120,11 @@ def test_route_function_may_encrypt_statements_but_never_decrypt_or_read_them(pa
             assert "alias/eci-dev-fingerprint" in condition and "statements" not in condition
         if "kms:GenerateDataKey" in actions:
             assert "alias/eci-dev-statements" in json.dumps(statement["Condition"])
+        assert not {"kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant"} & set(actions)
+    decrypting = [statement for statement in statements if "kms:Decrypt" in _actions(statement)]
+    assert [statement["Condition"]["StringEquals"] for statement in decrypting] == [
+        {"kms:EncryptionContext:purpose": "eci-fingerprint"}
+    ], "one Decrypt, bound to the fingerprint key's purpose: a statement's context says eci-statement"
 
 
 def _policy_statements(package: Path, role: str) -> list[dict[str, Any]]:
@@ -117,3 +174,172 @@ def test_recount_function_counts_statements_without_reading_them(package: Path) 
         if "eci-dev-statements" in json.dumps(statement["Resource"]):
             assert actions == ["dynamodb:Query"]
             assert statement["Condition"]["StringEquals"] == {"dynamodb:Select": "COUNT"}
+
+
+# --- every function: its own role, its own policy file, no wildcard action --------------------------------
+
+
+def _roles_and_policies(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each IAM role of the template with every policy attached to it (inline, or AWS::IAM::Policy)."""
+    resources = template["Resources"]
+    roles: dict[str, list[dict[str, Any]]] = {
+        name: list(resource["Properties"].get("Policies", []))
+        for name, resource in resources.items() if resource["Type"] == "AWS::IAM::Role"
+    }
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in resource["Properties"]["Roles"]:
+                roles[role["Ref"]].append(resource["Properties"])
+    return roles
+
+
+@pytest.mark.parametrize("variant", ["deploy", "pipeline"])
+def test_no_function_policy_grants_a_wildcard_action_or_any_data_resource_by_wildcard(
+    package: Path, merged: Path, variant: str
+) -> None:
+    template = _template(package / "sam.json" if variant == "deploy" else merged)
+
+    for role, policies in _roles_and_policies(template).items():
+        assert not template["Resources"][role]["Properties"].get("ManagedPolicyArns"), role
+        for policy in policies:
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = _actions(statement)
+                assert statement["Effect"] == "Allow" and not statement.get("NotAction"), (role, statement)
+                assert all("*" not in action for action in actions), (role, statement)
+                if any(action.startswith(DATA_SERVICES) for action in actions) and statement["Resource"] == "*":
+                    # The only one: ListStreams takes no resource; the event source mapping needs it.
+                    assert actions == ["dynamodb:ListStreams"], (role, statement)
+
+
+def test_each_function_runs_as_its_own_role_with_exactly_its_policy_file(package: Path) -> None:
+    template = _template(package / "sam.json")
+    stage = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))["stages"]["dev"]
+    functions = {name: resource for name, resource in template["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"}
+
+    assert set(functions) == set(FUNCTIONS)
+    roles = {name: function["Properties"]["Role"]["Fn::GetAtt"][0] for name, function in functions.items()}
+    assert len(set(roles.values())) == len(roles), "no two functions share a role"
+    attached = _roles_and_policies(template)
+    assert set(attached) == set(roles.values()), "no role without a function"
+    for name, role in roles.items():
+        policy_file = stage["lambda_functions"][FUNCTIONS[name]]["iam_policy_file"]
+        expected = json.loads((PROJECT_ROOT / ".chalice" / policy_file).read_text(encoding="utf-8"))
+        [policy] = attached[role]
+        assert policy["PolicyDocument"] == expected, f"{name} runs with {policy_file}, and nothing else"
+
+
+def test_the_route_function_encrypts_and_writes_statements_and_decrypts_none(package: Path) -> None:
+    statements = _policy_statements(package, "ApiHandlerRole")
+
+    writes = [statement for statement in statements if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
+    assert [_actions(statement) for statement in writes] == [["dynamodb:PutItem"]]
+    encrypt = [statement for statement in statements if "kms:GenerateDataKey" in _actions(statement)]
+    assert [statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"] for statement in encrypt] == [
+        "alias/eci-dev-statements"
+    ]
+    for statement in statements:
+        if "kms:Decrypt" in _actions(statement):
+            assert "eci-dev-statements" not in json.dumps(statement)
+
+
+def test_the_export_function_decrypts_statements_encrypts_exports_and_writes_the_bucket(package: Path) -> None:
+    statements = _policy_statements(package, "ExportWorkerRole")
+
+    def granted(action: str) -> list[dict[str, Any]]:
+        return [statement for statement in statements if action in _actions(statement)]
+
+    decrypt_statements = [statement for statement in granted("kms:Decrypt")
+                          if "alias/eci-dev-statements" in json.dumps(statement["Condition"])]
+    assert [statement["Condition"]["StringEquals"] for statement in decrypt_statements] == [
+        {"kms:EncryptionContext:purpose": "eci-statement"}
+    ]
+    assert [statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+            for statement in granted("kms:GenerateDataKey")] == ["alias/eci-dev-exports"]
+    assert [statement["Resource"] for statement in granted("s3:PutObject")] == ["arn:aws:s3:::eci-dev-exports-*/*"]
+    reads = [statement for statement in statements if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
+    assert [_actions(statement) for statement in reads] == [["dynamodb:Query"]], "reads statements, never writes"
+    assert not any(action.startswith("dynamodb:") and action != "dynamodb:Query"
+                   for statement in statements for action in _actions(statement))
+
+
+def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing(package: Path) -> None:
+    statements = _policy_statements(package, "PurgeStatementsRole")
+    granted = {action for statement in statements for action in _actions(statement)}
+
+    [delete] = [statement for statement in statements if "dynamodb:BatchWriteItem" in _actions(statement)]
+    assert delete["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-statements"
+    assert delete["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["S#*", "F#*"]
+    [scan] = [statement for statement in statements if "dynamodb:Scan" in _actions(statement)]
+    assert scan["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"], "keys only"
+    assert "s3:DeleteObjectVersion" in granted
+    assert not any(action.startswith("kms:") for action in granted), "it never needs to read what it deletes"
+    assert not {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} & {
+        action for statement in statements if "statements" in json.dumps(statement["Resource"])
+        or "exports" in json.dumps(statement["Resource"]) for action in _actions(statement)}
+
+
+def test_the_count_function_may_send_only_to_its_failure_queue_beyond_stream_and_counters(package: Path) -> None:
+    statements = _policy_statements(package, "CountStatementsRole")
+
+    sqs = [statement for statement in statements if any(a.startswith("sqs:") for a in _actions(statement))]
+    assert [(_actions(statement), statement["Resource"]) for statement in sqs] == [
+        (["sqs:SendMessage"], "arn:aws:sqs:*:*:eci-dev-count-failures")
+    ]
+
+
+def test_every_function_gets_the_data_stacks_outputs_as_environment_variables(package: Path) -> None:
+    template = _template(package / "sam.json")
+
+    for name in FUNCTIONS:
+        variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert {key: variables.get(key) for key in FUNCTION_ENVIRONMENT} == STACK_OUTPUTS, name
+        assert variables["ECI_STAGE"] == "dev"
+
+
+# --- the pipelines' variant: chalice package --merge-template infra/stream-mapping.merge.json ----------------
+
+
+def test_the_merged_template_completes_the_stream_mapping_as_make_deploy_does(merged: Path) -> None:
+    template = _template(merged)
+    resources = template["Resources"]
+    [(name, event)] = resources["CountStatements"]["Properties"]["Events"].items()
+    mapping = event["Properties"]
+
+    assert name == "CountStatementsDynamodbEventSource"  # the name chalice generates, which the merge must hit
+    assert {key: mapping[key] for key in STREAM_MAPPING} == STREAM_MAPPING
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
+    assert mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["CountStatementsFailureQueue", "Arn"]}}}
+    assert (mapping["StartingPosition"], mapping["BatchSize"]) == ("TRIM_HORIZON", 1000)  # chalice's, kept
+    assert mapping["Stream"] == {"Ref": "StatementsTableStreamArn"}  # the data stack's output, per deployment
+    assert template["Parameters"]["StatementsTableStreamArn"]["Type"] == "String"
+    assert resources["CountStatementsFailureQueue"]["Type"] == "AWS::SQS::Queue"
+    assert resources["CountStatementsFailureQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    grant = resources["CountStatementsFailureQueuePolicy"]["Properties"]
+    assert grant["Roles"] == [{"Ref": "CountStatementsRole"}]
+    assert grant["PolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": ["CountStatementsFailureQueue", "Arn"]}}]
+    # The mapping is made after the role may send to the queue: Lambda checks that when it creates it.
+    assert resources["CountStatements"]["DependsOn"] == ["CountStatementsFailureQueuePolicy"]
+    assert resources["CountStatements"]["Properties"]["Handler"] == "app.count_statements"  # chalice's, kept
+    # The function answers failures as partial batch responses only because this mapping takes them.
+    variables = resources["CountStatements"]["Properties"]["Environment"]["Variables"]
+    assert variables["COUNT_REPORTS_ITEM_FAILURES"] == "true"
+    assert variables["STATEMENTS_TABLE"], "the merge adds to chalice's variables, it does not replace them"
+    # The data stack's key policies name these two roles as chalice deploy names them (infra/data.yaml).
+    assert resources["ApiHandlerRole"]["Properties"]["RoleName"] == {"Fn::Sub": "eci-${Stage}-api_handler"}
+    assert resources["ExportWorkerRole"]["Properties"]["RoleName"] == {"Fn::Sub": "eci-${Stage}-export_worker"}
+    assert resources["ApiHandlerRole"]["Properties"]["Policies"], "chalice's policy kept beside the name"
+
+
+def test_cfn_lint_finds_no_error_in_the_packaged_templates(package: Path, merged: Path) -> None:
+    linter = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(  # noqa: S603 - the project's own linter on its own output
+        [str(linter), str(package / "sam.json"), str(merged)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+
+    assert result.returncode & 2 == 0, result.stdout + result.stderr  # cfn-lint's exit code: 2 means errors

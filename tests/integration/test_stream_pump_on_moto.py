@@ -14,7 +14,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import services
 from chalicelib.config import Settings
-from chalicelib.local.stream_pump import StreamPump, stream_pumps, streams_client
+from chalicelib.local.stream_pump import StreamPump, first_failed_record, stream_pumps, streams_client
 from chalicelib.storage.counters import DynamoDBCounterReader
 
 POLISH_CITIZEN = {
@@ -88,3 +88,42 @@ def test_a_batch_whose_handler_fails_is_delivered_again_as_it_was(
     assert pump.pump_once() == 0
     assert len(delivered) == 2 and delivered[0] == delivered[1] and len(delivered[0]) == 3
     assert pump.failures == 1
+
+
+def test_a_batch_answered_with_a_partial_failure_is_delivered_again_from_the_record_named(
+    empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    import boto3
+
+    delivered: list[list[str]] = []
+
+    def fail_from_the_second_once(event: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+        records = event["Records"]
+        delivered.append([record["eventID"] for record in records])
+        if len(delivered) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}]}
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(streams_client(empty_tables.region), moto_env["STATEMENTS_STREAM_ARN"],
+                      fail_from_the_second_once, starting_position="LATEST")
+    pump.pump_once()
+    dynamodb = boto3.client("dynamodb", region_name=empty_tables.region)
+    for number in range(3):
+        dynamodb.put_item(TableName=empty_tables.statements_table,
+                          Item={"pk": {"S": f"F#demo-2026#{number}"}, "sk": {"S": "F"}})
+
+    assert pump.pump_once() == 1  # the first record is done; the rest comes again
+    assert pump.pump_once() == 2
+    assert delivered[1] == delivered[0][1:]
+    assert pump.failures == 1
+
+
+def test_a_partial_failure_naming_no_record_of_the_batch_fails_the_whole_batch() -> None:
+    records = [{"dynamodb": {"SequenceNumber": str(number)}} for number in (100, 200, 300)]
+
+    assert first_failed_record({"batchItemFailures": []}, records) is None
+    assert first_failed_record(None, records) is None
+    assert first_failed_record({"batchItemFailures": [{"itemIdentifier": "300"}, {"itemIdentifier": "200"}]},
+                               records) == 1
+    assert first_failed_record({"batchItemFailures": [{"itemIdentifier": ""}]}, records) == 0
+    assert first_failed_record({"batchItemFailures": [{"itemIdentifier": "999"}]}, records) == 0

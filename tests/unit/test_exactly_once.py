@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from chalicelib.counting.exactly_once import MAX_CONFLICTS, apply_delivery, count_stream_event, plan_delivery
+from chalicelib.counting.exactly_once import (
+    MAX_CONFLICTS,
+    apply_delivery,
+    count_stream_batch,
+    count_stream_event,
+    plan_delivery,
+)
 from chalicelib.counting.ports import AppliedRun, LedgerConflictError
 from chalicelib.counting.stream_records import StreamRecord
 from chalicelib.local.stream_events import lambda_stream_event
@@ -203,3 +211,74 @@ def test_a_delivery_inside_an_applied_run_plans_a_continuation_at_the_next_recor
 
     assert plan.new == () and plan.continuation == (ids[1], ids[1:])
     assert plan_delivery(records, AppliedRun(ids, 1)).continuation is None
+
+
+# --- what the count function answers Lambda (ReportBatchItemFailures on the stream mapping) -----------
+
+
+def _redelivery_after(response: dict[str, list[dict[str, str]]], raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What Lambda delivers next: the records from the lowest sequence number the response names."""
+    named = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+    sequences = [record["dynamodb"]["SequenceNumber"] for record in raw]
+    return raw[min(sequences.index(sequence) for sequence in named):]
+
+
+def _thirty_signatures(table: MiniatureTable) -> list[dict[str, Any]]:
+    states = sorted(member_state_codes())
+    return [table.sign(states[index % 10])[1] for index in range(30)]
+
+
+def test_a_batch_that_fully_counts_answers_lambda_with_no_failures() -> None:
+    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    raw = [table.sign("PL")[1], table.sign("DE")[1]]
+
+    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True)
+
+    assert response == {"batchItemFailures": []}
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
+
+
+@pytest.mark.parametrize("after_write", [True, False], ids=["response-lost", "nothing-written"])
+def test_a_batch_failing_half_way_is_reported_from_its_first_record_and_the_retry_counts_each_once(
+    after_write: bool,
+) -> None:
+    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
+    raw = _thirty_signatures(table)
+    ledger.crash_at(2, after_write=after_write)  # the second piece fails: written or not, the caller can't tell
+
+    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, max_items=5)
+    retry = _redelivery_after(response, raw)
+    again = count_stream_batch(lambda_stream_event(retry, STREAM_ARN), ledger, True, max_items=5)
+
+    # The first record, not the failed piece's: the retry then has the same key and finds the marker.
+    assert response == {"batchItemFailures": [{"itemIdentifier": raw[0]["dynamodb"]["SequenceNumber"]}]}
+    assert again == {"batchItemFailures": []}
+    assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_a_batch_bisected_after_a_timeout_counts_each_statement_once() -> None:
+    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
+    raw = _thirty_signatures(table)
+    ledger.crash_at(3, after_write=True)  # three pieces written, then the function times out
+
+    with pytest.raises(SimulatedCrash):
+        apply_delivery(parsed(raw), ledger, max_items=5)
+    # BisectBatchOnFunctionError: the first half, itself split again, then the second half.
+    responses = [count_stream_batch(lambda_stream_event(part, STREAM_ARN), ledger, True, max_items=5)
+                 for part in (raw[:7], raw[7:15], raw[15:])]
+
+    assert all(response == {"batchItemFailures": []} for response in responses)
+    assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_where_the_mapping_takes_no_partial_batch_responses_a_failed_batch_raises() -> None:
+    """A mapping without ReportBatchItemFailures (a plain `chalice deploy`) takes any answer for success."""
+    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
+    raw = _thirty_signatures(table)
+    ledger.crash_at(2, after_write=False)
+
+    with pytest.raises(SimulatedCrash):
+        count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, max_items=5)
+    assert count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, max_items=5) == {
+        "batchItemFailures": []}
+    assert ledger.counts(INITIATIVE) == table.counts()
