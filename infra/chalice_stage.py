@@ -33,15 +33,15 @@ if TYPE_CHECKING:
     from chalice.config import Config
 
 
-def environment_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """NAME=VALUE strings as a dict; the value may contain '='."""
-    environment: dict[str, str] = {}
-    for assignment in assignments:
-        name, equals, value = assignment.partition("=")
+def assignments(values: Sequence[str], option: str) -> dict[str, str]:
+    """NAME=VALUE strings as a dict (the value may contain '='); ValueError names `option` if one is not."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        name, equals, setting = value.partition("=")
         if not equals or not name:
-            raise SystemExit(f"error: --set takes NAME=VALUE, got {assignment!r}")
-        environment[name] = value
-    return environment
+            raise ValueError(f"{option} takes NAME=VALUE, got {value!r}")
+        parsed[name] = setting
+    return parsed
 
 
 def stage_config(
@@ -94,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--merge-template", help="package: a template to merge into the generated one")
     parser.add_argument("--output", help="package: the directory to write")
     args = parser.parse_args(argv)
-    environment = environment_assignments(args.set)
+    try:
+        environment = assignments(args.set, "--set")
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     if args.command == "package":
         if not args.output:
             parser.error("package needs the directory to write")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from chalicelib.config import PROJECT_ROOT
+from infra.chalice_stage import assignments
 
 INFRA = PROJECT_ROOT / "infra"
 DATA_TEMPLATE = INFRA / "data.yaml"
@@ -462,13 +463,10 @@ def describe_package(archive: Path) -> str:
 
 
 def _assignments(values: Sequence[str], option: str) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for value in values:
-        name, equals, setting = value.partition("=")
-        if not equals or not name:
-            raise DeployError(f"{option} takes NAME=VALUE, got {value!r}")
-        parsed[name] = setting
-    return parsed
+    try:
+        return assignments(values, option)
+    except ValueError as error:
+        raise DeployError(str(error)) from None
 
 
 def _confirmed(stage: str, yes: bool, out: TextIO) -> bool:

@@ -30,7 +30,7 @@ from chalicelib.web.request_body import BadRequestError, parse_form_body
 logger = logging.getLogger(__name__)
 
 ASSETS_DIR = pages.TEMPLATES_DIR / "assets"
-ASSET_TYPES = {".css": "text/css; charset=utf-8"}
+ASSET_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
 
 def _query(request: Request) -> Mapping[str, str]:

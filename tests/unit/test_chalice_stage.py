@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.chalice_stage import environment_assignments, stage_config
+from infra.chalice_stage import assignments, stage_config
 
 INJECTED = {
     "STATEMENTS_KEY": "arn:aws:kms:eu-central-1:123456789012:key/0a1b2c3d-0000-0000-0000-000000000000",
@@ -32,6 +32,6 @@ def test_the_stream_arn_is_in_the_environment_chalice_sets_before_it_imports_app
 
 
 def test_assignments_keep_equals_signs_in_values_and_refuse_a_missing_name() -> None:
-    assert environment_assignments(["A=b=c", "EMPTY="]) == {"A": "b=c", "EMPTY": ""}
-    with pytest.raises(SystemExit):
-        environment_assignments(["=value"])
+    assert assignments(["A=b=c", "EMPTY="], "--set") == {"A": "b=c", "EMPTY": ""}
+    with pytest.raises(ValueError, match="--set takes NAME=VALUE"):
+        assignments(["=value"], "--set")
