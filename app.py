@@ -16,6 +16,11 @@ app = Chalice(app_name="eci")
 services.check_initiative_file()
 
 
+@app.middleware("http")
+def only_through_the_edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    return views.refusal_unless_through_the_edge(request) or get_response(request)
+
+
 def _request() -> Request:
     request = app.current_request
     assert request is not None  # Chalice sets it for every HTTP event

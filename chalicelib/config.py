@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class Settings:
     # True only where the stream mapping has ReportBatchItemFailures (make deploy, the merged package,
     # the local pump): elsewhere Lambda would take a failure response for success, so the count raises.
     count_reports_item_failures: bool = False
+    # The value CloudFront sends in ORIGIN_VERIFY_HEADER (infra/edge.yaml); requests without it came to
+    # the execute-api address directly, past WAF. Empty (locally): every request is served.
+    origin_verify_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             form_token_max_age_seconds=int(number("FORM_TOKEN_MAX_AGE_SECONDS", "7200")),
             counts_cache_seconds=max(1, int(number("COUNTS_CACHE_SECONDS", "3"))),
             count_reports_item_failures=environ.get("COUNT_REPORTS_ITEM_FAILURES", "").strip().lower() == "true",
+            origin_verify_secret=environ.get("ORIGIN_VERIFY_SECRET", "").strip(),
             **_export_settings(environ, number),
         )
 

@@ -20,6 +20,7 @@ removes it deliberately.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -204,13 +205,15 @@ class Deployment:
         )
         environment = self.function_environment(data)
 
-        self._step(2, total, f"fingerprint key {data['FingerprintKeyParameterName']}")
+        self._step(2, total, f"fingerprint key {data['FingerprintKeyParameterName']}, origin secret")
         self.create_fingerprint_key(data)
+        origin_secret = self.origin_verify_secret()
+        environment["ORIGIN_VERIFY_SECRET"] = origin_secret
 
         self._step(3, total, f"chalice deploy --stage {self.stage} (functions, API)")
         command = [self.python, "-m", "infra.chalice_stage", "deploy", "--stage", self.stage]
         command += [f"--set={name}={value}" for name, value in environment.items()]
-        self.out.write("  $ " + " ".join(command) + "\n")
+        self.out.write("  $ " + " ".join(command).replace(origin_secret, "********") + "\n")
         self.out.flush()
         self.run(command, self._command_environment(environment))
 
@@ -225,6 +228,7 @@ class Deployment:
         edge = self._stacks(EDGE_REGION).deploy(self.stack_name("edge"), EDGE_TEMPLATE, {
             "Stage": self.stage, "ApiDomainName": api_domain,
             "ApiStageName": str(self.chalice_config()["stages"][self.stage].get("api_gateway_stage", "api")),
+            "OriginVerifySecret": origin_secret,
             **(edge_parameters or {}),
         })
         url = edge["DistributionUrl"]
@@ -257,6 +261,28 @@ class Deployment:
                                          data_outputs["FingerprintKeyArn"], parameter)
         self.out.write(f"  {parameter}: " + ("created, wrapped by the fingerprint key\n" if created
                                              else "already there, left unchanged (it must never change)\n"))
+
+    def origin_secret_parameter(self) -> str:
+        return f"/{self.app_name}/{self.stage}/origin-verify-secret"
+
+    def origin_verify_secret(self) -> str:
+        """The secret CloudFront sends the API and the functions check, made once and kept in SSM.
+
+        Not citizens' data and not a key to any: it only keeps the execute-api address from going
+        round WAF. Delete the parameter and deploy again to change it.
+        """
+        import secrets
+
+        ssm, name = self._client("ssm"), self.origin_secret_parameter()
+        try:
+            value: str = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+            self.out.write(f"  {name}: already there, kept\n")
+        except ssm.exceptions.ParameterNotFound:
+            value = secrets.token_urlsafe(48)
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=False,
+                              Description="CloudFront's proof to the API of this stage (infra/edge.yaml)")
+            self.out.write(f"  {name}: created\n")
+        return value
 
     def configure_stream_mapping(self, stream_arn: str, queue_arn: str) -> None:
         """What chalice deploy cannot set on the count function's stream mapping."""
@@ -323,6 +349,9 @@ class Deployment:
 
         self._step(4, total, f"data stack {self.stack_name('data')} (what holds data stays: listed below)")
         self._delete_stack(self.region, "data")
+        ssm = self._client("ssm")
+        with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+            ssm.delete_parameter(Name=self.origin_secret_parameter())  # nothing checks it any more
 
         retained = self.retained(account, data_outputs or {}, edge_outputs)
         self.report_retained(retained)

@@ -33,6 +33,23 @@ ASSETS_DIR = pages.TEMPLATES_DIR / "assets"
 ASSET_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
 
+ORIGIN_VERIFY_HEADER = "x-eci-origin-verify"  # set by CloudFront on every request it forwards (infra/edge.yaml)
+
+
+def refusal_unless_through_the_edge(request: Request) -> Response | None:
+    """The page for a request that did not come through CloudFront (and so past WAF), else None.
+
+    The API's execute-api address answers anyone; where a secret is configured only CloudFront knows
+    it. The refusal says the page does not exist, which for the public it does not, at that address.
+    """
+    import hmac
+
+    expected = services.current().settings.origin_verify_secret
+    if not expected or hmac.compare_digest(request.headers.get(ORIGIN_VERIFY_HEADER, "").encode(), expected.encode()):
+        return None
+    return pages.error_page(_context(request, "/"), "not_found", 404)
+
+
 def _query(request: Request) -> Mapping[str, str]:
     return request.query_params or {}
 

@@ -226,13 +226,17 @@ def test_one_command_deploys_data_key_functions_mapping_and_edge_in_order_and_pr
     assert printed.rstrip().splitlines()[-2] == f"Deployed stage dev. The site: {SITE}"
     assert [line for line in printed.splitlines() if line.startswith("== ")] == [
         "== 1/5 data stack eci-dev-data (keys, tables, export bucket)",
-        "== 2/5 fingerprint key /eci/dev/fingerprint-key",
+        "== 2/5 fingerprint key /eci/dev/fingerprint-key, origin secret",
         "== 3/5 chalice deploy --stage dev (functions, API)",
         "== 4/5 stream mapping of eci-dev-count_statements",
         f"== 5/5 edge stack eci-dev-edge (us-east-1: CloudFront, WAF) for {API_HOST}",
     ]
+    secret = aws.client("ssm").get_parameter(Name="/eci/dev/origin-verify-secret", WithDecryption=True)
     assert organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")] == {
-        "Stage": "dev", "ApiDomainName": API_HOST, "ApiStageName": "api"}
+        "Stage": "dev", "ApiDomainName": API_HOST, "ApiStageName": "api",
+        "OriginVerifySecret": secret["Parameter"]["Value"]}
+    assert secret["Parameter"]["Type"] == "SecureString" and len(secret["Parameter"]["Value"]) >= 32
+    assert secret["Parameter"]["Value"] not in printed, "the secret is never printed"
 
 
 def test_every_setting_the_functions_need_reaches_them_from_the_data_stack(organiser: Organiser) -> None:
@@ -248,6 +252,7 @@ def test_every_setting_the_functions_need_reaches_them_from_the_data_stack(organ
         "EXPORT_BUCKET": data["ExportBucketName"], "EXPORT_KEY": data["ExportsKeyArn"],
         "STATEMENTS_STREAM_ARN": data["StatementsTableStreamArn"],
         "COUNT_REPORTS_ITEM_FAILURES": "true",  # step 4 gives the mapping ReportBatchItemFailures
+        "ORIGIN_VERIFY_SECRET": organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")]["OriginVerifySecret"],
     }
     assert organiser.chalice.environments[0]["AWS_DEFAULT_REGION"] == REGION
     # What a function sees: config.json's stage variables under the injected ones (Chalice's merge order).
@@ -277,11 +282,14 @@ def test_deploying_again_keeps_the_fingerprint_key_it_made_the_first_time(organi
     organiser.deployment.deploy()
     ssm = aws.client("ssm")
     first = ssm.get_parameter(Name="/eci/dev/fingerprint-key")["Parameter"]["Value"]
+    first_origin_secret = organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")]["OriginVerifySecret"]
     organiser.chalice._deploy = lambda environment: None  # chalice updates in place: nothing new to make
 
     organiser.deployment.deploy()
 
     assert ssm.get_parameter(Name="/eci/dev/fingerprint-key")["Parameter"]["Value"] == first
+    # CloudFront and the functions keep the secret they share.
+    assert organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")]["OriginVerifySecret"] == first_origin_secret
     assert "already there, left unchanged" in organiser.out.getvalue()
 
 
@@ -311,6 +319,9 @@ def test_teardown_goes_in_reverse_order_and_names_every_kept_resource_with_the_c
     assert "object versions: 1" in kept[f"S3 bucket {data['ExportBucketName']}"].why
     assert f"S3 bucket {access_logs}" in kept
     assert "SSM parameter /eci/dev/fingerprint-key" in kept
+    # The origin secret protects nothing once CloudFront and the API are gone: removed, not listed.
+    assert not any("origin-verify" in what for what in kept)
+    assert aws.client("ssm").get_parameters(Names=["/eci/dev/origin-verify-secret"])["InvalidParameters"]
     for key in ("StatementsKeyArn", "ExportsKeyArn", "FingerprintKeyArn"):
         assert kept[f"KMS key {data[key]}"].commands == (
             f"aws kms schedule-key-deletion --region {REGION} --key-id {data[key]} --pending-window-in-days 30",)

@@ -333,6 +333,11 @@ def test_the_merged_template_completes_the_stream_mapping_as_make_deploy_does(me
     assert resources["ApiHandlerRole"]["Properties"]["RoleName"] == {"Fn::Sub": "eci-${Stage}-api_handler"}
     assert resources["ExportWorkerRole"]["Properties"]["RoleName"] == {"Fn::Sub": "eci-${Stage}-export_worker"}
     assert resources["ApiHandlerRole"]["Properties"]["Policies"], "chalice's policy kept beside the name"
+    # The API refuses what does not come through CloudFront: the pipeline passes the edge stack's secret.
+    api_variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_variables["ORIGIN_VERIFY_SECRET"] == {"Ref": "OriginVerifySecret"}
+    assert template["Parameters"]["OriginVerifySecret"]["NoEcho"] is True
+    assert api_variables["STATEMENTS_TABLE"], "chalice's variables kept"
 
 
 def test_cfn_lint_finds_no_error_in_the_packaged_templates(package: Path, merged: Path) -> None:

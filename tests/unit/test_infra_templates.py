@@ -464,3 +464,13 @@ def test_every_template_names_its_resources_after_the_stage(path: Any) -> None:
     assert names
     for name in names:
         assert "${Stage}" in str(name), name
+
+
+def test_cloudfront_proves_itself_to_the_app_with_a_secret_no_template_shows() -> None:
+    from chalicelib.web.views import ORIGIN_VERIFY_HEADER
+
+    [origin] = _distribution()["Origins"]
+    assert origin["OriginCustomHeaders"] == [{"HeaderName": ORIGIN_VERIFY_HEADER,
+                                              "HeaderValue": {"Ref": "OriginVerifySecret"}}]
+    secret = EDGE["Parameters"]["OriginVerifySecret"]
+    assert secret["NoEcho"] is True and secret["MinLength"] >= 32 and "Default" not in secret
