@@ -53,6 +53,12 @@ def submit_statement(code: str) -> Response:
     return views.submit(_request(), code)
 
 
+# Where CloudFront sends a path no route here has (infra/edge.yaml): API Gateway would answer it with JSON.
+@app.route("/not-found", methods=["GET"])
+def not_found() -> Response:
+    return views.not_found(_request())
+
+
 @app.route("/assets/{name}", methods=["GET"])
 def asset(name: str) -> Response:
     return views.asset(name)

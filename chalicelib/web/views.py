@@ -87,6 +87,10 @@ def counts(request: Request) -> Response:
     return with_entity_tag(response, request.headers.get("if-none-match"))
 
 
+def not_found(request: Request) -> Response:
+    return pages.error_page(_context(request, "/"), "not_found", 404)
+
+
 def choose_member_state(request: Request) -> Response:
     """The nationality chooser's GET form lands here; send the citizen on to that State's form."""
     context = _context(request, "/sign")

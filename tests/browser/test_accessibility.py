@@ -105,6 +105,8 @@ def test_every_page_has_no_axe_violations(page: Any, site: str, axe_source: str,
     check("receipt")
     page.goto(f"{site}/sign/XX?lang={language}")
     check("unknown Member State")
+    page.goto(f"{site}/not-found?lang={language}")  # where CloudFront sends a path the app has no route for
+    check("not found")
     closed_html = _closed_page_html(language)
     page.route(f"{site}/closed-preview", lambda route: route.fulfill(
         status=200, content_type="text/html; charset=utf-8", body=closed_html))

@@ -118,3 +118,37 @@ def test_function_fits_cloudfront_limits() -> None:
     """CloudFront Functions take at most 10 KB of code."""
     code: Any = FUNCTION_CODE
     assert len(code.encode("utf-8")) < 10_240
+
+
+# Feeds each path to handler() and prints the path that reaches the origin.
+PATH_HARNESS = """
+var uris = JSON.parse(require("fs").readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(uris.map(function (uri) {
+  var request = { method: "GET", uri: uri, querystring: {}, headers: {}, cookies: {} };
+  return handler({ version: "1.0", context: { eventType: "viewer-request" }, request: request }).uri;
+})));
+"""
+
+
+def edge_paths(tmp_path: Path, uris: list[str]) -> list[str]:
+    script = tmp_path / "paths.js"
+    script.write_text(FUNCTION_CODE + PATH_HARNESS, encoding="utf-8")
+    assert NODE is not None
+    done = subprocess.run([NODE, str(script)], input=json.dumps(uris), capture_output=True, text=True,  # noqa: S603
+                          check=True, timeout=60)
+    paths: list[str] = json.loads(done.stdout)
+    return paths
+
+
+def test_every_route_of_the_app_reaches_it_and_any_other_path_gets_its_not_found_page(tmp_path: Path) -> None:
+    import re
+
+    import app as app_module
+
+    # Each route of app.py, its {parameters} filled in as a visitor's path would fill them.
+    routes = [re.sub(r"\{\w+\}", "DE", path) for path in app_module.app.routes]
+    assert len(routes) >= 6 and "/not-found" in routes
+    unknown = ["/favicon.ico", "/robots.txt", "/sign/", "/sign/DE/extra", "/index.html", "/admin", "//", "/assets/"]
+
+    assert edge_paths(tmp_path, routes) == routes
+    assert edge_paths(tmp_path, unknown) == ["/not-found"] * len(unknown)

@@ -14,6 +14,7 @@ from functools import cache
 
 import pytest
 from chalice.test import Client
+from markupsafe import escape
 
 import app as app_module
 from chalicelib import services
@@ -73,6 +74,7 @@ def _pages(client: Client, language: str) -> dict[str, str]:
         "form DE": client.http.get(f"/sign/DE?lang={language}"),
         "form IT": client.http.get(f"/sign/IT?lang={language}"),
         "unknown State": client.http.get(f"/sign/XX?lang={language}"),
+        "not found": client.http.get(f"/not-found?lang={language}"),
         "errors DE": client.http.post(f"/sign/DE?lang={language}", headers=form,
                                       body=f"{BAD_RESIDENCE}&form_token={_token(client, 'DE')}".format(
                                           lang=language).encode()),
@@ -88,6 +90,7 @@ def _pages(client: Client, language: str) -> dict[str, str]:
 def test_every_page_renders_in_the_language_with_nothing_left_untranslated(client: Client, language: str) -> None:
     pages = _pages(client, language)
     gettext = translations(language).gettext
+    assert str(escape(gettext("This page does not exist."))) in pages["not found"]  # a value: escaped
     collecting = "form_token" in pages["form DE"]
     for name in ("errors DE", "errors PL"):  # the pages under test really show the errors, or the closed page
         expected = gettext("Please correct the following:") if collecting else gettext("Collection is closed")
