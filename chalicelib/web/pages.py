@@ -163,7 +163,8 @@ def form_page(
             "errors": errors.get(spec_field.name, []),
         })
     documents = [
-        {"type": document.type, "name": f"{gettext(messages.DOCUMENT_TYPES[document.type])} ({document.name_native})"}
+        {"type": document.type, "name": _document_name(gettext(messages.DOCUMENT_TYPES[document.type]),
+                                                       document.name_native)}
         for document in state.id_documents
     ]
     if status is None:
@@ -184,6 +185,11 @@ def form_page(
         calendar_year=state.age_rule == "reached_in_calendar_year",
         action=f"/sign/{state.code}",
     )
+
+
+def _document_name(translated: str, native: str) -> str:
+    """The document's name in the page's language, then as its State names it, unless the two are one."""
+    return translated if translated.casefold() == native.casefold() else f"{translated} ({native})"
 
 
 # Every receipt of one day, State, language and page is the same page but for its identifier: it is

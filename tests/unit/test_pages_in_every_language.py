@@ -103,3 +103,12 @@ def test_every_page_renders_in_the_language_with_nothing_left_untranslated(clien
             leaked = sorted(text for text in _english_only(language) if text in visible)
             assert not leaked, f"{language} {name}: English shown: {leaked}"
 
+
+
+def test_a_document_named_the_same_in_the_page_language_is_named_once(client: Client) -> None:
+    swedish = client.http.get("/sign/SE?lang=sv").body.decode()
+    english = client.http.get("/sign/SE?lang=en").body.decode()
+    if "form_token" not in swedish:
+        pytest.skip("collection closed: no form")
+    assert "Personnummer (Personnummer)" not in swedish and "Personnummer" in swedish
+    assert "(Personnummer)" in english  # another language: its own name, then the native one
