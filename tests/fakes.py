@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from chalicelib.counting.ports import (
@@ -267,3 +268,25 @@ class InMemoryExportFileStore:
 
     def write_json(self, key: str, document: Mapping[str, Any]) -> None:
         self.documents[key] = json.loads(json.dumps(document))
+
+
+def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -> Any:
+    """The app's services for pages alone: counters in memory, a fixed made-up fingerprint key, no AWS.
+
+    `settings` replaces fields of the settings (origin_verify_secret=...). Pass it to services.use().
+    """
+    from dataclasses import replace
+
+    from chalicelib import services
+    from chalicelib.config import Settings
+
+    configured = Settings.from_environ({
+        "STATEMENTS_TABLE": "t-statements", "COUNTERS_TABLE": "t-counters",
+        "STATEMENTS_KEY": "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+        "FINGERPRINT_KEY_PARAMETER": "/eci/test/fingerprint-key",
+    })
+    current = services.Services(replace(configured, **settings), services.check_initiative_file(),
+                                today=lambda: today)
+    current.__dict__["counters"] = InMemoryCounterReader(dict(counts))
+    current.__dict__["fingerprint_key"] = bytes(range(32))
+    return current

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -11,25 +10,15 @@ from chalice.test import Client
 
 import app as app_module
 from chalicelib import services
-from chalicelib.config import Settings
 from chalicelib.web.views import ORIGIN_VERIFY_HEADER
-from tests.fakes import InMemoryCounterReader
+from tests.fakes import web_only_services
 
 SECRET = "s3cret-shared-by-cloudfront-and-the-functions-only"
-SETTINGS = Settings.from_environ({
-    "STATEMENTS_TABLE": "t-statements", "COUNTERS_TABLE": "t-counters",
-    "STATEMENTS_KEY": "arn:aws:kms:eu-central-1:123456789012:key/00000000-0000-0000-0000-000000000000",
-    "FINGERPRINT_KEY_PARAMETER": "/eci/test/fingerprint-key",
-})
 
 
 @pytest.fixture(params=[SECRET, ""], ids=["deployed", "local"])
 def client(request: pytest.FixtureRequest) -> Iterator[tuple[Client, str]]:
-    current = services.Services(replace(SETTINGS, origin_verify_secret=request.param),
-                                services.check_initiative_file(), today=lambda: date(2026, 11, 27))
-    current.__dict__["counters"] = InMemoryCounterReader({"PL": 3})
-    current.__dict__["fingerprint_key"] = bytes(range(32))
-    services.use(current)
+    services.use(web_only_services(date(2026, 11, 27), {"PL": 3}, origin_verify_secret=request.param))
     with Client(app_module.app) as test_client:
         yield test_client, request.param
     services.use(None)
