@@ -112,6 +112,8 @@ class InMemoryCountLedger:
             self.records[ref] = CountedRecord(CountedState.REMOVED, day)
         for ref, maybe_day in transaction.bury:
             self.records[ref] = CountedRecord(CountedState.REMOVED, maybe_day)
+        for ref in transaction.forget:
+            self.records.pop(ref, None)
         for pair, delta in transaction.totals.items():
             self.totals[pair] = self.totals.get(pair, 0) + delta
         for key, delta in transaction.daily.items():

@@ -138,6 +138,7 @@ class _Planner:
         self.final: set[str] = set()
         self.known: dict[StatementRef, CountedRecord] = {}  # counted records read (removals only)
         self.done: set[StatementRef] = set()  # inserts whose counted record exists (a refusal said so)
+        self.forgotten: set[StatementRef] = set()  # counted records of final counts already deleted
 
     def transaction(self, pending: Sequence[Step | PoisonRecord]) -> tuple[CountTransaction, int, int, int]:
         """The transaction for the longest prefix of pending that fits; that prefix's length; statements
@@ -145,45 +146,62 @@ class _Planner:
         count: list[tuple[StatementRef, date]] = []
         uncount: list[tuple[StatementRef, date]] = []
         bury: list[tuple[StatementRef, date | None]] = []
+        forget: list[StatementRef] = []
         dead: list[PoisonRecord] = []
-        taken = skipped = final = 0
+        changing: set[str] = set()  # initiatives whose counters change: a totals item and a final check each
+        days: set[tuple[str, date]] = set()  # a day item each
+        items = taken = skipped = final = 0
         for item in pending:
-            trial_count, trial_uncount, trial_bury, trial_dead = list(count), list(uncount), list(bury), list(dead)
             if isinstance(item, PoisonRecord):
-                trial_dead.append(item)
-            elif item.ref.initiative_id in self.final:
+                if items + 1 > self.max_items:
+                    break
+                dead.append(item)
+                items += 1
+                taken += 1
+                continue
+            initiative = item.ref.initiative_id
+            if initiative in self.final:
+                # Counts are final: nothing changes them. A removal (the purge destroying the statement)
+                # takes the counted record with it; no count needs it any more.
+                if item.removal and item.ref not in self.forgotten:
+                    if items + 1 > self.max_items:
+                        break
+                    forget.append(item.ref)
+                    self.forgotten.add(item.ref)
+                    items += 1
                 skipped += 1
                 final += 1
                 taken += 1
                 continue
-            elif not item.removal and item.ref in self.done:
+            if not item.removal and item.ref in self.done:
                 skipped += 1
                 taken += 1
                 continue
-            elif not item.removal:
-                trial_count.append((item.ref, item.day or self.today()))
-            else:
-                record = self.known.get(item.ref, CountedRecord(CountedState.ABSENT))
-                if record.state is CountedState.COUNTED:
-                    trial_uncount.append((item.ref, record.day or item.day or self.today()))
-                elif record.state is CountedState.ABSENT:
-                    trial_bury.append((item.ref, item.day))
-                else:
-                    skipped += 1
-                    taken += 1
-                    continue
-            trial = _transaction(trial_count, trial_uncount, trial_bury, trial_dead)
-            if transaction_items(trial) > self.max_items:
+            record = self.known.get(item.ref, CountedRecord(CountedState.ABSENT))
+            if item.removal and record.state is CountedState.REMOVED:
+                skipped += 1
+                taken += 1
+                continue
+            if item.removal and record.state is CountedState.ABSENT:
+                if items + 1 > self.max_items:
+                    break
+                bury.append((item.ref, item.day))
+                items += 1
+                taken += 1
+                continue
+            day = (record.day or item.day or self.today()) if item.removal else (item.day or self.today())
+            # An upper bound: a counter whose changes cancel out keeps its slot but is not written.
+            needed = items + 1 + 2 * (initiative not in changing) + ((initiative, day) not in days)
+            if needed > self.max_items:
                 break
-            count, uncount, bury, dead = trial_count, trial_uncount, trial_bury, trial_dead
+            (uncount if item.removal else count).append((item.ref, day))
+            changing.add(initiative)
+            days.add((initiative, day))
+            items = needed
             taken += 1
-        return _transaction(count, uncount, bury, dead), taken, skipped, final
-
-
-def _transaction(count: list[tuple[StatementRef, date]], uncount: list[tuple[StatementRef, date]],
-                 bury: list[tuple[StatementRef, date | None]], dead: list[PoisonRecord]) -> CountTransaction:
-    changing = {ref.initiative_id for ref, _ in count} | {ref.initiative_id for ref, _ in uncount}
-    return CountTransaction(tuple(count), tuple(uncount), tuple(bury), tuple(dead), frozenset(changing))
+        transaction = CountTransaction(tuple(count), tuple(uncount), tuple(bury), tuple(dead), frozenset(changing),
+                                       tuple(forget))
+        return transaction, taken, skipped, final
 
 
 def apply_delivery(

@@ -52,6 +52,7 @@ class CountTransaction:
     * count: put a COUNTED record, only if there is none;
     * uncount: move a COUNTED record to REMOVED (the record's day was read first);
     * bury: put a REMOVED record, only if there is none (the insert must never count later);
+    * forget: delete the record, whatever it says (the counts are final and the statement destroyed);
     * the counter changes are the sum of the counts and uncounts, written once per transaction.
     """
 
@@ -61,6 +62,8 @@ class CountTransaction:
     dead_letters: tuple[PoisonRecord, ...] = ()
     # Initiatives whose counters this transaction changes: refused if their counts became final.
     not_final: frozenset[str] = field(default_factory=frozenset)
+    # Counted records deleted outright: statements of final counts, destroyed by the purge.
+    forget: tuple[StatementRef, ...] = ()
 
     @property
     def totals(self) -> dict[tuple[str, str], int]:
@@ -89,6 +92,7 @@ class CountTransaction:
         for steps in (self.count, self.uncount, self.bury):
             for ref, _ in steps:
                 yield ref
+        yield from self.forget
 
 
 def counter_items(transaction: CountTransaction) -> int:
@@ -100,7 +104,7 @@ def counter_items(transaction: CountTransaction) -> int:
 
 def transaction_items(transaction: CountTransaction) -> int:
     """Items of the TransactWriteItems: statements, counters, dead letters and final checks."""
-    statements = len(transaction.count) + len(transaction.uncount) + len(transaction.bury)
+    statements = len(transaction.count) + len(transaction.uncount) + len(transaction.bury) + len(transaction.forget)
     return statements + counter_items(transaction) + len(transaction.dead_letters) + len(transaction.not_final)
 
 

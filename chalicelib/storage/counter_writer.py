@@ -144,6 +144,9 @@ class DynamoDBCountLedger:
         for ref, maybe_day in transaction.bury:
             items.append(self._counted_put(ref, CountedState.REMOVED, maybe_day, now))
             owners.append(ref)
+        for ref in transaction.forget:
+            items.append({"Delete": {"TableName": self._table, "Key": counted_key(ref)}})
+            owners.append(None)
         shard = self._shard()
         totals: dict[str, dict[str, int]] = {}
         for (initiative, state), delta in transaction.totals.items():

@@ -198,6 +198,11 @@ def test_destruction_by_ttl_or_after_the_final_counts_leaves_the_published_count
     _deliver(lambda_client, statement_stream())
 
     assert _counts(empty_tables) == {"LU": 3}
+    # The purge's removal took the statement's counted record with it; the others stay until theirs.
+    ledger = DynamoDBCountLedger(dynamodb, empty_tables.counters_table)
+    records = ledger.counted([_ref("LU", statement) for statement in signed])
+    assert [records[_ref("LU", statement)].state for statement in signed] == [
+        CountedState.COUNTED, CountedState.ABSENT, CountedState.COUNTED]
 
 
 def test_a_poison_record_is_dead_lettered_the_batch_counts_and_the_recount_reports_it(

@@ -29,7 +29,7 @@ Two broken variants show the model catches what it must (test_the_model_catches_
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -288,12 +288,13 @@ def test_the_model_catches_a_ledger_that_counts_without_its_condition() -> None:
 
 def test_the_model_catches_a_handler_that_forgets_a_removal_seen_before_its_insert(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    original = exactly_once._transaction
+    planned = exactly_once._Planner.transaction
 
-    def without_burial(count: Any, uncount: Any, bury: Any, dead: Any) -> CountTransaction:
-        return original(count, uncount, [], dead)
+    def without_burial(self: Any, pending: Any) -> Any:
+        transaction, *rest = planned(self, pending)
+        return (replace(transaction, bury=()), *rest)
 
-    monkeypatch.setattr(exactly_once, "_transaction", without_burial)
+    monkeypatch.setattr(exactly_once._Planner, "transaction", without_burial)
     _expect_the_model_to_fail(InMemoryCountLedger)
 
 

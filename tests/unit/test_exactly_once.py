@@ -226,6 +226,8 @@ def test_after_the_counts_are_final_nothing_changes_them_and_ttl_removals_never_
 
     assert ledger.counts(INITIATIVE) == {"PL": 2}
     assert (outcome.kept_final, outcome.ignored) == (2, 1)
+    # The purge destroyed the statement: its counted record goes too, the count stays.
+    assert [ref.statement_id for ref in ledger.records] == [other]
 
 
 def test_counts_made_final_between_read_and_write_refuse_the_write_and_change_nothing() -> None:
