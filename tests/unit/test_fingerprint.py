@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -45,6 +46,17 @@ def test_two_citizens_with_different_numbers_get_different_fingerprints() -> Non
     assert _fingerprint_of("ES", id_number="12345678Z") != _fingerprint_of("ES", id_number="87654321X")
 
 
+@pytest.mark.parametrize(("first", "second", "number"), [
+    ("AT", "ES", "P1234567"), ("IT", "HU", "AB1234567"), ("CY", "RO", "K12345678"),
+])
+def test_citizens_of_two_states_with_the_same_passport_number_are_two_signatories(
+        first: str, second: str, number: str) -> None:
+    # Passport numbers are unique only within the issuing State: a fingerprint without the State would
+    # make the second citizen a silent "duplicate", neither stored nor counted.
+    assert (_fingerprint_of(first, id_type="passport", id_number=number)
+            != _fingerprint_of(second, id_type="passport", id_number=number))
+
+
 def test_same_number_under_two_document_types_gives_different_fingerprints() -> None:
     assert (_fingerprint_of("RO", id_type="passport", id_number="AB123456")
             != _fingerprint_of("RO", id_type="id.card", id_number="AB123456"))
@@ -61,8 +73,7 @@ def test_fingerprints_made_with_different_keys_differ() -> None:
 def test_fingerprint_is_a_hex_sha256_and_does_not_contain_the_number() -> None:
     value = _fingerprint_of("PL")
 
-    assert len(value) == 64
-    assert int(value, 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", value), value
     assert "85073012341" not in value
 
 
