@@ -131,6 +131,22 @@ def test_sealed_statement_opens_with_the_statements_key_to_the_signed_data(
     }
 
 
+def test_a_statement_copied_under_another_initiative_is_refused_by_that_initiatives_export(
+    client: Client, aws: Any, aws_settings: Settings
+) -> None:
+    from chalicelib.storage.clients import AwsClients
+    from chalicelib.storage.encryption import KmsStatementOpener, StatementContextError
+
+    _sign(client, "DE", GERMAN_CITIZEN)
+    [statement] = _statements(aws, aws_settings)
+    opener = KmsStatementOpener(aws_settings.statements_key, AwsClients(aws_settings).botocore_session)
+
+    # The sealed context names the initiative: one that lost it would let the statement be exported
+    # to a national authority under another initiative's heading.
+    with pytest.raises(StatementContextError, match="initiative"):
+        opener.open(statement["sealed"]["B"], encryption_context("other-2026"))
+
+
 def test_second_statement_by_the_same_person_adds_nothing_and_looks_the_same(
     client: Client, aws: Any, aws_settings: Settings
 ) -> None:
