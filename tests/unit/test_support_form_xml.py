@@ -16,6 +16,8 @@ from chalicelib.exporting.support_form import (
     XmlCharacterError,
     write_support_form,
 )
+from chalicelib.rules.member_states import all_member_states
+from chalicelib.signing.statement import PersonalData
 from tests.unit.export_specimens import demo_initiative, part_a, part_b
 
 SCHEMA = Path(__file__).resolve().parents[2] / "chalicelib" / "exporting" / "support_form.xsd"
@@ -90,6 +92,23 @@ def test_part_b_statement_has_the_id_document_under_its_type_key() -> None:
         "oct.group.general": [("full.first.names", "Zofia Maria"), ("family.names", "Wiśniewska-Kowal")],
         "oct.group.id": [("personal.id", "44051401359")],
     }
+
+
+# Each ID document type a Part B State accepts, with the first State that accepts it.
+ID_TYPES = {document.type: state.code for state in reversed(all_member_states()) for document in state.id_documents}
+
+
+@pytest.mark.parametrize("id_type", sorted(ID_TYPES))
+def test_authority_receives_the_document_number_of_every_id_type_its_citizens_sign_with(id_type: str) -> None:
+    code = ID_TYPES[id_type]
+    # Passports and identity cards as much as personal numbers: a statement exported without its
+    # document number cannot be verified, so the authority would have to reject it.
+    signed = PersonalData(code, "Zofia Maria", "Wiśniewska-Kowal", id_type=id_type, id_number="AB1234567")
+    root = _parse(_xml([_signature(properties=signed.properties())], member_state=code))
+    groups = {group.findtext("name"): [(p.findtext("key"), p.findtext("value")) for p in group.iter("property")]
+              for group in root.iter("group")}
+
+    assert groups["oct.group.id"] == [(id_type, "AB1234567")]
 
 
 @pytest.mark.parametrize("value", [
