@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import date
 
@@ -138,3 +140,19 @@ def test_personal_data_never_shows_personal_values_in_repr_or_str(personal_data:
                    "Berlin", "1985"):
         assert secret not in shown
     assert personal_data.member_state in shown
+
+
+@pytest.mark.parametrize(("personal_data", "message"), [
+    (PersonalData("PT", "Ana", "Silva", id_type="passport", id_number="ab123456"),
+     "v1|demo-2026|B|PT|passport|AB123456"),
+    (PersonalData("DE", "Anna Maria", "Schmidt", street="Hauptstr.", street_number="12a", postal_code="10 115",
+                  city="Berlin", country="DE", date_of_birth=date(1985, 7, 30)),
+     "v1|demo-2026|A|DE|anna maria|schmidt|1985-07-30|DE|10115"),
+], ids=["part-b", "part-a"])
+def test_a_citizen_who_signed_before_an_upgrade_is_still_recognised_after_it(
+        personal_data: PersonalData, message: str) -> None:
+    # The markers of a running collection were made with this exact message: a release that spelled it
+    # differently (another version tag, case or field order) would let everyone who signed sign again.
+    expected = hmac.new(KEY, message.replace("|", "\x1f").encode("utf-8"), hashlib.sha256).hexdigest()
+
+    assert fingerprint(KEY, INITIATIVE, personal_data) == expected
