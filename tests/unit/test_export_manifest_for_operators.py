@@ -29,7 +29,11 @@ def test_the_operator_finds_every_file_of_the_run_with_what_checks_it() -> None:
         data = world.files.objects[file.key]
         assert file.name == file.key.rsplit("/", 1)[-1] and file.name.startswith(f"support-forms-{file.member_state}-")
         assert (file.size, file.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-        assert file.context == layout.file_context("demo-2026", RUN, file.member_state, file.language, file.part)
+        # The context the file is encrypted under binds it to its place: a file copied to another run,
+        # State or language does not decrypt as that one (written out: the key policies name it).
+        assert file.context == {"purpose": "eci-export", "initiative": "demo-2026", "run": RUN,
+                                "member_state": file.member_state, "language": file.language, "part": str(file.part)}
+        assert file.key == layout.file_key("demo-2026", RUN, file.member_state, file.language, file.part)
     assert sum(file.statements for file in files) == 40
     assert state_counts(manifest) == {"DE": 20, "PL": 12, "FR": 8}
 
