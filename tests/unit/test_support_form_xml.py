@@ -130,6 +130,17 @@ def test_every_value_comes_back_exactly_as_signed(value: str) -> None:
     _assert_valid(document)
 
 
+def test_french_authority_reads_the_initiative_in_french_with_its_organisers_and_contacts() -> None:
+    root = _parse(_xml([_signature()], member_state="FR", language="fr"))
+
+    assert root.findtext("initiativeData/title") == "Des rivières propres pour l'Europe"
+    assert root.findtext("initiativeData/organizerList") == (
+        "Anna Schmidt (DE); Luc Martin (FR); Eleni Papadopoulou (GR); Marta Kowalska (PL); João Silva (PT); "
+        "Ieva Ozola (LV); Siobhán Murphy (IE)")
+    assert root.findtext("initiativeData/contactPersonsList") == (
+        "Anna Schmidt <anna.schmidt@example.org>; Luc Martin <luc.martin@example.org>")
+
+
 def test_initiative_texts_are_escaped_too() -> None:
     header = replace(SupportFormHeader.for_initiative(demo_initiative(), "FR", "fr"),
                      title="Rivières & lacs <propres>", organisers='A "B" & C')
