@@ -15,8 +15,8 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import services
 from chalicelib.config import Settings
-from chalicelib.web.headers import security_headers
 from tests.integration.conftest import write_counts
+from tests.unit.test_conditional_get import SECURITY_HEADERS
 
 VIEWING_DAY = date(2026, 11, 27)  # the demo initiative collects 2026-09-01 .. 2027-08-31
 NOW = 1_795_766_400.0  # 2026-11-27T08:00:00Z
@@ -143,8 +143,8 @@ def test_page_and_json_may_be_kept_by_cloudfront_for_the_cache_period(
     period = current.settings.counts_cache_seconds
     assert headers["cache-control"] == f"public, max-age=0, s-maxage={period}, stale-while-revalidate=60"
     assert headers["etag"].startswith('"') and len(headers["etag"]) > 20
-    for name, value in security_headers().items():
-        assert headers[name.lower()] == value
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value, name
 
 
 def test_the_page_varies_by_language_and_the_json_does_not(client: Client) -> None:
@@ -171,7 +171,7 @@ def test_a_visitor_who_has_the_current_figures_gets_304_and_no_body(client: Clie
     assert _headers(again)["etag"] == tag
     assert _headers(again)["cache-control"] == _headers(first)["cache-control"]
     assert _headers(again)["content-type"] == _headers(first)["content-type"]
-    assert _headers(again)["content-security-policy"] == security_headers()["Content-Security-Policy"]
+    assert _headers(again)["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
 
 
 def test_after_new_signatories_the_old_tag_gets_the_new_figures(

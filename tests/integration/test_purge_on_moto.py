@@ -103,6 +103,23 @@ def test_purge_destroys_exactly_what_is_due_and_nothing_of_another_initiative(
     assert "21 months after the start of collection" in record["reason"]
 
 
+def test_purging_an_initiative_keeps_the_statements_of_one_whose_id_it_begins(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    # Organisers name initiatives as they like: "water" and "water-2" share a prefix, and the purge of
+    # the first must not take the second's duplicate markers (its citizens could then sign twice).
+    due = _initiative()
+    longer = replace(due, id=f"{due.id}-2")
+    _fill(aws_settings, clients, due, {"DE": 1})
+    _fill(aws_settings, clients, longer, {"DE": 2})
+
+    outcome = Jobs(aws_settings, due, today=lambda: DUE, now=lambda: NOW, aws=clients).purge()
+
+    assert outcome.state == "done"
+    assert _items(aws_settings, clients, due.id) == {"statements": 0, "markers": 0}
+    assert _items(aws_settings, clients, longer.id) == {"statements": 2, "markers": 2}
+
+
 def test_nothing_is_destroyed_the_day_before_the_clock_runs_out(aws_settings: Settings, clients: AwsClients) -> None:
     initiative = _initiative()
     _fill(aws_settings, clients, initiative, {"DE": 2})

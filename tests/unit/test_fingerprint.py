@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from datetime import date
 
 import pytest
@@ -45,6 +48,17 @@ def test_two_citizens_with_different_numbers_get_different_fingerprints() -> Non
     assert _fingerprint_of("ES", id_number="12345678Z") != _fingerprint_of("ES", id_number="87654321X")
 
 
+@pytest.mark.parametrize(("first", "second", "number"), [
+    ("AT", "ES", "P1234567"), ("IT", "HU", "AB1234567"), ("CY", "RO", "K12345678"),
+])
+def test_citizens_of_two_states_with_the_same_passport_number_are_two_signatories(
+        first: str, second: str, number: str) -> None:
+    # Passport numbers are unique only within the issuing State: a fingerprint without the State would
+    # make the second citizen a silent "duplicate", neither stored nor counted.
+    assert (_fingerprint_of(first, id_type="passport", id_number=number)
+            != _fingerprint_of(second, id_type="passport", id_number=number))
+
+
 def test_same_number_under_two_document_types_gives_different_fingerprints() -> None:
     assert (_fingerprint_of("RO", id_type="passport", id_number="AB123456")
             != _fingerprint_of("RO", id_type="id.card", id_number="AB123456"))
@@ -61,8 +75,7 @@ def test_fingerprints_made_with_different_keys_differ() -> None:
 def test_fingerprint_is_a_hex_sha256_and_does_not_contain_the_number() -> None:
     value = _fingerprint_of("PL")
 
-    assert len(value) == 64
-    assert int(value, 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", value), value
     assert "85073012341" not in value
 
 
@@ -127,3 +140,19 @@ def test_personal_data_never_shows_personal_values_in_repr_or_str(personal_data:
                    "Berlin", "1985"):
         assert secret not in shown
     assert personal_data.member_state in shown
+
+
+@pytest.mark.parametrize(("personal_data", "message"), [
+    (PersonalData("PT", "Ana", "Silva", id_type="passport", id_number="ab123456"),
+     "v1|demo-2026|B|PT|passport|AB123456"),
+    (PersonalData("DE", "Anna Maria", "Schmidt", street="Hauptstr.", street_number="12a", postal_code="10 115",
+                  city="Berlin", country="DE", date_of_birth=date(1985, 7, 30)),
+     "v1|demo-2026|A|DE|anna maria|schmidt|1985-07-30|DE|10115"),
+], ids=["part-b", "part-a"])
+def test_a_citizen_who_signed_before_an_upgrade_is_still_recognised_after_it(
+        personal_data: PersonalData, message: str) -> None:
+    # The markers of a running collection were made with this exact message: a release that spelled it
+    # differently (another version tag, case or field order) would let everyone who signed sign again.
+    expected = hmac.new(KEY, message.replace("|", "\x1f").encode("utf-8"), hashlib.sha256).hexdigest()
+
+    assert fingerprint(KEY, INITIATIVE, personal_data) == expected

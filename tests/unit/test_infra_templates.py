@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 
 from chalicelib.config import PROJECT_ROOT, Settings
+from chalicelib.exporting.layout import file_context
 from chalicelib.local.provision import load_template, template_resolver
+from chalicelib.signing.submit import encryption_context
+from chalicelib.storage.fingerprint_key import FINGERPRINT_KEY_CONTEXT
 from chalicelib.web.headers import CONTENT_SECURITY_POLICY, security_headers
 
 DATA = load_template(PROJECT_ROOT / "infra" / "data.yaml")
@@ -32,9 +35,10 @@ OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/organiser"
 ADMINISTRATOR = f"arn:aws:iam::{ACCOUNT}:role/Admin"
 DYNAMODB = f"dynamodb.{REGION}.amazonaws.com"
 S3 = f"s3.{REGION}.amazonaws.com"
-STATEMENT = {"purpose": "eci-statement", "initiative": "demo-2026"}
-FINGERPRINT = {"purpose": "eci-fingerprint"}
-EXPORT_FILE = {"purpose": "eci-export", "initiative": "demo-2026"}
+# The contexts the code gives KMS (moto ignores key-policy conditions: only these tests tie the two).
+STATEMENT = encryption_context("demo-2026")
+FINGERPRINT = dict(FINGERPRINT_KEY_CONTEXT)
+EXPORT_FILE = file_context("demo-2026", "2026-11-27", "DE", "de", 1)
 
 
 def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:

@@ -38,7 +38,9 @@ def test_a_text_in_the_pages_language_is_shown_as_that_language() -> None:
 
 
 def test_a_missing_text_falls_back_to_the_original_language_marked_with_its_lang() -> None:
-    page = _page("mt", texts_in=("en", "fr"))
+    # The original (English) is not the first text the initiative lists: a fallback to whichever text
+    # comes first would show the French one here.
+    page = _page("mt", texts_in=("fr", "de", "en"))
     assert '<html lang="mt">' in page  # the page's own texts stay Maltese
     assert '<h1 lang="en">Clean Rivers for Europe</h1>' in page
     assert page.count('lang="en">We ask the Commission') == 1  # the subject matter, marked English

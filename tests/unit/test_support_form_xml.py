@@ -16,6 +16,8 @@ from chalicelib.exporting.support_form import (
     XmlCharacterError,
     write_support_form,
 )
+from chalicelib.rules.member_states import all_member_states
+from chalicelib.signing.statement import PersonalData
 from tests.unit.export_specimens import demo_initiative, part_a, part_b
 
 SCHEMA = Path(__file__).resolve().parents[2] / "chalicelib" / "exporting" / "support_form.xsd"
@@ -92,6 +94,23 @@ def test_part_b_statement_has_the_id_document_under_its_type_key() -> None:
     }
 
 
+# Each ID document type a Part B State accepts, with the first State that accepts it.
+ID_TYPES = {document.type: state.code for state in reversed(all_member_states()) for document in state.id_documents}
+
+
+@pytest.mark.parametrize("id_type", sorted(ID_TYPES))
+def test_authority_receives_the_document_number_of_every_id_type_its_citizens_sign_with(id_type: str) -> None:
+    code = ID_TYPES[id_type]
+    # Passports and identity cards as much as personal numbers: a statement exported without its
+    # document number cannot be verified, so the authority would have to reject it.
+    signed = PersonalData(code, "Zofia Maria", "Wiśniewska-Kowal", id_type=id_type, id_number="AB1234567")
+    root = _parse(_xml([_signature(properties=signed.properties())], member_state=code))
+    groups = {group.findtext("name"): [(p.findtext("key"), p.findtext("value")) for p in group.iter("property")]
+              for group in root.iter("group")}
+
+    assert groups["oct.group.id"] == [(id_type, "AB1234567")]
+
+
 @pytest.mark.parametrize("value", [
     'Smith & Sons <b>"quoted"</b> \'single\'',
     "Παπαδόπουλος",  # Greek
@@ -109,6 +128,17 @@ def test_every_value_comes_back_exactly_as_signed(value: str) -> None:
     assert values["family.names"] == value
     assert values["city"] == value
     _assert_valid(document)
+
+
+def test_french_authority_reads_the_initiative_in_french_with_its_organisers_and_contacts() -> None:
+    root = _parse(_xml([_signature()], member_state="FR", language="fr"))
+
+    assert root.findtext("initiativeData/title") == "Des rivières propres pour l'Europe"
+    assert root.findtext("initiativeData/organizerList") == (
+        "Anna Schmidt (DE); Luc Martin (FR); Eleni Papadopoulou (GR); Marta Kowalska (PL); João Silva (PT); "
+        "Ieva Ozola (LV); Siobhán Murphy (IE)")
+    assert root.findtext("initiativeData/contactPersonsList") == (
+        "Anna Schmidt <anna.schmidt@example.org>; Luc Martin <luc.martin@example.org>")
 
 
 def test_initiative_texts_are_escaped_too() -> None:
