@@ -53,7 +53,7 @@ def test_citizen_signing_on_the_first_or_last_day_of_collection_gets_a_receipt(
     form, status, receipt = _sign(client)
 
     assert 'name="form_token"' in form
-    assert status == 200 and re.search(rb"<code>[0-9a-f-]{36}</code>", receipt)
+    assert status == 200 and re.search(rb"<code>\d{4}-\d{2}-\d{2}-[0-9a-f-]{36}</code>", receipt)
     assert len(store.statements) == 1
 
 
