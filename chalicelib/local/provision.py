@@ -42,6 +42,7 @@ OUTPUT_ENVIRONMENT = {
     "FingerprintKeyParameterName": "FINGERPRINT_KEY_PARAMETER",
     "ExportBucketName": "EXPORT_BUCKET",
     "ExportsKeyArn": "EXPORT_KEY",
+    "ExportSigningKeyArn": "EXPORT_SIGNING_KEY",
 }
 FINGERPRINT_KEY_ARN_OUTPUT = "FingerprintKeyArn"
 

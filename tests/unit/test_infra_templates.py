@@ -292,7 +292,8 @@ def test_export_bucket_lifecycle_is_the_backstop_of_the_retention_clock() -> Non
 def test_data_stack_keeps_the_outputs_the_deploy_reads() -> None:
     assert set(DATA["Outputs"]) >= {
         "StatementsTableName", "StatementsTableStreamArn", "CountersTableName", "StatementsKeyArn",
-        "FingerprintKeyArn", "ExportsKeyArn", "ExportBucketName", "FingerprintKeyParameterName"}
+        "FingerprintKeyArn", "ExportsKeyArn", "ExportBucketName", "FingerprintKeyParameterName",
+        "ExportSigningKeyArn"}
 
 
 # --- the edge stack ------------------------------------------------------------------------------------
