@@ -24,8 +24,8 @@ from typing import Any
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.manifest import build_manifest
-from chalicelib.exporting.member_state_export import export_member_state
 from chalicelib.exporting.manifest_signature import sign_manifest
+from chalicelib.exporting.member_state_export import export_member_state
 from chalicelib.exporting.ports import CountSource, ExportFileStore, ManifestSigner, StatementOpener, StatementSource
 from chalicelib.exporting.progress import MemberStateProgress, RunPlan
 from chalicelib.exporting.retention import RetentionOverError, retention_clock

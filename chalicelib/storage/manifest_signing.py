@@ -23,7 +23,7 @@ class KmsManifestSigner:
 
     def sign(self, message: bytes) -> bytes:
         response = self._kms.sign(
-            KeyId=self.key_id, Message=message, MessageType="RAW", SigningAlgorithm=SIGNING_ALGORITHM
+            KeyId=self.key_id, Message=message, MessageType="RAW", SigningAlgorithm=SIGNING_ALGORITHM  # type: ignore[arg-type]
         )
         return bytes(response["Signature"])
 

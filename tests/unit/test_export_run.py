@@ -60,7 +60,8 @@ class World:
         self.signer = InMemoryManifestSigner()
         self.run = ExportRun(
             self.initiative, source=self.source, opener=lambda: self.opener, files=self.files, counts=self.counts,
-            signer=lambda: self.signer, max_statements_per_file=max_per_file, now=lambda: self.clock, today=lambda: today,
+            signer=lambda: self.signer, max_statements_per_file=max_per_file, now=lambda: self.clock,
+            today=lambda: today,
         )
 
     def exported_ids(self) -> Counter[tuple[str, str, str]]:
