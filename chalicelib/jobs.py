@@ -205,7 +205,8 @@ class Jobs:
         if self.export_unit(run_id, code, remaining_ms):
             manifest = self.run.finish(run_id)
             if manifest is not None:
-                logger.info("export run=%s: manifest written, reconciled=%s", run_id, manifest["reconciled"])
+                logger.info("export run=%s: manifest signed and written, reconciled=%s, statements left out=%d",
+                            run_id, manifest["reconciled"], len(manifest.get("left_out", [])))
             return {"run_id": run_id, "member_state": code, "complete": True}
         self._dispatch({"action": "unit", "run_id": run_id, "member_state": code})
         return {"run_id": run_id, "member_state": code, "complete": False}
