@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.member_state_export import BUCKETS
@@ -26,7 +28,7 @@ from tests.fakes import (
     PlainOpener,
     SimulatedCrash,
 )
-from tests.unit.export_specimens import SIGNING_DAY, demo_initiative, stored
+from tests.unit.export_specimens import SIGNING_DAY, demo_initiative, part_a, stored
 
 RUN = "2026-11-27"
 MOMENT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -322,3 +324,34 @@ def test_every_path_names_initiative_run_and_member_state() -> None:
         initiative, run_id, code, name = file["key"].split("/")
         assert (initiative, run_id, code) == ("demo-2026", RUN, file["member_state"])
         assert name.startswith(f"{code}-")
+
+
+_STORED_TEXT = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.tuples(st.sampled_from(["family.names", "city", "postal.code", "street"]), _STORED_TEXT),
+                       min_size=1, max_size=12))
+def test_whatever_is_stored_every_statement_is_either_exported_exactly_or_listed_as_left_out(
+    values: list[tuple[str, str]],
+) -> None:
+    statements = [stored(number, "DE", "en", properties={**part_a(number), field: value})
+                  for number, (field, value) in enumerate(values)]
+    world = World(statements=statements, max_per_file=5)
+
+    manifest = world.run.run_to_end(RUN)
+
+    left_out = {entry["statement_id"] for entry in manifest["left_out"]}
+    exported: dict[str, dict[str, str]] = {}
+    for data in world.files.objects.values():
+        for signature in _parse(data).iter("signature"):
+            exported[signature.findtext("signatureIdentifier", "")] = {
+                p.findtext("key", "").removeprefix("oct.property."): p.findtext("value", "")
+                for p in signature.iter("property")}
+    assert set(exported) | left_out == {item.statement_id for item in statements}
+    assert not set(exported) & left_out
+    for number, (field, value) in enumerate(values):
+        identifier = statements[number].statement_id
+        if identifier in exported:
+            assert exported[identifier][field] == value
+    assert manifest["reconciled"] is True
