@@ -45,9 +45,10 @@ browser-deps: system-deps $(AXE)
 SYSTEM_PACKAGES := chromium npm
 system-deps:
 	@missing="$$(for tool in $(SYSTEM_PACKAGES); do command -v $$tool >/dev/null 2>&1 || printf '%s ' $$tool; done)"; \
+	missing="$${missing% }"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing $$missing(Debian packages the browser tests need)"; \
+	    echo "installing $$missing (Debian packages the browser tests need)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "the browser tests need Debian's $$missing: sudo apt-get install $$missing" >&2; exit 1; \
