@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
 XML_SUFFIX = ".xml"
-# Exit statuses a script can test: 1 an error (one line, `error: ...`); the run itself is fine but
+# Exit statuses a script can test, besides 1 for an error (one line, `error: ...`). For these two the run
+# itself is complete and its summary printed; the error line says what is wrong with it.
 EXIT_COUNTS_DIFFER = 3  # the export and the counters differ (the manifest's mismatches)
 EXIT_LEFT_OUT = 4  # statements could not be written (the manifest's left_out, by id)
 
@@ -203,6 +204,10 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
     from chalicelib.exporting.run import UnitBusyError
 
     run_id = args.run_id or layout.on_demand_run_id(context.jobs.now())
+    try:
+        layout.check_run_id(run_id)
+    except layout.RunIdError as error:
+        raise OperatorError(str(error)) from None
     existing = context.reader().read_json(layout.manifest_key(context.initiative_id, run_id)) if args.run_id else None
     if existing is not None:
         totals = existing.get("totals", {})
