@@ -9,7 +9,7 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 # The CloudFormation templates cfn-lint checks (make lint); the packaged SAM template can be added to it.
 CFN_TEMPLATES := $(wildcard infra/*.yaml)
 
-.PHONY: run test lint bench catalogs extract browser-deps clean deploy destroy package mutate
+.PHONY: run test lint bench catalogs extract browser-deps system-deps clean deploy destroy package mutate
 
 # make deploy / destroy / package (README, "Deploy to AWS"). Chalice gives the Lambda functions the
 # runtime of the Python it runs on, and AWS has deprecated 3.11's: these run in a virtualenv of their own,
@@ -33,12 +33,27 @@ $(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po $(BIN)/
 catalogs: $(CATALOGS)
 
 # axe-core for the accessibility tests, from npm at the version package-lock.json pins.
-$(AXE): tests/browser/package.json tests/browser/package-lock.json
+$(AXE): tests/browser/package.json tests/browser/package-lock.json | system-deps
 	@command -v npm >/dev/null || { echo "npm is needed for the accessibility tests: apt-get install npm" >&2; exit 1; }
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 	touch $(AXE)
 
-browser-deps: $(AXE)
+browser-deps: system-deps $(AXE)
+
+# What the browser tests need from Debian: its chromium (browser downloads do not work here) and npm for
+# axe-core. Installed when missing and make runs as root (a fresh machine, CI); otherwise the command to run.
+SYSTEM_PACKAGES := chromium npm
+system-deps:
+	@missing="$$(for tool in $(SYSTEM_PACKAGES); do command -v $$tool >/dev/null 2>&1 || printf '%s ' $$tool; done)"; \
+	missing="$${missing% }"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $$missing (Debian packages the browser tests need)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "the browser tests need Debian's $$missing: sudo apt-get install $$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 # Collect the texts of code and templates into the template catalogue, then into each language's.
 extract: $(BIN)/python

@@ -294,6 +294,7 @@ def end_to_end(settings: Settings) -> list[Figure]:
         Figure("export_statement_data_keys", str(data_keys), "data keys"),
         Figure("export_kms_decrypt_calls_per_data_key", f"{kms['Decrypt'] / max(data_keys, 1):.2f}", "calls"),
         Figure("export_kms_generate_data_key_calls", str(kms["GenerateDataKey"]), "calls"),
+        Figure("export_kms_sign_calls", str(kms["Sign"]), "calls"),  # the manifest's signature: one per run
         Figure("export_files", str(manifest["totals"]["files"]), "files"),
     ]
 

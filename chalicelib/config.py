@@ -38,6 +38,7 @@ class Settings:
     counts_cache_seconds: int = 10
     # Exports (chalicelib/exporting, chalicelib/jobs.py). The key may be an alias: resolved to its ARN.
     export_key: str = ""
+    export_signing_key: str = ""  # signs each run's manifest (infra/data.yaml ExportSigningKey); may be an alias
     export_max_statements_per_file: int = 100_000
     authority_keys_dir: Path = PROJECT_ROOT / "initiatives" / "authority-keys"
     export_worker_function: str = ""
@@ -100,6 +101,7 @@ def _export_settings(environ: Mapping[str, str], number: Callable[[str, str], fl
     keys_dir = Path(environ.get("AUTHORITY_KEYS_DIR", "initiatives/authority-keys"))
     return {
         "export_key": environ.get("EXPORT_KEY", "").strip() or f"alias/eci-{stage}-exports",
+        "export_signing_key": environ.get("EXPORT_SIGNING_KEY", "").strip() or f"alias/eci-{stage}-export-signing",
         "export_max_statements_per_file": int(number("EXPORT_MAX_STATEMENTS_PER_FILE", "100000")),
         "authority_keys_dir": keys_dir if keys_dir.is_absolute() else PROJECT_ROOT / keys_dir,
         # Chalice names a stage's functions {app}-{stage}-{function}.

@@ -51,6 +51,11 @@ class Controller:
     email: str
 
 
+# OCS's number for the Annex III of Regulation (EU) 2019/788 (README, "Export format": 0 and 1 are
+# the annexes of Regulation (EU) No 211/2011).
+ANNEX_III_2019_788 = 2
+
+
 @dataclass(frozen=True)
 class Initiative:
     id: str  # carried by every item, counter and export path
@@ -176,7 +181,7 @@ def parse_initiative(data: Mapping[str, Any], path: Path) -> Initiative:
         address=read.string(controller_data, "address", "controller."),
         email=read.string(controller_data, "email", "controller."),
     )
-    revision = data.get("annex_revision", 1)
+    revision = data.get("annex_revision", ANNEX_III_2019_788)
     if not isinstance(revision, int) or revision < 1:
         read.problems.append("annex_revision: must be a positive whole number")
         revision = 1

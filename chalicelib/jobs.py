@@ -31,7 +31,7 @@ from chalicelib.exporting.run import ExportRun, RunStatus
 from chalicelib.initiative import Initiative
 
 if TYPE_CHECKING:
-    from chalicelib.exporting.ports import StatementOpener
+    from chalicelib.exporting.ports import ManifestSigner, StatementOpener
     from chalicelib.storage.clients import AwsClients
     from chalicelib.storage.export_files import S3ExportFileStore
 
@@ -127,6 +127,12 @@ class Jobs:
                 )
         return self._opener
 
+    def manifest_signer(self) -> ManifestSigner:
+        """KMS signs each run's manifest once, with the key only the export function may sign with."""
+        from chalicelib.storage.manifest_signing import KmsManifestSigner
+
+        return KmsManifestSigner(self.clients.kms, self._key_arn(self.settings.export_signing_key))
+
     @cached_property
     def run(self) -> ExportRun:
         from chalicelib.storage.counters import DynamoDBCounterReader
@@ -138,6 +144,7 @@ class Jobs:
             opener=self.opener,
             files=self.files,
             counts=DynamoDBCounterReader(self.clients.dynamodb, self.settings.counters_table),
+            signer=self.manifest_signer,
             max_statements_per_file=self.settings.export_max_statements_per_file,
             now=self.now,
             today=self.today,
@@ -198,7 +205,8 @@ class Jobs:
         if self.export_unit(run_id, code, remaining_ms):
             manifest = self.run.finish(run_id)
             if manifest is not None:
-                logger.info("export run=%s: manifest written, reconciled=%s", run_id, manifest["reconciled"])
+                logger.info("export run=%s: manifest signed and written, reconciled=%s, statements left out=%d",
+                            run_id, manifest["reconciled"], len(manifest.get("left_out", [])))
             return {"run_id": run_id, "member_state": code, "complete": True}
         self._dispatch({"action": "unit", "run_id": run_id, "member_state": code})
         return {"run_id": run_id, "member_state": code, "complete": False}

@@ -2,14 +2,20 @@
 
     list                      the initiative's export runs, with their totals and reconciliation
     run [--run-id ID]         start an export run now (on AWS: the export function does it)
-    download RUN [--to DIR]   fetch a run's manifest and files to DIR/RUN/, checking each file's SHA-256
-    verify RUN|DIR            check files against their manifest (in S3, or a downloaded run folder)
-    decrypt PATH [--private-key PEM]
+    download RUN [--to DIR]   fetch a run's signed manifest and files to DIR/RUN/, checking the signature
+                              and each file's SHA-256
+    verify RUN|DIR [--public-key PEM]
+                              check the manifest's signature and the files against it (in S3, or a
+                              downloaded run folder; with --public-key, offline)
+    decrypt PATH [--private-key PEM] [--public-key PEM]
                               decrypt a file, or every file of a downloaded run, to XML beside it
+    public-key [--to FILE]    the exporter's public signing key (PEM), for authorities to verify offline
 
-``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000, or ``--endpoint``). Otherwise the
-usual AWS configuration applies, with names derived from ``--stage``. Long operations show a progress
-bar on stderr; every failure is one line, ``error: ...``, and exit status 1.
+``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000, or ``--endpoint``), and
+only if that server holds this checkout's system. Otherwise the usual AWS configuration applies, with names
+derived from ``--stage``. Long operations show a progress bar on stderr when it is a terminal (tqdm); every
+failure is one line, ``error: ...``, and exit status 1; a run whose counts differ from the counters exits 3,
+one with statements left out 4 (after its summary).
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +39,10 @@ if TYPE_CHECKING:
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
 XML_SUFFIX = ".xml"
+# Exit statuses a script can test, besides 1 for an error (one line, `error: ...`). For these two the run
+# itself is complete and its summary printed; the error line says what is wrong with it.
+EXIT_COUNTS_DIFFER = 3  # the export and the counters differ (the manifest's mismatches)
+EXIT_LEFT_OUT = 4  # statements could not be written (the manifest's left_out, by id)
 
 
 class OperatorError(Exception):
@@ -44,42 +53,22 @@ class OperatorError(Exception):
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal; nothing when stderr is a file or a pipe (scripts, CI)."""
+    """A one-line progress bar on a terminal (tqdm); quiet when stderr is a file or a pipe (scripts, CI)."""
 
     def __init__(self, label: str, total: int, unit: str = "B", stream: TextIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stderr
-        self._label = label
-        self._total = max(total, 0)
-        self._unit = unit
-        self._done = 0
-        self._drawn = 0.0
-        self._live = self._stream.isatty()
+        from tqdm import tqdm
+
+        target = stream if stream is not None else sys.stderr
+        self._bar = tqdm(
+            total=max(total, 0), desc=label, unit=unit, unit_scale=unit == "B", unit_divisor=1000,
+            file=target, disable=not target.isatty(), leave=True, dynamic_ncols=True, mininterval=0.1,
+        )
 
     def advance(self, amount: int) -> None:
-        self._done += amount
-        now = time.monotonic()
-        if self._live and now - self._drawn >= 0.1:
-            self._drawn = now
-            self._draw()
-
-    def _amount(self, value: int) -> str:
-        if self._unit != "B":
-            return f"{value}"
-        return f"{value / 1e6:.1f}" if value >= 100_000 else f"{value / 1e3:.1f}k"
-
-    def _draw(self, end: str = "") -> None:
-        fraction = min(self._done / self._total, 1.0) if self._total else 1.0
-        width = 30
-        filled = int(fraction * width)
-        bar = "#" * filled + "-" * (width - filled)
-        unit = " MB" if self._unit == "B" and self._total >= 100_000 else (" kB" if self._unit == "B" else "")
-        amounts = f"{self._amount(self._done)}/{self._amount(self._total)}{unit or ' ' + self._unit}"
-        self._stream.write(f"\r{self._label} [{bar}] {fraction:4.0%} {amounts}{end}")
-        self._stream.flush()
+        self._bar.update(amount)
 
     def finish(self) -> None:
-        if self._live:
-            self._draw("\n")
+        self._bar.close()
 
 
 # --- context: settings, initiative, bucket ---------------------------------------------------------
@@ -140,6 +129,24 @@ class Context:
             raise OperatorError(str(error)) from None
 
 
+def _check_local_system(endpoint: str, stage: str) -> None:
+    """Refuse a moto server that is not this checkout's `make run`: never list, run or create anything there."""
+    from chalicelib.config import PROJECT_ROOT
+    from chalicelib.local.provision import local_system_owner
+
+    try:
+        owner = local_system_owner(endpoint, stage)
+    except Exception:  # nothing answers, or not as moto does: one line for the operator
+        raise OperatorError(f"no local system answers at {endpoint}: start `make run` in {PROJECT_ROOT}, "
+                            "or give its address with --endpoint") from None
+    if owner is None:
+        raise OperatorError(f"{endpoint} is not a local system of this project (stage {stage}): start `make run` "
+                            f"in {PROJECT_ROOT}, or give its address with --endpoint")
+    if owner != str(PROJECT_ROOT):
+        raise OperatorError(f"{endpoint} is the local system of {owner}, not of {PROJECT_ROOT}: give this "
+                            "checkout's `make run` address with --endpoint")
+
+
 def build_context(args: argparse.Namespace, out: TextIO) -> Context:
     from chalicelib.config import ConfigError, Settings
     from chalicelib.initiative import InitiativeFileError, load_initiative
@@ -151,6 +158,7 @@ def build_context(args: argparse.Namespace, out: TextIO) -> Context:
         from chalicelib.local.provision import provision
 
         apply_environment(moto_environment(args.endpoint))
+        _check_local_system(args.endpoint, args.stage)
         try:
             # Idempotent: on the running `make run` it finds what is there and returns its names.
             environment = {**os.environ, **provision(args.endpoint, stage=args.stage)}
@@ -196,6 +204,16 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
     from chalicelib.exporting.run import UnitBusyError
 
     run_id = args.run_id or layout.on_demand_run_id(context.jobs.now())
+    try:
+        layout.check_run_id(run_id)
+    except layout.RunIdError as error:
+        raise OperatorError(str(error)) from None
+    existing = context.reader().read_json(layout.manifest_key(context.initiative_id, run_id)) if args.run_id else None
+    if existing is not None:
+        totals = existing.get("totals", {})
+        context.out.write(f"run {run_id} was already complete: nothing new was written "
+                          f"({totals.get('statements')} statements in {totals.get('files')} files)\n")
+        return _report_reconciliation(context, existing)
     if context.settings.export_fan_out == "lambda":
         response = context.jobs.clients.lambda_.invoke(
             FunctionName=context.settings.export_worker_function,
@@ -220,17 +238,27 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
     assert manifest is not None
     context.out.write(f"run {run_id}: {manifest['totals']['statements']} statements in "
                       f"{manifest['totals']['files']} files\n")
-    _report_reconciliation(context, manifest)
-    return 0
+    return _report_reconciliation(context, manifest)
 
 
-def _report_reconciliation(context: Context, manifest: Mapping[str, Any]) -> None:
+def _report_reconciliation(context: Context, manifest: Mapping[str, Any]) -> int:
+    """The per-State lines on stdout; a difference or a left-out statement is an error line and a status."""
     for line in reconciliation_lines(manifest):
         context.out.write(f"  {line}\n")
+    status = 0
+    left_out = manifest.get("left_out") or []
+    if left_out:
+        listed = ", ".join(f"{entry.get('member_state')} {entry.get('statement_id')} ({entry.get('reason')})"
+                           for entry in left_out)
+        sys.stderr.write(f"error: {len(left_out)} statement(s) could not be exported and are left out of the "
+                         f"files: {listed}\n")
+        status = EXIT_LEFT_OUT
     if not manifest.get("reconciled"):
         moving = " (collection was open: counts may have moved)" if manifest.get("collection_open") else ""
-        sys.stderr.write(f"warning: the export and the counters differ for {', '.join(manifest['mismatches'])}"
+        sys.stderr.write(f"error: the export and the counters differ for {', '.join(manifest['mismatches'])}"
                          f"{moving}\n")
+        status = EXIT_COUNTS_DIFFER
+    return status
 
 
 def _files_of(manifest: Mapping[str, Any]) -> list[ManifestFile]:
@@ -244,8 +272,36 @@ def _local_path(run_dir: Path, file: ManifestFile) -> Path:
     return run_dir / file.member_state / file.name
 
 
+def _public_key(context: Context | None, args: argparse.Namespace) -> bytes:
+    """The exporter's public signing key: from --public-key (offline), else from KMS."""
+    if getattr(args, "public_key", None):
+        try:
+            return Path(args.public_key).read_bytes()
+        except OSError as error:
+            raise OperatorError(f"cannot read the public key {args.public_key}: {error.strerror}") from None
+    if context is None:
+        raise OperatorError("checking the manifest's signature needs the exporter's public key: give --public-key "
+                            "PEM (the `public-key` command writes it)")
+    from chalicelib.storage.manifest_signing import signing_public_key_pem
+
+    return signing_public_key_pem(context.jobs.clients.kms, context.jobs._key_arn(context.settings.export_signing_key))
+
+
+def _check_signature(manifest: Mapping[str, Any], signature: Mapping[str, Any] | None, public_key: bytes) -> None:
+    from chalicelib.exporting.manifest_signature import ManifestSignatureError, verify_manifest
+
+    try:
+        verify_manifest(manifest, signature, public_key)
+    except ManifestSignatureError as error:
+        raise OperatorError(str(error)) from None
+
+
 def command_download(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.manifest_signature import manifest_bytes
+
     manifest = context.manifest(args.run)
+    signature = context.reader().read_json(layout.signature_key(context.initiative_id, args.run))
+    _check_signature(manifest, signature, _public_key(context, args))
     files = _files_of(manifest)
     run_dir = Path(args.to) / args.run
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -257,20 +313,24 @@ def command_download(context: Context, args: argparse.Namespace) -> int:
         if digest != file.sha256:
             altered.append(file.name)
     bar.finish()
-    (run_dir / layout.MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    # The signed bytes themselves (exporting.manifest_signature): an authority can check them with openssl.
+    (run_dir / layout.MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
+    (run_dir / layout.SIGNATURE_NAME).write_text(json.dumps(signature, indent=1, sort_keys=True), encoding="utf-8")
     if altered:
         raise OperatorError(
             f"{len(altered)} file(s) differ from the manifest (altered or damaged): {', '.join(altered)}"
         )
-    context.out.write(f"{len(files)} files of run {args.run} in {run_dir}, each matching the manifest's SHA-256\n")
-    _report_reconciliation(context, manifest)
-    return 0
+    context.out.write(f"{len(files)} files of run {args.run} in {run_dir}, each matching the manifest's SHA-256; "
+                      "the manifest's signature holds\n")
+    return _report_reconciliation(context, manifest)
 
 
 def command_verify(context: Context | None, args: argparse.Namespace, out: TextIO) -> int:
     target = Path(args.target)
     if target.is_dir():
         manifest = _read_local_manifest(target / layout.MANIFEST_NAME)
+        signature = _read_local_signature(target)
+        _check_signature(manifest, signature, _public_key(context, args))
         files = _files_of(manifest)
         missing = [file.name for file in files if not _local_path(target, file).is_file()]
         if missing:
@@ -283,6 +343,8 @@ def command_verify(context: Context | None, args: argparse.Namespace, out: TextI
         if context is None:
             raise OperatorError(f"{target} is not a folder here, and no AWS context was built")
         manifest = context.manifest(args.target)
+        signature = context.reader().read_json(layout.signature_key(context.initiative_id, args.target))
+        _check_signature(manifest, signature, _public_key(context, args))
         files = _files_of(manifest)
         reader = context.reader()
 
@@ -295,7 +357,7 @@ def command_verify(context: Context | None, args: argparse.Namespace, out: TextI
     if altered:
         raise OperatorError(f"{len(altered)} of {len(files)} file(s) do not match the manifest's SHA-256 "
                             f"(altered or damaged): {', '.join(altered)}")
-    out.write(f"all {len(files)} files match the manifest's SHA-256\n")
+    out.write(f"the manifest's signature holds, and all {len(files)} files match its SHA-256\n")
     return 0
 
 
@@ -311,6 +373,18 @@ def _read_local_manifest(path: Path) -> dict[str, Any]:
     return document
 
 
+def _read_local_signature(run_dir: Path) -> dict[str, Any] | None:
+    """The signature document beside a downloaded manifest; None if there is none (verify then refuses)."""
+    path = run_dir / layout.SIGNATURE_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        raise OperatorError(f"{path} is not a readable signature") from None
+    return document if isinstance(document, dict) else None
+
+
 def command_decrypt(context: Context | None, args: argparse.Namespace, out: TextIO) -> int:
     from chalicelib.storage.export_reading import (
         ContextMismatchError,
@@ -324,18 +398,25 @@ def command_decrypt(context: Context | None, args: argparse.Namespace, out: Text
     target = Path(args.path)
     if target.is_dir():
         run_dir = target
-        manifest = _read_local_manifest(run_dir / layout.MANIFEST_NAME)
+        manifest: dict[str, Any] | None = _read_local_manifest(run_dir / layout.MANIFEST_NAME)
+        assert manifest is not None
         files = _files_of(manifest)
         jobs: list[tuple[Path, ManifestFile | None]] = [(_local_path(run_dir, file), file) for file in files]
     elif target.is_file():
-        manifest_path = target.parent.parent / layout.MANIFEST_NAME
-        listed = {file.name: file for file in _files_of(_read_local_manifest(manifest_path))} if (
-            manifest_path.is_file()) else {}
+        run_dir = target.parent.parent
+        manifest = _read_local_manifest(run_dir / layout.MANIFEST_NAME) if (
+            run_dir / layout.MANIFEST_NAME).is_file() else None
+        listed = {file.name: file for file in _files_of(manifest)} if manifest is not None else {}
         if not listed:
             sys.stderr.write(f"warning: no manifest beside {target.name}: its hash and place are not checked\n")
         jobs = [(target, listed.get(target.name))]
     else:
         raise OperatorError(f"{target} does not exist")
+    if manifest is not None:
+        if args.public_key is None and context is None:
+            sys.stderr.write("warning: the manifest's signature is not checked: give --public-key PEM to check it\n")
+        else:
+            _check_signature(manifest, _read_local_signature(run_dir), _public_key(context, args))
     if args.private_key is not None:
         try:
             key: ExportKey = ExportKey.rsa_private(Path(args.private_key).read_bytes())
@@ -349,23 +430,43 @@ def command_decrypt(context: Context | None, args: argparse.Namespace, out: Text
         key = context.export_key(None)
     bar = ProgressBar(f"decrypt {target.name}", sum(path.stat().st_size for path, _ in jobs if path.is_file()))
     written = []
+    failed: list[str] = []  # every bad file is reported at the end; the good ones are decrypted
     for path, file in jobs:
         if not path.is_file():
-            raise OperatorError(f"{path} is missing")
+            failed.append(f"{path.name} is missing")
+            continue
         if file is not None and file_sha256(path) != file.sha256:
-            raise OperatorError(f"{path.name} does not match the manifest's SHA-256: it was altered or damaged")
+            failed.append(f"{path.name} does not match the manifest's SHA-256: it was altered or damaged")
+            continue
         xml_path = path.with_name(path.name.removesuffix(layout.FILE_SUFFIX) + XML_SUFFIX)
         try:
             xml_digest = decrypt_file(path, xml_path, key, file.context if file else None, bar.advance)
         except (WrongKeyError, DamagedFileError, ContextMismatchError) as error:
-            raise OperatorError(str(error)) from None
+            failed.append(str(error))
+            continue
         if file is not None and xml_digest != file.xml_sha256:
             xml_path.unlink()
-            raise OperatorError(f"the XML of {path.name} does not match the manifest: it was altered")
+            failed.append(f"the XML of {path.name} does not match the manifest: it was altered")
+            continue
         written.append(xml_path)
     bar.finish()
     for path in written:
         out.write(f"{path}\n")
+    if failed:
+        if len(jobs) == 1:
+            raise OperatorError(failed[0])
+        raise OperatorError(f"{len(failed)} of {len(jobs)} file(s) could not be decrypted: {'; '.join(failed)}")
+    return 0
+
+
+def command_public_key(context: Context, args: argparse.Namespace) -> int:
+    """The exporter's public signing key as PEM, for an authority to check runs offline."""
+    pem = _public_key(context, argparse.Namespace(public_key=None))
+    if args.to:
+        Path(args.to).write_bytes(pem)
+        context.out.write(f"the public key that checks this stage's export manifests is in {args.to}\n")
+    else:
+        context.out.write(pem.decode("ascii"))
     return 0
 
 
@@ -375,7 +476,7 @@ def command_decrypt(context: Context | None, args: argparse.Namespace, out: Text
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="python -m chalicelib.operator_cli",
-        description="Export runs of statements of support: list, run, download, verify, decrypt.",
+        description="Export runs of statements of support: list, run, download, verify, decrypt, public-key.",
     )
     # A flag, not an option with an optional value: `--local run` must not read `run` as the address.
     main.add_argument("--local", action="store_true", help="use the moto server of `make run`")
@@ -390,11 +491,17 @@ def parser() -> argparse.ArgumentParser:
     download = commands.add_parser("download", help="fetch a run's manifest and files")
     download.add_argument("run", help="the run id")
     download.add_argument("--to", default="exports", help="folder to put RUN/ in (exports)")
-    verify = commands.add_parser("verify", help="check files against the manifest's SHA-256")
+    download.add_argument("--public-key", metavar="PEM", help="the exporter's public key (default: from KMS)")
+    verify = commands.add_parser("verify", help="check the manifest's signature and the files' SHA-256")
     verify.add_argument("target", help="a run id (checks the files in S3) or a downloaded run folder")
+    verify.add_argument("--public-key", metavar="PEM",
+                        help="the exporter's public key (`public-key` writes it): checks a folder offline")
     decrypt = commands.add_parser("decrypt", help="decrypt a file or a downloaded run folder to XML")
     decrypt.add_argument("path", help="an export file or a downloaded run folder")
     decrypt.add_argument("--private-key", help="an authority's RSA private key (PEM); default: the KMS export key")
+    decrypt.add_argument("--public-key", metavar="PEM", help="the exporter's public key, to check the manifest")
+    public_key = commands.add_parser("public-key", help="the exporter's public signing key (PEM), for authorities")
+    public_key.add_argument("--to", metavar="FILE", help="write it to FILE (default: standard output)")
     return main
 
 
@@ -415,7 +522,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
-    offline = (args.command == "verify" and Path(args.target).is_dir()) or (
+    offline = (args.command == "verify" and Path(args.target).is_dir() and args.public_key is not None) or (
         args.command == "decrypt" and args.private_key is not None
     )
     context = None if offline else build_context(args, out)
@@ -425,7 +532,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         return command_decrypt(context, args, out)
     assert context is not None
     commands: dict[str, Callable[[Context, argparse.Namespace], int]] = {
-        "list": command_list, "run": command_run, "download": command_download,
+        "list": command_list, "run": command_run, "download": command_download, "public-key": command_public_key,
     }
     return commands[args.command](context, args)
 

@@ -56,6 +56,7 @@ FUNCTION_ENVIRONMENT = {
     "FINGERPRINT_KEY_PARAMETER": "FingerprintKeyParameterName",
     "EXPORT_BUCKET": "ExportBucketName",
     "EXPORT_KEY": "ExportsKeyArn",
+    "EXPORT_SIGNING_KEY": "ExportSigningKeyArn",
     "STATEMENTS_STREAM_ARN": "StatementsTableStreamArn",
 }
 
@@ -400,6 +401,7 @@ class Deployment:
         kms = self._client("kms")
         for output, why in (("StatementsKeyArn", "seals the statements: without it they can never be read"),
                             ("ExportsKeyArn", "seals the export files"),
+                            ("ExportSigningKeyArn", "signed the manifests: its public key checks past runs"),
                             ("FingerprintKeyArn", "wraps the fingerprint key")):
             key = data.get(output)
             if not key:

@@ -360,3 +360,28 @@ def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -
     current.__dict__["counters"] = InMemoryCounterReader(dict(counts))
     current.__dict__["fingerprint_key"] = bytes(range(32))
     return current
+
+
+class InMemoryManifestSigner:
+    """The exporter's signing key, made here: an ECC P-256 key as KMS's ExportSigningKey is."""
+
+    def __init__(self, key_id: str = "arn:aws:kms:eu-central-1:000000000000:key/in-memory-signing") -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key_id = key_id
+        self._private = ec.generate_private_key(ec.SECP256R1())
+        self.calls = 0
+
+    def sign(self, message: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.calls += 1
+        return self._private.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    def public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self._private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )

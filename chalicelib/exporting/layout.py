@@ -1,7 +1,9 @@
 """Where an export run's objects go in the export bucket, and what a run id may be.
 
 Every key starts with the initiative id, then the run id, then (for files) the Member State:
-``{initiative}/{run}/{MS}/support-forms-{MS}-{language}-{part}.xml.enc``. Keys name no person.
+``{initiative}/{run}/{MS}/{CC}-{language}-{part}.xml.enc``, where CC is the country code OCS writes in
+forCountry, in capitals ("GR" for EL): OCS names its files so, and its export validator checks that a
+file's first two letters are its forCountry. Keys name no person.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from chalicelib.exporting.support_form import ocs_country
+
 RUN_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 FILE_SUFFIX = ".xml.enc"
 PLAN_NAME = "plan.json"
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.signature.json"
 PROGRESS_FOLDER = "progress"
 
 
@@ -51,12 +56,16 @@ def manifest_key(initiative_id: str, run_id: str) -> str:
     return run_prefix(initiative_id, run_id) + MANIFEST_NAME
 
 
+def signature_key(initiative_id: str, run_id: str) -> str:
+    return run_prefix(initiative_id, run_id) + SIGNATURE_NAME
+
+
 def progress_key(initiative_id: str, run_id: str, member_state: str) -> str:
     return f"{run_prefix(initiative_id, run_id)}{PROGRESS_FOLDER}/{member_state}.json"
 
 
 def file_name(member_state: str, language: str, part: int) -> str:
-    return f"support-forms-{member_state}-{language}-{part:03d}{FILE_SUFFIX}"
+    return f"{ocs_country(member_state).upper()}-{language}-{part:03d}{FILE_SUFFIX}"
 
 
 def file_key(initiative_id: str, run_id: str, member_state: str, language: str, part: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.exporting.progress import MemberStateProgress, RunPlan, sorted_files
 
-MANIFEST_FORMAT = "eci-export-manifest/1"
+MANIFEST_FORMAT = "eci-export-manifest/2"  # /2: statements left out, and a signature beside it
 
 
 class ManifestError(ValueError):
@@ -23,15 +23,16 @@ class Reconciliation:
     member_state: str
     exported: int
     counter: int | None  # None: the counters hold nothing for this State
+    left_out: int = 0  # counted, met by the export, and not written: listed by id in the manifest
 
     @property
     def difference(self) -> int:
-        return self.exported - (self.counter or 0)
+        return self.exported + self.left_out - (self.counter or 0)
 
     @property
     def reconciled(self) -> bool:
         if self.counter is None:
-            return self.exported == 0
+            return self.exported + self.left_out == 0
         return self.difference == 0
 
 
@@ -49,13 +50,14 @@ def build_manifest(
     mismatches: list[str] = []
     for code in plan.member_states:
         progress = by_state[code]
-        check = Reconciliation(code, progress.exported, progress.counter)
+        check = Reconciliation(code, progress.exported, progress.counter, len(progress.left_out))
         if not check.reconciled:
             mismatches.append(code)
         states[code] = {
             "statements": check.exported,
             "files": len(progress.files),
             "languages": sorted({exported.language for exported in progress.files}),
+            "left_out": check.left_out,
             "counter": check.counter,
             "difference": check.difference,
             "reconciled": check.reconciled,
@@ -76,7 +78,13 @@ def build_manifest(
         "collection_open": plan.collection_open,
         "reconciled": not mismatches,
         "mismatches": mismatches,
-        "totals": {"statements": total, "counter": counted, "files": len(files)},
+        "totals": {"statements": total, "counter": counted, "files": len(files),
+                   "left_out": sum(len(progress.left_out) for progress in progresses)},
+        # Statements that could not be written (exporting.member_state_export): by id and reason only.
+        "left_out": [
+            {"member_state": code, **statement.to_json()}
+            for code in plan.member_states for statement in by_state[code].left_out
+        ],
         "member_states": states,
         "files": [
             {key: value for key, value in exported.to_json().items() if key != "last"} for exported in files
@@ -130,8 +138,9 @@ def reconciliation_lines(manifest: Mapping[str, Any]) -> list[str]:
     for code, state in sorted(manifest.get("member_states", {}).items()):
         counter = state.get("counter")
         mark = "ok" if state.get("reconciled") else "MISMATCH"
+        left_out = f", {state['left_out']} left out" if state.get("left_out") else ""
         lines.append(
-            f"{code}: {state.get('statements')} statements in {state.get('files')} file(s); "
+            f"{code}: {state.get('statements')} statements in {state.get('files')} file(s){left_out}; "
             f"counter {counter if counter is not None else 'none'}: {mark}"
         )
     return lines

@@ -11,23 +11,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.ports import ExportFile, ExportFileStore, StatementOpener, StatementSource, StoredStatement
-from chalicelib.exporting.progress import ExportedFile, MemberStateProgress, Position
-from chalicelib.exporting.support_form import Signature, SupportFormHeader, SupportFormWriter
+from chalicelib.exporting.progress import ExportedFile, LeftOut, MemberStateProgress, Position
+from chalicelib.exporting.support_form import (
+    Signature,
+    SupportFormHeader,
+    SupportFormWriter,
+    UnwritableStatementError,
+    signature_xml,
+)
 from chalicelib.initiative import Initiative
 from chalicelib.signing.statement import PAYLOAD_VERSION
 from chalicelib.signing.submit import encryption_context
+
+logger = logging.getLogger(__name__)
 
 BUCKETS = 16  # chalicelib.storage.statements.STATEMENT_BUCKETS; checked equal by a test
 _STOP_CHECK_EVERY = 64  # statements between two looks at the clock
 
 
-class ExportDataError(ValueError):
+class ExportDataError(UnwritableStatementError):
     """A stored statement cannot be exported as it is; the message names the statement id, no content."""
+
+    reason = "unreadable-payload"
 
 
 class _OpenPart:
@@ -49,8 +60,8 @@ class _OpenPart:
         self.hasher.update(data)
         self.file.write(data)
 
-    def add(self, signature: Signature, position: Position) -> None:
-        self.writer.add(signature)
+    def add(self, xml: bytes, position: Position) -> None:
+        self.writer.add_xml(xml)
         self.last = position
 
     def close(self, member_state: str) -> ExportedFile:
@@ -130,8 +141,17 @@ def export_member_state(
             for statement in source.statements(initiative.id, code, bucket, after):
                 position = Position(bucket, statement.statement_id)
                 language = statement.form_language
+                xml: bytes | None = None
                 if not progress.already_exported(language, position, last_of.get(language)):
-                    signature = signature_of(statement, opener.open(statement.sealed, context))
+                    try:
+                        xml = signature_xml(signature_of(statement, opener.open(statement.sealed, context)))
+                    except UnwritableStatementError as error:
+                        # One statement never stops a State's export: it is left out, named in the manifest
+                        # by its id (the error's text names the field at most, never a value).
+                        progress = progress.with_left_out(LeftOut(statement.statement_id, error.reason))
+                        logger.warning("export run=%s state=%s: statement %s left out (%s)", run_id, code,
+                                       statement.statement_id, error.reason)
+                if xml is not None:
                     part = open_parts.get(language)
                     if part is None:
                         header = headers.get(language)
@@ -142,7 +162,7 @@ def export_member_state(
                             files, header, layout.file_key(initiative.id, run_id, code, language, number), number,
                             layout.file_context(initiative.id, run_id, code, language, number),
                         )
-                    part.add(signature, position)
+                    part.add(xml, position)
                     if part.writer.signatures >= max_statements_per_file:
                         close_part(language)
                 scanned = position

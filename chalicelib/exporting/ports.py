@@ -85,3 +85,13 @@ class CountSource(Protocol):
     def counts(self, initiative_id: str) -> dict[str, int]:
         """Signatories per Member State as the counters hold them."""
         ...
+
+
+class ManifestSigner(Protocol):
+    """Signs a run's manifest statement with a key only the exporter may use (KMS, asymmetric)."""
+
+    key_id: str  # the key's ARN: named in the signature document, for people; verification never trusts it
+
+    def sign(self, message: bytes) -> bytes:
+        """The DER-encoded ECDSA P-256 / SHA-256 signature of `message` (at most 4096 bytes)."""
+        ...

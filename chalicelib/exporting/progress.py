@@ -95,6 +95,21 @@ class ExportedFile:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A statement the export could not write: named by its id and a reason code, never its content."""
+
+    statement_id: str
+    reason: str  # "control-character", "unknown-property", "unreadable-payload"
+
+    def to_json(self) -> dict[str, str]:
+        return {"statement_id": self.statement_id, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> LeftOut:
+        return cls(str(value["statement_id"]), str(value["reason"]))
+
+
+@dataclass(frozen=True)
 class MemberStateProgress:
     member_state: str
     files: tuple[ExportedFile, ...] = ()
@@ -103,6 +118,7 @@ class MemberStateProgress:
     counter: int | None = None  # the counters' figure, read when the export of this State completed
     lease_until: datetime | None = None  # a worker holds the State until then
     completed_at: datetime | None = None
+    left_out: tuple[LeftOut, ...] = ()  # statements the scan met and could not write
 
     @property
     def exported(self) -> int:
@@ -124,6 +140,12 @@ class MemberStateProgress:
     def with_file(self, exported: ExportedFile) -> MemberStateProgress:
         return replace(self, files=(*self.files, exported))
 
+    def with_left_out(self, statement: LeftOut) -> MemberStateProgress:
+        """Record a statement left out; once, however often a resumed scan meets it again."""
+        if any(known.statement_id == statement.statement_id for known in self.left_out):
+            return self
+        return replace(self, left_out=(*self.left_out, statement))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": PROGRESS_FORMAT,
@@ -134,6 +156,7 @@ class MemberStateProgress:
             "counter": self.counter,
             "lease_until": self.lease_until.isoformat() if self.lease_until else None,
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "left_out": [statement.to_json() for statement in self.left_out],
         }
 
     @classmethod
@@ -151,6 +174,7 @@ class MemberStateProgress:
                 counter=int(counter) if counter is not None else None,
                 lease_until=_moment(value.get("lease_until")),
                 completed_at=_moment(value.get("completed_at")),
+                left_out=tuple(LeftOut.from_json(item) for item in value.get("left_out", [])),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ProgressFormatError(f"progress document is malformed ({type(error).__name__})") from None

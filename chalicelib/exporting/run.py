@@ -7,7 +7,9 @@
   invocation, which stops cleanly before its time runs out and is invoked again to go on; locally
   and in tests the units run one after another in the same process.
 * ``finish`` writes the manifest once every State is complete. Its content depends only on the
-  stored progress, so two workers finishing at once write the same document.
+  stored progress, so two workers finishing at once write the same document. It signs it first
+  (exporting.manifest_signature; one KMS call) and writes the signature before the manifest, so a run
+  that has a manifest has its signature.
 
 A worker holds a State by a lease in its progress document, so a second invocation for the same
 State does not write the same parts at the same time.
@@ -22,8 +24,9 @@ from typing import Any
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.manifest import build_manifest
+from chalicelib.exporting.manifest_signature import sign_manifest
 from chalicelib.exporting.member_state_export import export_member_state
-from chalicelib.exporting.ports import CountSource, ExportFileStore, StatementOpener, StatementSource
+from chalicelib.exporting.ports import CountSource, ExportFileStore, ManifestSigner, StatementOpener, StatementSource
 from chalicelib.exporting.progress import MemberStateProgress, RunPlan
 from chalicelib.exporting.retention import RetentionOverError, retention_clock
 from chalicelib.initiative import Initiative
@@ -56,6 +59,7 @@ class ExportRun:
         opener: Callable[[], StatementOpener],
         files: ExportFileStore,
         counts: CountSource,
+        signer: Callable[[], ManifestSigner],
         max_statements_per_file: int,
         now: Callable[[], datetime],
         today: Callable[[], date],
@@ -68,6 +72,7 @@ class ExportRun:
         self._opener = opener
         self._files = files
         self._counts = counts
+        self._signer = signer
         self._max = max_statements_per_file
         self._now = now
         self._today = today
@@ -167,6 +172,8 @@ class ExportRun:
         manifest = build_manifest(
             plan, progresses, self.initiative.registration_number, max(completed, default=plan.created_at)
         )
+        signature = sign_manifest(manifest, self._signer())
+        self._files.write_json(layout.signature_key(self.initiative.id, run_id), signature)
         self._files.write_json(layout.manifest_key(self.initiative.id, run_id), manifest)
         return manifest
 
@@ -195,3 +202,6 @@ class ExportRun:
 
     def manifest(self, run_id: str) -> dict[str, Any] | None:
         return self._files.read_json(layout.manifest_key(self.initiative.id, run_id))
+
+    def signature(self, run_id: str) -> dict[str, Any] | None:
+        return self._files.read_json(layout.signature_key(self.initiative.id, run_id))

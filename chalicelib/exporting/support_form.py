@@ -1,18 +1,19 @@
-"""The XML support form, as the Commission's OCS sent statements to national authorities, written as a stream.
+"""The XML support form, in the vocabulary of the Commission's OCS 5.0 export, written as a stream.
 
-Structure (no namespace; element order as in the OCS export model, see support_form.xsd)::
+Structure (no namespace; support_form.xsd beside this file is its schema, with the sources)::
 
     supportForm
-      forCountry, forLanguage
-      initiativeData: registrationNumber, registrationDate, urlOnCommissionRegister, title,
-                      subjectMatter, mainObjectives, organizerList, contactPersonsList, url
+      forCountry                      lower-case ISO 3166 code as OCS's country table has it ("gr" for Greece)
+      initiativeData: registrationNumber, startOfTheCollectionPeriod, endOfTheCollectionPeriod,
+                      urlOnCommissionRegister, title, objectives, registeredContactPersons, url
       signatures
         signature*: submissionDate, signatureIdentifier, annexRevision,
-                    signatoryInfo/groups/group*: name, properties/property*: key, value
+                    signatoryInfo/groups/group*: name, properties/property*: key (oct.property.*), value
 
 The writer emits the header, then one signature at a time, then the closing tags, to any binary sink:
-memory does not grow with the number of statements. Text is escaped as it is written; a character
-that XML 1.0 cannot carry at all (a control character) is refused, naming the field, never its value.
+memory does not grow with the number of statements. Text is escaped as it is written. A statement that
+cannot be written (a character XML 1.0 cannot carry, a property OCS has no key for) is refused before
+any of it reaches the sink, naming the statement and the field, never its value.
 """
 
 from __future__ import annotations
@@ -27,25 +28,57 @@ from chalicelib.initiative import Initiative
 
 ENCODING = "utf-8"
 
-# Groups of the OCS export (oct.group.*) and the keys of each, in the order they are written.
+# Groups of the OCS export (oct.group.*) and the keys of each, in the order they are written. The keys
+# are stored without OCS's "oct.property." prefix (chalicelib/signing/statement.py) and get it here.
 GENERAL_GROUP = "oct.group.general"
 ADDRESS_GROUP = "oct.group.address"
 ID_GROUP = "oct.group.id"
+PROPERTY_PREFIX = "oct.property."
 GENERAL_KEYS = ("full.first.names", "family.names", "date.of.birth")
 ADDRESS_KEYS = ("street", "street.number", "postal.code", "city", "country")
+# The ID documents of OCS 5.0's PropertyEnum (eu.europa.ec.eci.oct.webcommons.services.enums).
+DOCUMENT_KEYS = (
+    "passport", "id.card", "residence.permit", "personal.number", "personal.id", "permanent.residence",
+    "national.id.number", "registration.certificate", "citizens.card",
+)
+OCS_KEYS = frozenset((*GENERAL_KEYS, *ADDRESS_KEYS, *DOCUMENT_KEYS))
+
+# OCS's country table names Greece "gr" (ISO 3166); the EU's protocol code, our Member State code, is EL.
+_OCS_COUNTRY = {"EL": "gr"}
 
 # XML 1.0 Char production: tab, newline, carriage return and everything from U+0020 except
 # surrogates and U+FFFE/U+FFFF.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_KNOWN_KEYS = frozenset((*GENERAL_KEYS, *ADDRESS_KEYS))
+
+
+def ocs_country(member_state: str) -> str:
+    """The forCountry of a Member State as OCS writes it: ISO 3166, lower case."""
+    return _OCS_COUNTRY.get(member_state, member_state.lower())
 
 
 class BinarySink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
-class XmlCharacterError(ValueError):
-    """A value holds a character XML 1.0 cannot represent; the message names where, not what."""
+class UnwritableStatementError(ValueError):
+    """One statement cannot be written as it is stored; the message names where, never what.
+
+    `reason` is a short code for the manifest ("control-character", "unknown-property").
+    """
+
+    reason = "unwritable"
+
+
+class XmlCharacterError(UnwritableStatementError):
+    """A value holds a character XML 1.0 cannot represent."""
+
+    reason = "control-character"
+
+
+class UnknownPropertyError(UnwritableStatementError):
+    """A property has no key in OCS's vocabulary, so no authority's tooling could read it."""
+
+    reason = "unknown-property"
 
 
 def _escaped(value: str) -> str | None:
@@ -73,17 +106,16 @@ def escape_text(value: str, where: str) -> str:
 
 @dataclass(frozen=True)
 class SupportFormHeader:
-    """What precedes the signatures: the State, the form's language and the initiative's data."""
+    """What precedes the signatures: the State, and the initiative's data in the form's language."""
 
-    member_state: str  # EU code, upper case (EL for Greece)
-    language: str  # the language of the form that was signed
+    member_state: str  # EU code, upper case (EL for Greece); written as OCS's country code
+    language: str  # the language of the form that was signed: it names the file, and picks the texts
     registration_number: str
-    registration_date: date
+    collection_start: date
+    collection_end: date
     register_url: str
     title: str
-    subject_matter: str
-    main_objectives: str
-    organisers: str
+    objectives: str
     contact_persons: str
     website: str
 
@@ -95,14 +127,13 @@ class SupportFormHeader:
             member_state=member_state,
             language=language,
             registration_number=initiative.registration_number,
-            registration_date=initiative.registration_date,
+            collection_start=initiative.collection_start,
+            collection_end=initiative.collection_end,
             register_url=initiative.commission_register_url,
             title=text.title,
-            subject_matter=text.subject_matter,
-            main_objectives=text.main_objectives,
-            # As the register shows them: organisers by name and country, contact persons with e-mail.
-            organisers="; ".join(f"{person.name} ({person.country})" for person in initiative.organisers),
-            contact_persons="; ".join(f"{person.name} <{person.email}>" for person in initiative.contact_persons),
+            objectives=text.main_objectives,
+            # As OCS 5.0 writes registeredContactPersons: name and e-mail of each, comma-separated.
+            contact_persons=", ".join(f"{person.name} {person.email}" for person in initiative.contact_persons),
             website=initiative.website,
         )
 
@@ -112,7 +143,7 @@ class Signature:
     submission_date: date
     identifier: str
     annex_revision: int
-    properties: Mapping[str, str]  # the Commission's keys, as PersonalData.properties() gives them
+    properties: Mapping[str, str]  # the Commission's keys without "oct.property.", as PersonalData gives them
 
 
 def property_groups(properties: Mapping[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -133,6 +164,32 @@ def _element(name: str, text: str, where: str) -> str:
     return f"<{name}>{escape_text(text, where)}</{name}>"
 
 
+def signature_xml(signature: Signature) -> bytes:
+    """One signature element, or UnwritableStatementError before anything is written."""
+    where = f"signature {signature.identifier}"
+    parts = [
+        "<signature><submissionDate>",
+        signature.submission_date.isoformat(),
+        "</submissionDate>",
+        _element("signatureIdentifier", signature.identifier, where),
+        f"<annexRevision>{int(signature.annex_revision)}</annexRevision>",
+        "<signatoryInfo><groups>",
+    ]
+    for name, entries in property_groups(signature.properties):
+        parts.append(f"<group><name>{name}</name><properties>")
+        for key, value in entries:
+            if key not in OCS_KEYS:
+                raise UnknownPropertyError(f"{where}: a property has no key in the OCS vocabulary")
+            safe_value = _escaped(value)
+            if safe_value is None:
+                raise XmlCharacterError(f"{where}, property {key}: holds a control character that "
+                                        "XML 1.0 cannot carry")
+            parts.append(f"<property><key>{PROPERTY_PREFIX}{key}</key><value>{safe_value}</value></property>")
+        parts.append("</properties></group>")
+    parts.append("</groups></signatoryInfo></signature>\n")
+    return "".join(parts).encode(ENCODING)
+
+
 class SupportFormWriter:
     """Writes one supportForm document to a binary sink, signature by signature.
 
@@ -150,46 +207,28 @@ class SupportFormWriter:
         self._state = "open"
         parts = [
             f'<?xml version="1.0" encoding="{ENCODING.upper()}"?>\n<supportForm>',
-            _element("forCountry", header.member_state.lower(), "forCountry"),
-            _element("forLanguage", header.language, "forLanguage"),
+            _element("forCountry", ocs_country(header.member_state), "forCountry"),
             "<initiativeData>",
             _element("registrationNumber", header.registration_number, "registrationNumber"),
-            _element("registrationDate", header.registration_date.isoformat(), "registrationDate"),
+            _element("startOfTheCollectionPeriod", header.collection_start.isoformat(), "startOfTheCollectionPeriod"),
+            _element("endOfTheCollectionPeriod", header.collection_end.isoformat(), "endOfTheCollectionPeriod"),
             _element("urlOnCommissionRegister", header.register_url, "urlOnCommissionRegister"),
             _element("title", header.title, "title"),
-            _element("subjectMatter", header.subject_matter, "subjectMatter"),
-            _element("mainObjectives", header.main_objectives, "mainObjectives"),
-            _element("organizerList", header.organisers, "organizerList"),
-            _element("contactPersonsList", header.contact_persons, "contactPersonsList"),
+            _element("objectives", header.objectives, "objectives"),
+            _element("registeredContactPersons", header.contact_persons, "registeredContactPersons"),
             _element("url", header.website, "url"),
             "</initiativeData>\n<signatures>\n",
         ]
         self._sink.write("".join(parts).encode(ENCODING))
 
     def add(self, signature: Signature) -> None:
+        self.add_xml(signature_xml(signature))
+
+    def add_xml(self, xml: bytes) -> None:
+        """Add a signature rendered by signature_xml (so a caller can refuse one before opening a file)."""
         if self._state != "open":
             raise RuntimeError("add() needs a started, unfinished support form")
-        where = f"signature {signature.identifier}"
-        parts = [
-            "<signature><submissionDate>",
-            signature.submission_date.isoformat(),
-            "</submissionDate>",
-            _element("signatureIdentifier", signature.identifier, where),
-            f"<annexRevision>{int(signature.annex_revision)}</annexRevision>",
-            "<signatoryInfo><groups>",
-        ]
-        for name, entries in property_groups(signature.properties):
-            parts.append(f"<group><name>{name}</name><properties>")
-            for key, value in entries:
-                safe_key = key if key in _KNOWN_KEYS else escape_text(key, where)
-                safe_value = _escaped(value)
-                if safe_value is None:
-                    raise XmlCharacterError(f"{where}, property {safe_key}: holds a control character that "
-                                            "XML 1.0 cannot carry")
-                parts.append(f"<property><key>{safe_key}</key><value>{safe_value}</value></property>")
-            parts.append("</properties></group>")
-        parts.append("</groups></signatoryInfo></signature>\n")
-        self._sink.write("".join(parts).encode(ENCODING))
+        self._sink.write(xml)
         self.signatures += 1
 
     def finish(self) -> None:

@@ -42,8 +42,12 @@ OUTPUT_ENVIRONMENT = {
     "FingerprintKeyParameterName": "FINGERPRINT_KEY_PARAMETER",
     "ExportBucketName": "EXPORT_BUCKET",
     "ExportsKeyArn": "EXPORT_KEY",
+    "ExportSigningKeyArn": "EXPORT_SIGNING_KEY",
 }
 FINGERPRINT_KEY_ARN_OUTPUT = "FingerprintKeyArn"
+# Which checkout's system a moto server holds: the operator's `--local` tool refuses any other (on a shared
+# machine, port 5000 may be another person's `make run`).
+LOCAL_SYSTEM_PARAMETER = "/eci/{stage}/local-system"
 
 # KMS keys have no name: these tags (the local analogue of CloudFormation's aws:cloudformation:* tags)
 # let a second run find the keys the first one made.
@@ -108,11 +112,23 @@ def provision(
         outputs[FINGERPRINT_KEY_ARN_OUTPUT],
         outputs["FingerprintKeyParameterName"],
     )
+    clients.ssm.put_parameter(Name=LOCAL_SYSTEM_PARAMETER.format(stage=stage), Value=str(PROJECT_ROOT),
+                              Type="String", Overwrite=True)
     environment = {variable: outputs[output] for output, variable in OUTPUT_ENVIRONMENT.items()}
     environment["ECI_STAGE"] = stage
     # moto runs no Lambda functions: an export's Member States run one after another in the caller.
     environment["EXPORT_FAN_OUT"] = "in-process"
     return environment
+
+
+def local_system_owner(endpoint_url: str, stage: str = DEFAULT_STAGE, region: str = DEFAULT_REGION) -> str | None:
+    """The project folder whose system the moto server at endpoint_url holds; None if it holds none."""
+    clients = local_clients(endpoint_url, region)
+    try:
+        value: str = clients.ssm.get_parameter(Name=LOCAL_SYSTEM_PARAMETER.format(stage=stage))["Parameter"]["Value"]
+    except clients.ssm.exceptions.ParameterNotFound:
+        return None
+    return value
 
 
 # --- the template -------------------------------------------------------------------------------------

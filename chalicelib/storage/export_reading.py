@@ -109,11 +109,18 @@ def decrypt_file(
     try:
         with os.fdopen(handle, "wb") as output, source.open("rb") as encrypted:
             reader = _CountingReader(encrypted, on_bytes)
-            with client.stream(mode="d", source=reader, key_provider=key.provider) as decryptor:
+            # Not `with`: the stream's __exit__ logs a 30-line traceback ("Error on closing") when a damaged
+            # file stops the read; the error itself is raised and reported below as one line.
+            decryptor = client.stream(mode="d", source=reader, key_provider=key.provider)
+            try:
                 for chunk in decryptor:
                     output.write(chunk)
                     digest.update(chunk)
                 context: Mapping[str, str] = decryptor.header.encryption_context
+            finally:
+                # What __exit__ would ignore: close() complains of an unread footer after a failed read.
+                with contextlib.suppress(AWSEncryptionSDKClientError):
+                    decryptor.close()
         if expected_context is not None:
             differing = sorted(name for name, value in expected_context.items() if context.get(name) != value)
             if differing:

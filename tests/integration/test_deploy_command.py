@@ -97,6 +97,9 @@ class FakeCloud:
                 "CountersTableName": tables["counters"]["TableName"],
                 "StatementsKeyArn": keys["statements"], "FingerprintKeyArn": keys["fingerprint"],
                 "ExportsKeyArn": keys["exports"], "ExportBucketName": bucket,
+                "ExportSigningKeyArn": kms.create_key(
+                    Description=f"eci-{stage}: signs manifests", KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256",
+                )["KeyMetadata"]["Arn"],
                 "FingerprintKeyParameterName": f"/eci/{stage}/fingerprint-key",
             }
         if template.name == "stream-failures.yaml":
@@ -250,6 +253,7 @@ def test_every_setting_the_functions_need_reaches_them_from_the_data_stack(organ
         "STATEMENTS_TABLE": "eci-dev-statements", "COUNTERS_TABLE": "eci-dev-counters",
         "STATEMENTS_KEY": data["StatementsKeyArn"], "FINGERPRINT_KEY_PARAMETER": "/eci/dev/fingerprint-key",
         "EXPORT_BUCKET": data["ExportBucketName"], "EXPORT_KEY": data["ExportsKeyArn"],
+        "EXPORT_SIGNING_KEY": data["ExportSigningKeyArn"],
         "STATEMENTS_STREAM_ARN": data["StatementsTableStreamArn"],
         "COUNT_REPORTS_ITEM_FAILURES": "true",  # step 4 gives the mapping ReportBatchItemFailures
         "ORIGIN_VERIFY_SECRET": organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")]["OriginVerifySecret"],

@@ -32,6 +32,7 @@ STACK_OUTPUTS = {
     "FINGERPRINT_KEY_PARAMETER": "/eci/dev/fingerprint-key",
     "EXPORT_BUCKET": "eci-dev-exports-123456789012-eu-central-1",
     "EXPORT_KEY": "arn:aws:kms:eu-central-1:123456789012:key/33333333-3333-3333-3333-333333333333",
+    "EXPORT_SIGNING_KEY": "arn:aws:kms:eu-central-1:123456789012:key/44444444-4444-4444-4444-444444444444",
     "STATEMENTS_STREAM_ARN": PACKAGED_STREAM_ARN,
 }
 # Function resource in the template -> its name in .chalice/config.json.

@@ -120,8 +120,12 @@ def test_local_key_is_the_declared_key(aws_settings: Settings, declared: Templat
     key_id = declared.refs[logical_id]
 
     assert json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]) == properties["KeyPolicy"]
-    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is properties["EnableKeyRotation"]
-    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["Description"] == properties["Description"]
+    metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert metadata["Description"] == properties["Description"]
+    assert metadata["KeyUsage"] == properties.get("KeyUsage", "ENCRYPT_DECRYPT")
+    assert metadata["KeySpec"] == properties.get("KeySpec", "SYMMETRIC_DEFAULT")
+    if metadata["KeyUsage"] == "ENCRYPT_DECRYPT":  # KMS rotates symmetric keys only (and refuses to be asked)
+        assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is properties["EnableKeyRotation"]
 
 
 def test_every_declared_alias_names_its_key(aws_settings: Settings, declared: TemplateResolver) -> None:
@@ -132,7 +136,7 @@ def test_every_declared_alias_names_its_key(aws_settings: Settings, declared: Te
     for logical_id in declared_aliases:
         properties = _properties(declared, logical_id)
         assert aliases[properties["AliasName"]] == properties["TargetKeyId"], logical_id
-    assert len({declared.refs[key] for key in _of_type("AWS::KMS::Key")}) == len(declared_aliases) == 3
+    assert len({declared.refs[key] for key in _of_type("AWS::KMS::Key")}) == len(declared_aliases) == 4
 
 
 def test_local_bucket_is_the_declared_bucket(aws_settings: Settings, declared: TemplateResolver) -> None:

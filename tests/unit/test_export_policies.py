@@ -88,3 +88,15 @@ def test_export_worker_reads_export_objects_only_through_s3(stage: str) -> None:
                        and f"alias/eci-{stage}-exports" in json.dumps(s)]
 
     assert [s["Condition"]["StringLike"] for s in export_decrypts] == [{"kms:ViaService": "s3.*.amazonaws.com"}]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_export_worker_may_sign_manifests_and_only_with_the_signing_key(stage: str) -> None:
+    signers = []
+    for path in sorted(CHALICE_DIR.glob(f"policy-{stage}-*.json")):
+        for statement in _statements(path):
+            if "kms:Sign" in _actions(statement):
+                signers.append(path.name)
+                assert statement["Condition"] == {
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/eci-{stage}-export-signing"}}
+    assert signers == [f"policy-{stage}-export.json"]

@@ -4,12 +4,15 @@ re-running is idempotent, and the manifest reconciles with the counters or says 
 from __future__ import annotations
 
 import hashlib
+import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.member_state_export import BUCKETS
@@ -20,11 +23,12 @@ from chalicelib.storage.statements import STATEMENT_BUCKETS
 from tests.fakes import (
     InMemoryCounterReader,
     InMemoryExportFileStore,
+    InMemoryManifestSigner,
     InMemoryStatementSource,
     PlainOpener,
     SimulatedCrash,
 )
-from tests.unit.export_specimens import SIGNING_DAY, demo_initiative, stored
+from tests.unit.export_specimens import SIGNING_DAY, demo_initiative, part_a, stored
 
 RUN = "2026-11-27"
 MOMENT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -55,18 +59,24 @@ class World:
             counts if counts is not None else dict(Counter(item.member_state for item in self.statements))
         )
         self.clock = MOMENT
+        self.signer = InMemoryManifestSigner()
         self.run = ExportRun(
             self.initiative, source=self.source, opener=lambda: self.opener, files=self.files, counts=self.counts,
-            max_statements_per_file=max_per_file, now=lambda: self.clock, today=lambda: today,
+            signer=lambda: self.signer, max_statements_per_file=max_per_file, now=lambda: self.clock,
+            today=lambda: today,
         )
 
     def exported_ids(self) -> Counter[tuple[str, str, str]]:
         """(Member State, language, statement id) of every signature in every stored file."""
         found: Counter[tuple[str, str, str]] = Counter()
-        for data in self.files.objects.values():
+        for key, data in self.files.objects.items():
             root = _parse(data)
             for signature in root.iter("signature"):
-                found[(root.findtext("forCountry", "").upper(), root.findtext("forLanguage", ""),
+                # As an authority reads it: the country from forCountry ("gr" is the EU's EL), the
+                # language from the file name (OCS 5.0 has no forLanguage).
+                country = root.findtext("forCountry", "").upper()
+                language = key.rsplit("/", 1)[-1].split("-")[1]
+                found[("EL" if country == "GR" else country, language,
                        signature.findtext("signatureIdentifier", ""))] += 1
         return found
 
@@ -84,7 +94,7 @@ def test_every_statement_appears_once_in_its_states_file_for_its_language() -> N
 
     assert world.exported_ids() == world.expected_ids()
     assert manifest["reconciled"] is True
-    assert manifest["totals"] == {"statements": 40, "counter": 40, "files": 4 + 2 + 3 + 2}
+    assert manifest["totals"] == {"statements": 40, "counter": 40, "files": 4 + 2 + 3 + 2, "left_out": 0}
     assert {code: state["statements"] for code, state in manifest["member_states"].items()} == {
         "DE": 20, "FR": 8, "PL": 12,
     }
@@ -97,7 +107,7 @@ def test_files_are_split_into_parts_of_at_most_n_statements() -> None:
     de_en = [file for file in manifest["files"] if file["member_state"] == "DE" and file["language"] == "en"]
     assert [file["statements"] for file in de_en] == [4, 4, 4, 3]
     assert [file["part"] for file in de_en] == [1, 2, 3, 4]
-    assert de_en[0]["key"] == f"demo-2026/{RUN}/DE/support-forms-DE-en-001.xml.enc"
+    assert de_en[0]["key"] == f"demo-2026/{RUN}/DE/DE-en-001.xml.enc"
     assert all(file["statements"] <= 4 for file in manifest["files"])
 
 
@@ -121,7 +131,8 @@ def test_a_count_that_differs_is_flagged_in_the_manifest_not_hidden() -> None:
     assert manifest["reconciled"] is False
     assert manifest["mismatches"] == ["FR"]
     assert manifest["member_states"]["FR"] == {
-        "statements": 8, "files": 2, "languages": ["fr"], "counter": 9, "difference": -1, "reconciled": False,
+        "statements": 8, "files": 2, "languages": ["fr"], "left_out": 0, "counter": 9, "difference": -1,
+        "reconciled": False,
     }
 
 
@@ -139,7 +150,8 @@ def test_state_with_a_count_but_no_statements_shows_the_difference() -> None:
     manifest = world.run.run_to_end(RUN)
 
     assert manifest["member_states"]["LU"] == {
-        "statements": 0, "files": 0, "languages": [], "counter": 3, "difference": -3, "reconciled": False,
+        "statements": 0, "files": 0, "languages": [], "left_out": 0, "counter": 3, "difference": -3,
+        "reconciled": False,
     }
 
 
@@ -238,18 +250,60 @@ def test_no_export_once_the_retention_period_has_ended() -> None:
         world.run.start(RUN)
 
 
-def test_statement_sealed_for_another_state_stops_the_export_naming_only_its_id() -> None:
+def test_statement_sealed_for_another_state_is_left_out_naming_only_its_id() -> None:
     from dataclasses import replace
 
-    from chalicelib.exporting.member_state_export import ExportDataError
-
     wrong = replace(stored(1, "DE", "en"), member_state="AT")
-    world = World(statements=[wrong], counts={"AT": 1})
+    world = World(statements=[wrong, stored(2, "AT", "de")], counts={"AT": 2})
 
-    with pytest.raises(ExportDataError) as raised:
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["left_out"] == [
+        {"member_state": "AT", "statement_id": wrong.statement_id, "reason": "unreadable-payload"}]
+    assert manifest["member_states"]["AT"]["statements"] == 1
+    assert "Großmann" not in json.dumps(manifest)
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("postal.code", "104\x0135", "control-character"),
+    ("personal.id", "\uffff", "control-character"),
+    ("favourite.colour", "blue", "unknown-property"),
+])
+def test_one_unwritable_statement_is_left_out_by_id_and_the_run_completes_for_the_rest(
+    field: str, value: str, reason: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    statements = _statements()
+    bad = stored(999, "DE", "en", properties={"full.first.names": "Eva",
+                                                "family.names": "Schmidt", field: value})
+    world = World(statements=[*statements, bad])
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["left_out"] == [{"member_state": "DE", "statement_id": bad.statement_id, "reason": reason}]
+    assert manifest["member_states"]["DE"]["left_out"] == 1
+    assert manifest["totals"]["left_out"] == 1
+    # Every other statement is exported, once; the counted one left out still accounts for the counter.
+    assert world.exported_ids() == world.expected_ids() - Counter({("DE", "en", bad.statement_id): 1})
+    assert manifest["reconciled"] is True
+    assert world.run.signature(RUN) is not None
+    # Named by id and reason, never by content: not in the manifest, not in the log.
+    for text in (json.dumps(manifest, ensure_ascii=False), caplog.text):
+        assert value not in text and "Schmidt" not in text and "Eva" not in text
+    assert bad.statement_id in caplog.text
+
+
+def test_a_statement_left_out_before_a_crash_is_listed_once_after_the_resume() -> None:
+    statements = [stored(n, "DE", "en") for n in range(12)]
+    bad = stored(50, "DE", "en", properties={"full.first.names": "Eva", "family.names": "S\x02"})
+    world = World(statements=[*statements, bad], max_per_file=3)
+    world.files.fail_on_file(3)
+    with pytest.raises(SimulatedCrash):
         world.run.run_to_end(RUN)
-    assert wrong.statement_id in str(raised.value)
-    assert "Großmann" not in str(raised.value)
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert [entry["statement_id"] for entry in manifest["left_out"]] == [bad.statement_id]
+    assert world.exported_ids() == world.expected_ids() - Counter({("DE", "en", bad.statement_id): 1})
 
 
 def test_run_ids_are_checked_and_name_no_person() -> None:
@@ -269,4 +323,35 @@ def test_every_path_names_initiative_run_and_member_state() -> None:
     for file in manifest["files"]:
         initiative, run_id, code, name = file["key"].split("/")
         assert (initiative, run_id, code) == ("demo-2026", RUN, file["member_state"])
-        assert name.startswith(f"support-forms-{code}-")
+        assert name.startswith(f"{code}-")
+
+
+_STORED_TEXT = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.tuples(st.sampled_from(["family.names", "city", "postal.code", "street"]), _STORED_TEXT),
+                       min_size=1, max_size=12))
+def test_whatever_is_stored_every_statement_is_either_exported_exactly_or_listed_as_left_out(
+    values: list[tuple[str, str]],
+) -> None:
+    statements = [stored(number, "DE", "en", properties={**part_a(number), field: value})
+                  for number, (field, value) in enumerate(values)]
+    world = World(statements=statements, max_per_file=5)
+
+    manifest = world.run.run_to_end(RUN)
+
+    left_out = {entry["statement_id"] for entry in manifest["left_out"]}
+    exported: dict[str, dict[str, str]] = {}
+    for data in world.files.objects.values():
+        for signature in _parse(data).iter("signature"):
+            exported[signature.findtext("signatureIdentifier", "")] = {
+                p.findtext("key", "").removeprefix("oct.property."): p.findtext("value", "")
+                for p in signature.iter("property")}
+    assert set(exported) | left_out == {item.statement_id for item in statements}
+    assert not set(exported) & left_out
+    for number, (field, value) in enumerate(values):
+        identifier = statements[number].statement_id
+        if identifier in exported:
+            assert exported[identifier][field] == value
+    assert manifest["reconciled"] is True

@@ -206,8 +206,21 @@ def test_key_policies_name_the_roles_chalice_creates() -> None:
 
 def test_every_key_rotates_and_outlives_its_stack() -> None:
     for logical_id, key in _resources(DATA, "AWS::KMS::Key").items():
-        assert key["Properties"]["EnableKeyRotation"] is True, logical_id
+        # KMS rotates symmetric keys only; the signing key is asymmetric, and past runs need it as it is.
+        symmetric = key["Properties"].get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
+        assert key["Properties"].get("EnableKeyRotation") is (True if symmetric else None), logical_id
         assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+def test_only_the_exporter_signs_manifests_and_anyone_of_the_account_reads_the_public_key() -> None:
+    policy = _key_policy("ExportSigningKey", OPERATOR)
+    key = DATA["Resources"]["ExportSigningKey"]["Properties"]
+
+    assert (key["KeyUsage"], key["KeySpec"]) == ("SIGN_VERIFY", "ECC_NIST_P256")
+    assert allowed(policy, EXPORTER, "kms:Sign")
+    for caller in (WRITER, COUNTER, OPERATOR, ADMINISTRATOR):
+        assert not allowed(policy, caller, "kms:Sign"), caller
+        assert allowed(policy, caller, "kms:GetPublicKey"), caller
 
 
 # --- the data stack: tables and bucket -----------------------------------------------------------------
@@ -295,7 +308,8 @@ def test_export_bucket_lifecycle_is_the_backstop_of_the_retention_clock() -> Non
 def test_data_stack_keeps_the_outputs_the_deploy_reads() -> None:
     assert set(DATA["Outputs"]) >= {
         "StatementsTableName", "StatementsTableStreamArn", "CountersTableName", "StatementsKeyArn",
-        "FingerprintKeyArn", "ExportsKeyArn", "ExportBucketName", "FingerprintKeyParameterName"}
+        "FingerprintKeyArn", "ExportsKeyArn", "ExportBucketName", "FingerprintKeyParameterName",
+        "ExportSigningKeyArn"}
 
 
 # --- the edge stack ------------------------------------------------------------------------------------

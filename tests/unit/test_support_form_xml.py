@@ -1,4 +1,4 @@
-"""The XML support form: the OCS structure in its order, escaped, well formed, valid against our schema."""
+"""The XML support form: OCS 5.0's structure and vocabulary, escaped, well formed, valid against our schema."""
 
 from __future__ import annotations
 
@@ -48,26 +48,48 @@ def _assert_valid(document: bytes) -> None:
     assert schema.validate(parsed), schema.error_log
 
 
-def test_national_authority_gets_the_ocs_structure_in_its_order() -> None:
-    root = _parse(_xml([_signature()]))
+def test_national_authority_gets_the_ocs_5_structure_in_its_order() -> None:
+    document = _xml([_signature()])
+    root = _parse(document)
 
     assert root.tag == "supportForm"
-    assert [child.tag for child in root] == ["forCountry", "forLanguage", "initiativeData", "signatures"]
+    assert [child.tag for child in root] == ["forCountry", "initiativeData", "signatures"]
     assert root.findtext("forCountry") == "de"
-    assert root.findtext("forLanguage") == "en"
     data = root.find("initiativeData")
     assert data is not None
     assert [child.tag for child in data] == [
-        "registrationNumber", "registrationDate", "urlOnCommissionRegister", "title", "subjectMatter",
-        "mainObjectives", "organizerList", "contactPersonsList", "url",
+        "registrationNumber", "startOfTheCollectionPeriod", "endOfTheCollectionPeriod", "urlOnCommissionRegister",
+        "title", "objectives", "registeredContactPersons", "url",
     ]
+    initiative = demo_initiative()
     assert data.findtext("registrationNumber") == "ECI(2026)000042"
-    assert data.findtext("registrationDate") == "2026-07-01"
+    assert data.findtext("startOfTheCollectionPeriod") == "2026-09-01"
+    assert data.findtext("endOfTheCollectionPeriod") == "2027-08-31"
+    assert data.findtext("urlOnCommissionRegister") == initiative.commission_register_url
+    assert data.findtext("title") == initiative.texts["en"].title
+    assert data.findtext("objectives") == initiative.texts["en"].main_objectives
+    assert data.findtext("registeredContactPersons") == ", ".join(
+        f"{person.name} {person.email}" for person in initiative.contact_persons)
+    assert data.findtext("url") == initiative.website
     [signature] = root.iter("signature")
     assert [child.tag for child in signature] == ["submissionDate", "signatureIdentifier", "annexRevision",
                                                   "signatoryInfo"]
     assert signature.findtext("submissionDate") == "2026-11-27"
     assert signature.findtext("annexRevision") == "1"
+    _assert_valid(document)
+
+
+def test_greek_statements_are_for_country_gr_as_ocs_writes_it() -> None:
+    root = _parse(_xml([_signature()], member_state="EL", language="el"))
+
+    assert root.findtext("forCountry") == "gr"
+    assert root.findtext("initiativeData/title") == demo_initiative().texts["el"].title
+
+
+def test_demo_initiative_follows_the_annex_iii_of_regulation_2019_788() -> None:
+    from chalicelib.initiative import ANNEX_III_2019_788
+
+    assert demo_initiative().annex_revision == ANNEX_III_2019_788 == 2
 
 
 def test_part_a_statement_has_general_and_address_groups_with_the_commissions_keys() -> None:
@@ -76,10 +98,11 @@ def test_part_a_statement_has_general_and_address_groups_with_the_commissions_ke
               for group in root.iter("group")}
 
     assert groups == {
-        "oct.group.general": [("full.first.names", "Jürgen 1"), ("family.names", "Großmann"),
-                              ("date.of.birth", "1988-03-07")],
-        "oct.group.address": [("street", "Kastanienallee"), ("street.number", "12b"), ("postal.code", "10435"),
-                              ("city", "Berlin"), ("country", "DE")],
+        "oct.group.general": [("oct.property.full.first.names", "Jürgen 1"), ("oct.property.family.names", "Großmann"),
+                              ("oct.property.date.of.birth", "1988-03-07")],
+        "oct.group.address": [("oct.property.street", "Kastanienallee"), ("oct.property.street.number", "12b"),
+                              ("oct.property.postal.code", "10435"), ("oct.property.city", "Berlin"),
+                              ("oct.property.country", "DE")],
     }
 
 
@@ -89,8 +112,9 @@ def test_part_b_statement_has_the_id_document_under_its_type_key() -> None:
               for group in root.iter("group")}
 
     assert groups == {
-        "oct.group.general": [("full.first.names", "Zofia Maria"), ("family.names", "Wiśniewska-Kowal")],
-        "oct.group.id": [("personal.id", "44051401359")],
+        "oct.group.general": [("oct.property.full.first.names", "Zofia Maria"),
+                              ("oct.property.family.names", "Wiśniewska-Kowal")],
+        "oct.group.id": [("oct.property.personal.id", "44051401359")],
     }
 
 
@@ -125,8 +149,8 @@ def test_every_value_comes_back_exactly_as_signed(value: str) -> None:
 
     root = _parse(document)  # well formed
     values = {p.findtext("key"): p.findtext("value") for p in root.iter("property")}
-    assert values["family.names"] == value
-    assert values["city"] == value
+    assert values["oct.property.family.names"] == value
+    assert values["oct.property.city"] == value
     _assert_valid(document)
 
 
@@ -143,11 +167,11 @@ def test_french_authority_reads_the_initiative_in_french_with_its_organisers_and
 
 def test_initiative_texts_are_escaped_too() -> None:
     header = replace(SupportFormHeader.for_initiative(demo_initiative(), "FR", "fr"),
-                     title="Rivières & lacs <propres>", organisers='A "B" & C')
+                     title="Rivières & lacs <propres>", contact_persons='A "B" <a@example.org> & C')
     root = _parse(_xml([_signature()], header=header))
 
     assert root.findtext("initiativeData/title") == "Rivières & lacs <propres>"
-    assert root.findtext("initiativeData/organizerList") == 'A "B" & C'
+    assert root.findtext("initiativeData/registeredContactPersons") == 'A "B" <a@example.org> & C'
 
 
 def test_file_is_utf8_with_a_declaration() -> None:
@@ -179,17 +203,53 @@ def test_form_without_signatures_is_still_valid() -> None:
     _assert_valid(_xml([]))
 
 
-def test_schema_refuses_elements_out_of_order() -> None:
+def _schema_accepts(document: bytes) -> bool:
     from lxml import etree
 
     schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
-    document = _xml([_signature()]).replace(b"<forCountry>de</forCountry><forLanguage>en</forLanguage>",
-                                            b"<forLanguage>en</forLanguage><forCountry>de</forCountry>")
-    assert not schema.validate(etree.fromstring(document))
+    return bool(schema.validate(etree.fromstring(document)))
+
+
+def test_schema_accepts_what_the_commissions_accepts_children_in_any_order_and_an_empty_group() -> None:
+    document = _xml([_signature()])
+    reordered = document.replace(b"<supportForm><forCountry>de</forCountry>", b"<supportForm>").replace(
+        b"</initiativeData>", b"</initiativeData><forCountry>de</forCountry>")
+    assert _schema_accepts(reordered)
+    empty_group = document.replace(b"<groups>", b"<groups><group><name>oct.group.id</name><properties/></group>")
+    assert _schema_accepts(empty_group)
+    empty_value = document.replace(b"<value>12b</value>", b"<value></value>")
+    assert _schema_accepts(empty_value)
+
+
+@pytest.mark.parametrize(("what", "old", "new"), [
+    ("the 1.x forLanguage OCS 5.0 dropped", b"<forCountry>de</forCountry>",
+     b"<forCountry>de</forCountry><forLanguage>en</forLanguage>"),
+    ("a key without the oct.property. prefix", b"<key>oct.property.city</key>", b"<key>city</key>"),
+    ("the EU's EL where OCS writes gr", b"<forCountry>de</forCountry>", b"<forCountry>EL</forCountry>"),
+    ("no start of the collection period", b"<startOfTheCollectionPeriod>2026-09-01</startOfTheCollectionPeriod>",
+     b""),
+    ("a date not yyyy-MM-dd", b"<endOfTheCollectionPeriod>2027-08-31<", b"<endOfTheCollectionPeriod>31/08/2027<"),
+    ("a blank register URL", b">https://citizens-initiative.europa.eu/initiatives/details/2026/000042_en<", b"> <"),
+])
+def test_schema_refuses_what_the_ocs_5_validator_refuses(what: str, old: bytes, new: bytes) -> None:
+    document = _xml([_signature()])
+    assert old in document, what
+
+    assert not _schema_accepts(document.replace(old, new, 1)), what
+
+
+def test_unknown_property_key_is_refused_naming_the_statement_only() -> None:
+    from chalicelib.exporting.support_form import UnknownPropertyError
+
+    with pytest.raises(UnknownPropertyError) as raised:
+        _xml([_signature(properties={**part_a(1), "secret.thing": "x"})])
+
+    assert "0a1b2c3d-0000-4000-8000-000000000001" in str(raised.value)
+    assert "secret" not in str(raised.value)
 
 
 def test_empty_values_are_left_out_rather_than_written_empty() -> None:
     root = _parse(_xml([_signature(properties={**part_a(1), "street.number": ""})]))
 
     keys = [p.findtext("key") for p in root.iter("property")]
-    assert "street.number" not in keys
+    assert "oct.property.street.number" not in keys
