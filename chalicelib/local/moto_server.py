@@ -73,9 +73,16 @@ def start_moto_server(
     """
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_rollback
+
+    # Transactions that cost what they write, not the whole table (see the module's docstring).
+    moto_rollback.install()
     if port:
-        # ThreadedMotoServer would wait forever if its thread cannot bind: check first.
+        # ThreadedMotoServer would wait forever if its thread cannot bind: check first. With SO_REUSEADDR,
+        # as werkzeug binds, so that connections of a stopped run waiting out TIME_WAIT do not count as
+        # in use; a socket listening there still does.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError:
