@@ -11,6 +11,7 @@ from bench import (
     count_lag,
     export_throughput,
     import_time,
+    local_run,
     moto_process,
     page_weight,
     post_path,
@@ -29,6 +30,7 @@ def main() -> None:
     _print(import_time.figures())
     _print(page_weight.figures())  # in process, on in-memory fakes
     _print(count_lag.figures())  # its own `make run`, with its own moto
+    _print(local_run.figures())  # another `make run`, filled to 1,000 statements and restarted
     with moto_process.moto_server() as moto:
         progress("provisioning infra/data.yaml on moto")
         settings = moto_process.provisioned_settings(moto)

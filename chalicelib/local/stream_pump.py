@@ -110,6 +110,21 @@ class StreamPump:
             self._delivered(shard)
         return accepted
 
+    @property
+    def stream_arn(self) -> str:
+        return self._stream_arn
+
+    def positions(self) -> dict[str, tuple[str, str | None]]:
+        """Per shard, the sequence number and eventID of the last record delivered (to resume after a restart)."""
+        return {shard.shard_id: (shard.last_sequence, shard.last_event_id)
+                for shard in self._shards.values() if shard.last_sequence is not None}
+
+    def resume(self, positions: dict[str, tuple[str, str | None]]) -> None:
+        """Go on after these records (before the first pump_once): nothing delivered before a restart comes again."""
+        for shard_id, (sequence, event_id) in positions.items():
+            shard = self._shards.setdefault(shard_id, _Shard(shard_id, None))
+            shard.last_sequence, shard.last_event_id = sequence, event_id
+
     def run(self, stop: threading.Event) -> None:
         """Pump until stop is set."""
         while not stop.is_set():
@@ -131,7 +146,10 @@ class StreamPump:
         while True:
             description = self._client.describe_stream(**request)["StreamDescription"]
             for shard in description.get("Shards", []):
-                if shard["ShardId"] not in self._shards:
+                known = self._shards.get(shard["ShardId"])
+                if known is not None:
+                    known.parent_id = shard.get("ParentShardId")  # a shard resumed after a restart
+                else:
                     self._shards[shard["ShardId"]] = _Shard(shard["ShardId"], shard.get("ParentShardId"))
                     if first_read and self._starting_position != "TRIM_HORIZON":
                         # LATEST names a place in the shard only when asked: ask now, keep it until a delivery.
@@ -237,9 +255,9 @@ def stream_pumps(
     return pumps
 
 
-def start_stream_pumps(app: Chalice, stop: threading.Event) -> list[threading.Thread]:
+def start_stream_pumps(pumps: list[StreamPump], stop: threading.Event) -> list[threading.Thread]:
     threads = []
-    for pump in stream_pumps(app):
+    for pump in pumps:
         thread = threading.Thread(target=pump.run, args=(stop,), name="stream-pump", daemon=True)
         thread.start()
         threads.append(thread)

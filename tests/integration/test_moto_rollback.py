@@ -125,7 +125,7 @@ def test_the_fix_is_pinned_to_the_moto_releases_requirements_dev_names() -> None
 
 def test_the_fix_refuses_loudly_a_moto_release_it_was_not_written_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto_rollback, "installed_moto_version", lambda: (6, 0, 0))
-    with pytest.raises(moto_rollback.MotoInternalsChangedError, match="moto 6.0.0 is installed"):
+    with pytest.raises(moto_rollback.MotoInternalsChangedError, match=r"moto 6\.0\.0 is installed"):
         moto_rollback.check_moto()
 
 
