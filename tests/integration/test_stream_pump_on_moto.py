@@ -204,3 +204,23 @@ def test_a_delivered_record_that_moto_then_rolls_back_does_not_hide_the_record_w
         pass
 
     assert delivered == ["rolled-back", "written-in-its-place"]
+
+
+def test_a_pump_resumed_after_a_restart_delivers_only_what_came_after(
+    empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    first, delivered_before = _recording_pump(empty_tables, moto_env)
+    _put(empty_tables, "before-1", "before-2")
+    while first.pump_once():
+        pass
+    _put(empty_tables, "after-1")
+
+    delivered: list[str] = []
+    second = StreamPump(streams_client(empty_tables.region), moto_env["STATEMENTS_STREAM_ARN"],
+                        lambda event: delivered.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]))
+    second.resume(first.positions())
+    while second.pump_once():
+        pass
+
+    assert delivered_before == ["before-1", "before-2"]
+    assert delivered == ["after-1"]
