@@ -73,10 +73,12 @@ def start_moto_server(
     """
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local import moto_rollback
+    from chalicelib.local import moto_rollback, moto_shard_iterators
 
-    # Transactions that cost what they write, not the whole table (see the module's docstring).
+    # Transactions that cost what they write, not the whole table; shard iterators that expire as on AWS,
+    # not kept for ever (see each module's docstring).
     moto_rollback.install()
+    moto_shard_iterators.install()
     if port:
         # ThreadedMotoServer would wait forever if its thread cannot bind: check first. With SO_REUSEADDR,
         # as werkzeug binds, so that connections of a stopped run waiting out TIME_WAIT do not count as
