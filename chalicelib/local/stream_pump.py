@@ -35,12 +35,10 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
 RETRY_SECONDS = 1.0  # after the handler failed: Lambda also backs off before it delivers the batch again
 _SHARDS_REFRESH_SECONDS = 10.0
-
-Deliver = Callable[[dict[str, Any]], object]
-
-
 # GetRecords returns at most 1,000 records; one more than a batch is read, the last delivered record.
 _MOST_RECORDS_PER_READ = 1000
+
+Deliver = Callable[[dict[str, Any]], object]
 
 
 @dataclass
