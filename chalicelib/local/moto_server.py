@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,9 +49,13 @@ class RunningMotoServer:
     port: int
     environment: dict[str, str]
     _server: ThreadedMotoServer
+    _stopped: bool = field(default=False, init=False)
 
     def stop(self) -> None:
-        self._server.stop()
+        """Stop serving (idempotent); what moto holds stays in this process's memory."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.stop()
 
 
 class MotoPortInUseError(OSError):

@@ -139,6 +139,7 @@ def run_local(
             server.server.server_close()
             for worker in workers:
                 worker.join(timeout=_PUMP_STOP_SECONDS if worker.name == "stream-pump" else _WORKER_STOP_SECONDS)
+            moto.stop()  # nothing else writes while the state is saved (moto's data stays in memory)
             save_state(state, {pump.stream_arn: pump.positions() for pump in pumps})
             print(f"Saved:        {state}", flush=True)
     finally:
