@@ -141,9 +141,11 @@ class StreamPump:
         first_read = self._shards_read_at is None
         self._shards_read_at = now
         request: dict[str, Any] = {"StreamArn": self._stream_arn}
+        listed: set[str] = set()
         while True:
             description = self._client.describe_stream(**request)["StreamDescription"]
             for shard in description.get("Shards", []):
+                listed.add(shard["ShardId"])
                 known = self._shards.get(shard["ShardId"])
                 if known is not None:
                     known.parent_id = shard.get("ParentShardId")  # a shard resumed after a restart
@@ -155,8 +157,11 @@ class StreamPump:
                                                                               self._starting_position)
             last = description.get("LastEvaluatedShardId")
             if not last:
-                return
+                break
             request["ExclusiveStartShardId"] = last
+        if first_read:  # a position resumed for a shard the stream no longer has is of no use
+            for shard_id in set(self._shards) - listed:
+                del self._shards[shard_id]
 
     def _iterator(self, shard_id: str, position: str, sequence_number: str | None = None) -> str:
         request: dict[str, Any] = {"StreamArn": self._stream_arn, "ShardId": shard_id, "ShardIteratorType": position}
