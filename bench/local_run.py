@@ -4,10 +4,12 @@ Starts the local system as `make run` does (``python -m chalicelib.local``, free
 folder) and signs distinct made-up people over HTTP one after another as a browser would (form, then
 POST), the first person signing again every WINDOW statements (a duplicate: a cancelled transaction on
 moto, not counted, its time not measured). At each size it prints the median POST time of the last
-WINDOW statements, its ratio to the median of statements 101 to 200 of the same run (the first hundred
-warm caches up; flat is about 1) and the process's resident memory, once the public total equals the
-statements signed. After the last size it stops the system (which saves its state), starts it again on
-the same ports and prints how long until it serves with the same total, beside the first, empty start.
+WINDOW statements and the process's CPU time per statement over them (its pump and count function
+included; what a busy machine disturbs least), each as a ratio to statements 101 to 200 of the same run
+(the first hundred warm caches up; flat is about 1), and the process's resident memory, once the public
+total equals the statements signed. After the last size it stops the system (which saves its state),
+starts it again on the same ports and prints how long until it serves with the same total, beside the
+first, empty start.
 
 ``make bench`` runs it up to 1,000 statements; ``python -m bench.local_run 1000 10000`` prints both sizes.
 """
@@ -15,6 +17,7 @@ the same ports and prints how long until it serves with the same total, beside t
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import sys
@@ -74,9 +77,15 @@ def resident_mb(pid: int) -> float:
     raise BenchError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) the process has used so far (/proc/PID/stat, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def figures(sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[Figure]:
-    if not sizes or min(sizes) <= 2 * WINDOW:
-        raise BenchError(f"sizes must be more than {2 * WINDOW} statements")
+    if not sizes or min(sizes) <= 2 * WINDOW or any(size % WINDOW for size in sizes):
+        raise BenchError(f"sizes must be multiples of {WINDOW} above {2 * WINDOW}")
     results: list[Figure] = []
     ports = (free_port(), free_port())
     with tempfile.TemporaryDirectory() as state_dir:
@@ -86,25 +95,39 @@ def figures(sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[Figure]:
                 results.append(Figure("local_run_start_seconds_empty", f"{time.monotonic() - started:.1f}", "s"))
                 progress(f"local run: signing up to {max(sizes)} statements on {system.url}")
                 times: list[float] = []
+                cpu_at = {0: cpu_seconds(system.pid)}  # the process's CPU time after every WINDOW statements
                 for size in sorted(sizes):
                     while len(times) < size:
                         times.append(_post(system.url, FIRST_INDEX + len(times)))
                         if len(times) % WINDOW == 1:
                             _post(system.url, FIRST_INDEX)  # the first person again: a cancelled transaction
+                        if len(times) % WINDOW == 0:
+                            cpu_at[len(times)] = cpu_seconds(system.pid)
                         if len(times) % 500 == 0:
                             progress(f"local run: {len(times)} statements signed")
                     _exact_total(system.url, size)
                     baseline = statistics.median(times[WINDOW:2 * WINDOW])
                     recent = statistics.median(times[-WINDOW:])
+                    # CPU per statement (the pump's and count function's share included) is what a busy
+                    # machine disturbs least: other processes lengthen the wall time, not this.
+                    cpu_baseline = (cpu_at[2 * WINDOW] - cpu_at[WINDOW]) / WINDOW
+                    cpu_recent = (cpu_at[size] - cpu_at[size - WINDOW]) / WINDOW
                     if not results[1:]:
-                        results.append(Figure(f"local_run_post_ms_statements_{WINDOW + 1}_to_{2 * WINDOW}",
-                                              f"{baseline * 1000:.1f}", "ms"))
+                        results += [
+                            Figure(f"local_run_post_ms_statements_{WINDOW + 1}_to_{2 * WINDOW}",
+                                   f"{baseline * 1000:.1f}", "ms"),
+                            Figure(f"local_run_cpu_ms_per_statement_{WINDOW + 1}_to_{2 * WINDOW}",
+                                   f"{cpu_baseline * 1000:.1f}", "ms"),
+                        ]
                     results += [
                         Figure(f"local_run_post_ms_at_{size}", f"{recent * 1000:.1f}", "ms"),
                         Figure(f"local_run_post_time_at_{size}_vs_at_{2 * WINDOW}", f"{recent / baseline:.2f}", "x"),
+                        Figure(f"local_run_cpu_ms_per_statement_at_{size}", f"{cpu_recent * 1000:.1f}", "ms"),
+                        Figure(f"local_run_cpu_per_statement_at_{size}_vs_at_{2 * WINDOW}",
+                               f"{cpu_recent / cpu_baseline:.2f}", "x"),
                         Figure(f"local_run_resident_mb_at_{size}", f"{resident_mb(system.pid):.0f}", "MB"),
                     ]
-                    for figure in results[-3:]:
+                    for figure in results[-5:]:
                         progress(figure.line())
             progress("local run: stopped (state saved); starting it again on the same ports")
             started = time.monotonic()
