@@ -135,6 +135,8 @@ def run_local(
         except KeyboardInterrupt:
             print("\nStopping.", flush=True)
         finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `kill` must not cut the save short
             stop.set()
             server.server.server_close()
             for worker in workers:
