@@ -29,6 +29,8 @@ from urllib.parse import urlencode
 
 from bench import BenchError, Figure, progress
 from bench.identities import submission
+from chalicelib.local.provision import DEFAULT_STAGE
+from chalicelib.local.state_file import state_path
 from chalicelib.local.system_process import LocalSystemError, free_port, running_local_system
 
 DEFAULT_SIZES = (1_000,)
@@ -129,6 +131,8 @@ def figures(sizes: tuple[int, ...] = DEFAULT_SIZES) -> list[Figure]:
                     ]
                     for figure in results[-5:]:
                         progress(figure.line())
+            saved = state_path(Path(state_dir), DEFAULT_STAGE).stat().st_size / 1e6
+            results.append(Figure(f"local_run_state_file_mb_at_{max(sizes)}", f"{saved:.0f}", "MB"))
             progress("local run: stopped (state saved); starting it again on the same ports")
             started = time.monotonic()
             with running_local_system(state_dir=Path(state_dir), ports=ports) as system:
