@@ -60,8 +60,9 @@ extract: $(BIN)/python
 	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o $(LOCALE)/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i $(LOCALE)/messages.pot -d $(LOCALE) -D messages
 
+# The data is kept in .make-run/ across restarts; `make run FRESH=1` starts empty.
 run: $(BIN)/python catalogs
-	$(BIN)/python -m chalicelib.local
+	$(BIN)/python -m chalicelib.local $(if $(FRESH),--fresh)
 
 lint: $(BIN)/python
 	$(BIN)/ruff check app.py chalicelib tests bench infra

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.config import PROJECT_ROOT
 from chalicelib.local.moto_server import DEFAULT_PORT as DEFAULT_MOTO_PORT
 from chalicelib.local.provision import DEFAULT_STAGE
-from chalicelib.local.runner import DEFAULT_HOST, DEFAULT_PORT, run_local
+from chalicelib.local.runner import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_FOLDER, run_local
+from chalicelib.local.state_file import LocalStateError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,14 +31,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--stage", default=DEFAULT_STAGE, help=f"stage: resource names and Chalice config ({DEFAULT_STAGE})"
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="holds app.py and .chalice/")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help=f"where the data is kept across restarts (PROJECT_DIR/{DEFAULT_STATE_FOLDER})")
+    parser.add_argument("--fresh", action="store_true", help="forget the kept data and start empty")
     args = parser.parse_args(argv)
-    run_local(
-        host=args.host,
-        port=args.port,
-        moto_port=args.moto_port,
-        stage=args.stage,
-        project_dir=args.project_dir.resolve(),
-    )
+    try:
+        run_local(
+            host=args.host,
+            port=args.port,
+            moto_port=args.moto_port,
+            stage=args.stage,
+            project_dir=args.project_dir.resolve(),
+            state_dir=args.state_dir,
+            fresh=args.fresh,
+        )
+    except LocalStateError as error:
+        print(f"make run: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

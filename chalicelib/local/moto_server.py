@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,9 +49,13 @@ class RunningMotoServer:
     port: int
     environment: dict[str, str]
     _server: ThreadedMotoServer
+    _stopped: bool = field(default=False, init=False)
 
     def stop(self) -> None:
-        self._server.stop()
+        """Stop serving (idempotent); what moto holds stays in this process's memory."""
+        if not self._stopped:
+            self._stopped = True
+            self._server.stop()
 
 
 class MotoPortInUseError(OSError):
@@ -73,9 +77,18 @@ def start_moto_server(
     """
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_rollback, moto_shard_iterators
+
+    # Transactions that cost what they write, not the whole table; shard iterators that expire as on AWS,
+    # not kept for ever (see each module's docstring).
+    moto_rollback.install()
+    moto_shard_iterators.install()
     if port:
-        # ThreadedMotoServer would wait forever if its thread cannot bind: check first.
+        # ThreadedMotoServer would wait forever if its thread cannot bind: check first. With SO_REUSEADDR,
+        # as werkzeug binds, so that connections of a stopped run waiting out TIME_WAIT do not count as
+        # in use; a socket listening there still does.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError:

@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -19,15 +20,24 @@ from chalicelib.local.moto_server import start_moto_server
 from chalicelib.local.provision import DEFAULT_STAGE, provision
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from chalice.app import Chalice
     from chalice.config import Config
 
+    from chalicelib.local.stream_pump import StreamPump
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_STATE_FOLDER = ".make-run"  # in the project, git-ignored
 _WORKER_STOP_SECONDS = 5.0
+# A pump in the middle of a batch finishes it before the state is saved (the count function's own timeout).
+_PUMP_STOP_SECONDS = 60.0
 
 
-def start_background_workers(app: Chalice, settings: Settings, stop: threading.Event) -> list[Thread]:
+def start_background_workers(
+    app: Chalice, settings: Settings, pumps: list[StreamPump], stop: threading.Event
+) -> list[Thread]:
     """Start what AWS runs beside the routes; return the started threads, which end once stop is set.
 
     On AWS, Lambda feeds the statements table's stream to the count handler and EventBridge fires the
@@ -37,7 +47,7 @@ def start_background_workers(app: Chalice, settings: Settings, stop: threading.E
     from chalicelib.local.scheduler import start_scheduler
     from chalicelib.local.stream_pump import start_stream_pumps
 
-    return [*start_stream_pumps(app, stop), *start_scheduler(app, settings.region, stop)]
+    return [*start_stream_pumps(pumps, stop), *start_scheduler(app, settings.region, stop)]
 
 
 def load_chalice_app(project_dir: Path) -> Chalice:
@@ -75,15 +85,27 @@ def run_local(
     moto_port: int = DEFAULT_MOTO_PORT,
     stage: str = DEFAULT_STAGE,
     project_dir: Path = PROJECT_ROOT,
+    state_dir: Path | None = None,
+    fresh: bool = False,
 ) -> None:
-    """Start moto, provision it, serve the app until Ctrl-C, then stop everything."""
+    """Start moto with the saved state, provision it, serve the app until Ctrl-C, save the state, stop.
+
+    The state is kept in state_dir (project_dir/.make-run unless told) across restarts; fresh starts empty.
+    """
     from chalice.local import create_local_server
+
+    from chalicelib.local.state_file import load_state, remove_state, save_state, state_path
+    from chalicelib.local.stream_pump import stream_pumps
 
     # Like `chalice local`: the app's log lines go to stdout as they would to CloudWatch.
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)  # not one line per client about credentials
+    state = state_path(state_dir or project_dir / DEFAULT_STATE_FOLDER, stage)
+    if fresh:
+        remove_state(state)
     moto = start_moto_server(port=moto_port)
     try:
+        loaded = load_state(state)
         resources = provision(moto.endpoint_url, stage=stage)
         config = chalice_config(project_dir, stage, lambda: load_chalice_app(project_dir))
         # The stage's variables first, then the provisioned names over any AWS names they carry.
@@ -92,11 +114,18 @@ def run_local(
         os.environ["COUNT_REPORTS_ITEM_FAILURES"] = "true"  # the stream pump takes partial batch responses
         app = load_chalice_app(project_dir)
         settings = Settings.from_environ(os.environ)
+        pumps = stream_pumps(app)
+        for pump in pumps:
+            pump.resume(loaded.pump_positions.get(pump.stream_arn, {}) if loaded else {})
         stop = threading.Event()
-        workers = start_background_workers(app, settings, stop)
+        workers = start_background_workers(app, settings, pumps, stop)
         server = create_local_server(app, config, host, port)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as Ctrl-C does: the state is saved
         print(f"ECI app:      http://{host}:{port}/", flush=True)
-        print(f"AWS on moto:  {moto.endpoint_url}  (in memory; gone when this stops)", flush=True)
+        print(f"AWS on moto:  {moto.endpoint_url}", flush=True)
+        print(f"State:        {state} ({'loaded' if loaded else 'new'}; saved when this stops; "
+              "`make run FRESH=1` starts empty)", flush=True)
         print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
         print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
               f".venv/bin/python -m chalicelib.operator_cli --local --endpoint {moto.endpoint_url} run", flush=True)
@@ -106,9 +135,18 @@ def run_local(
         except KeyboardInterrupt:
             print("\nStopping.", flush=True)
         finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `kill` must not cut the save short
             stop.set()
             server.server.server_close()
             for worker in workers:
-                worker.join(timeout=_WORKER_STOP_SECONDS)
+                worker.join(timeout=_PUMP_STOP_SECONDS if worker.name == "stream-pump" else _WORKER_STOP_SECONDS)
+            moto.stop()  # nothing else writes while the state is saved (moto's data stays in memory)
+            save_state(state, {pump.stream_arn: pump.positions() for pump in pumps})
+            print(f"Saved:        {state}", flush=True)
     finally:
         moto.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -6,6 +6,14 @@ raises, the same batch is delivered again after a pause, as Lambda does; when it
 batch response naming records (ReportBatchItemFailures, as the deployed stream mapping has it), the
 batch is delivered again from the lowest one named; otherwise the shard moves on to the record after
 the batch. A child shard waits until its parent is read to the end.
+
+Each read takes a fresh shard iterator at the last record delivered (AT_SEQUENCE_NUMBER) instead of
+following NextShardIterator. moto's own rollback of a cancelled transaction swaps a copy of the whole
+table in, stream shard included, and an iterator taken before the swap reads the discarded shard for ever
+(chalicelib/local/moto_rollback.py removes the swap on the local system; the pump does not rely on it).
+Reading from the last delivered record also checks that record is still there: the one read first must
+be the one delivered last (same sequence number and eventID); if the shard now holds another record at
+that number, it is delivered too, not skipped, so nothing is lost. Every read goes through one client.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
 RETRY_SECONDS = 1.0  # after the handler failed: Lambda also backs off before it delivers the batch again
 _SHARDS_REFRESH_SECONDS = 10.0
+# GetRecords returns at most 1,000 records; one more than a batch is read, the last delivered record.
+_MOST_RECORDS_PER_READ = 1000
 
 Deliver = Callable[[dict[str, Any]], object]
 
@@ -35,9 +45,11 @@ Deliver = Callable[[dict[str, Any]], object]
 class _Shard:
     shard_id: str
     parent_id: str | None
-    iterator: str | None = None
+    start: str | None = None  # before anything was delivered: an iterator at the starting position (LATEST)
+    last_sequence: str | None = None  # of the last record delivered
+    last_event_id: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)  # the batch being delivered, until it succeeds
-    after_pending: str | None = None
+    closed_after_pending: bool = False
     finished: bool = False
 
 
@@ -93,9 +105,23 @@ class StreamPump:
                 shard.pending = shard.pending[retry_from:]
                 continue
             accepted += len(shard.pending)
-            shard.pending = []
-            self._advance(shard, shard.after_pending)
+            self._delivered(shard)
         return accepted
+
+    @property
+    def stream_arn(self) -> str:
+        return self._stream_arn
+
+    def positions(self) -> dict[str, tuple[str, str | None]]:
+        """Per shard, the sequence number and eventID of the last record delivered (to resume after a restart)."""
+        return {shard.shard_id: (shard.last_sequence, shard.last_event_id)
+                for shard in self._shards.values() if shard.last_sequence is not None}
+
+    def resume(self, positions: dict[str, tuple[str, str | None]]) -> None:
+        """Go on after these records (before the first pump_once): nothing delivered before a restart comes again."""
+        for shard_id, (sequence, event_id) in positions.items():
+            shard = self._shards.setdefault(shard_id, _Shard(shard_id, None))
+            shard.last_sequence, shard.last_event_id = sequence, event_id
 
     def run(self, stop: threading.Event) -> None:
         """Pump until stop is set."""
@@ -115,42 +141,66 @@ class StreamPump:
         first_read = self._shards_read_at is None
         self._shards_read_at = now
         request: dict[str, Any] = {"StreamArn": self._stream_arn}
+        listed: set[str] = set()
         while True:
             description = self._client.describe_stream(**request)["StreamDescription"]
             for shard in description.get("Shards", []):
-                if shard["ShardId"] not in self._shards:
+                listed.add(shard["ShardId"])
+                known = self._shards.get(shard["ShardId"])
+                if known is not None:
+                    known.parent_id = shard.get("ParentShardId")  # a shard resumed after a restart
+                else:
                     self._shards[shard["ShardId"]] = _Shard(shard["ShardId"], shard.get("ParentShardId"))
-                    if first_read:
-                        self._shards[shard["ShardId"]].iterator = self._iterator(shard["ShardId"], first_read)
+                    if first_read and self._starting_position != "TRIM_HORIZON":
+                        # LATEST names a place in the shard only when asked: ask now, keep it until a delivery.
+                        self._shards[shard["ShardId"]].start = self._iterator(shard["ShardId"],
+                                                                              self._starting_position)
             last = description.get("LastEvaluatedShardId")
             if not last:
-                return
+                break
             request["ExclusiveStartShardId"] = last
+        if first_read:  # a position resumed for a shard the stream no longer has is of no use
+            for shard_id in set(self._shards) - listed:
+                del self._shards[shard_id]
 
-    def _iterator(self, shard_id: str, at_start: bool) -> str:
-        # Shards that appear later (splits) are read from their beginning, as Lambda reads them.
-        position = self._starting_position if at_start else "TRIM_HORIZON"
-        iterator: str = self._client.get_shard_iterator(
-            StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType=position
-        )["ShardIterator"]
+    def _iterator(self, shard_id: str, position: str, sequence_number: str | None = None) -> str:
+        request: dict[str, Any] = {"StreamArn": self._stream_arn, "ShardId": shard_id, "ShardIteratorType": position}
+        if sequence_number is not None:
+            request["SequenceNumber"] = sequence_number
+        iterator: str = self._client.get_shard_iterator(**request)["ShardIterator"]
         return iterator
 
     def _fetch(self, shard: _Shard) -> bool:
-        if shard.iterator is None:
-            shard.iterator = self._iterator(shard.shard_id, at_start=False)
-        response = self._client.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
-        records: list[dict[str, Any]] = response.get("Records", [])
+        """Read the records after the last one delivered into shard.pending; False if there are none."""
+        if shard.last_sequence is None:
+            # Shards that appear later (splits) are read from their beginning, as Lambda reads them.
+            iterator = shard.start or self._iterator(shard.shard_id, "TRIM_HORIZON")
+            response = self._client.get_records(ShardIterator=iterator, Limit=self._batch_size)
+            records: list[dict[str, Any]] = response.get("Records", [])
+            if shard.start is not None:
+                shard.start = response.get("NextShardIterator") if not records else None
+        else:
+            iterator = self._iterator(shard.shard_id, "AT_SEQUENCE_NUMBER", shard.last_sequence)
+            limit = max(2, min(self._batch_size + 1, _MOST_RECORDS_PER_READ))
+            response = self._client.get_records(ShardIterator=iterator, Limit=limit)
+            records = response.get("Records", [])
+            if records and (records[0]["dynamodb"]["SequenceNumber"], records[0].get("eventID")) == (
+                    shard.last_sequence, shard.last_event_id):
+                records = records[1:]  # the one delivered last
+        closed = response.get("NextShardIterator") is None  # a closed shard read to its end
         if not records:
-            self._advance(shard, response.get("NextShardIterator"))
+            shard.finished = closed
             return False
-        shard.pending = records
-        shard.after_pending = response.get("NextShardIterator")
+        shard.pending = records[: self._batch_size]
+        shard.closed_after_pending = closed and len(records) < self._batch_size
         return True
 
     @staticmethod
-    def _advance(shard: _Shard, iterator: str | None) -> None:
-        shard.iterator = iterator
-        shard.finished = iterator is None  # a closed shard read to its end
+    def _delivered(shard: _Shard) -> None:
+        last = shard.pending[-1]
+        shard.last_sequence, shard.last_event_id = last["dynamodb"]["SequenceNumber"], last.get("eventID")
+        shard.pending = []
+        shard.finished = shard.closed_after_pending
 
 
 def first_failed_record(response: object, records: list[dict[str, Any]]) -> int | None:
@@ -208,9 +258,9 @@ def stream_pumps(
     return pumps
 
 
-def start_stream_pumps(app: Chalice, stop: threading.Event) -> list[threading.Thread]:
+def start_stream_pumps(pumps: list[StreamPump], stop: threading.Event) -> list[threading.Thread]:
     threads = []
-    for pump in stream_pumps(app):
+    for pump in pumps:
         thread = threading.Thread(target=pump.run, args=(stop,), name="stream-pump", daemon=True)
         thread.start()
         threads.append(thread)

@@ -23,6 +23,7 @@ from pathlib import Path
 from chalicelib.config import PROJECT_ROOT
 
 HOST = "127.0.0.1"
+_STOP_SECONDS = 120.0  # it saves its state before it exits: seconds for ten thousand statements
 
 
 class LocalSystemError(RuntimeError):
@@ -33,6 +34,9 @@ class LocalSystemError(RuntimeError):
 class LocalSystem:
     url: str  # the app
     moto_url: str  # its AWS on moto
+    pid: int  # of the process serving both
+    port: int
+    moto_port: int
 
 
 def free_port() -> int:
@@ -55,9 +59,19 @@ def initiative_collecting_today(directory: Path) -> Path:
 
 
 @contextmanager
-def running_local_system(start_timeout_seconds: float = 90.0) -> Iterator[LocalSystem]:
-    """`python -m chalicelib.local` on free ports until the block ends."""
-    port, moto_port = free_port(), free_port()
+def running_local_system(
+    start_timeout_seconds: float = 90.0,
+    *,
+    state_dir: Path | None = None,
+    ports: tuple[int, int] | None = None,
+    fresh: bool = False,
+) -> Iterator[LocalSystem]:
+    """`python -m chalicelib.local` until the block ends, then stopped as Ctrl-C stops it (its state saved).
+
+    On free ports unless given (app, moto); its data kept in state_dir (a temporary folder unless given:
+    never the developer's own .make-run/). The same state_dir and ports again is a restart; fresh forgets.
+    """
+    port, moto_port = ports or (free_port(), free_port())
     with tempfile.TemporaryDirectory() as directory:
         environment = {**os.environ, "INITIATIVE_FILE": str(initiative_collecting_today(Path(directory)))}
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # the local system sets up its own moto
@@ -66,17 +80,18 @@ def running_local_system(start_timeout_seconds: float = 90.0) -> Iterator[LocalS
         with log_path.open("w", encoding="utf-8") as log:
             # Our own interpreter and module with fixed arguments: no shell, no untrusted input.
             process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port)],
+                [sys.executable, "-m", "chalicelib.local", "--port", str(port), "--moto-port", str(moto_port),
+                 "--state-dir", str(state_dir or Path(directory) / "state"), *(["--fresh"] if fresh else [])],
                 cwd=PROJECT_ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
-            system = LocalSystem(f"http://{HOST}:{port}", f"http://{HOST}:{moto_port}")
+            system = LocalSystem(f"http://{HOST}:{port}", f"http://{HOST}:{moto_port}", process.pid, port, moto_port)
             try:
                 _wait_until_serving(process, system.url, start_timeout_seconds, log_path)
                 yield system
             finally:
                 process.terminate()
                 try:
-                    process.wait(timeout=15)
+                    process.wait(timeout=_STOP_SECONDS)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()

@@ -127,3 +127,100 @@ def test_a_partial_failure_naming_no_record_of_the_batch_fails_the_whole_batch()
                                records) == 1
     assert first_failed_record({"batchItemFailures": [{"itemIdentifier": ""}]}, records) == 0
     assert first_failed_record({"batchItemFailures": [{"itemIdentifier": "999"}]}, records) == 0
+
+
+def _recording_pump(settings: Settings, moto_env: dict[str, str]) -> tuple[StreamPump, list[str]]:
+    """A pump at the stream's end that records the partition key of every record it delivers."""
+    delivered: list[str] = []
+
+    def record(event: dict[str, Any]) -> None:
+        delivered.extend(record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"])
+
+    pump = StreamPump(streams_client(settings.region), moto_env["STATEMENTS_STREAM_ARN"], record,
+                      starting_position="LATEST")
+    pump.pump_once()
+    return pump, delivered
+
+
+def _put(settings: Settings, *names: str) -> None:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name=settings.region)
+    for name in names:
+        dynamodb.put_item(TableName=settings.statements_table, Item={"pk": {"S": name}, "sk": {"S": "S"}})
+
+
+def _sign_twice_in_one_cancelled_transaction(settings: Settings) -> None:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name=settings.region)
+    marker = {"pk": {"S": "F#demo-2026#same-person"}, "sk": {"S": "F"}}
+    dynamodb.put_item(TableName=settings.statements_table, Item=marker)
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": settings.statements_table, "Item": {"pk": {"S": "rolled-back"}, "sk": {"S": "S"}}}},
+            {"Put": {"TableName": settings.statements_table, "Item": marker,
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+
+
+@pytest.mark.parametrize("rollback", ["moto's own, swapping in a copy of the table", "the local system's"])
+def test_after_a_duplicate_signature_the_pump_delivers_every_later_record_once(
+    empty_tables: Settings, moto_env: dict[str, str], rollback: str
+) -> None:
+    from chalicelib.local import moto_rollback
+
+    pump, delivered = _recording_pump(empty_tables, moto_env)
+    _put(empty_tables, "before")
+    while pump.pump_once():
+        pass
+    if rollback.startswith("moto's own"):
+        with moto_rollback.suspended():
+            _sign_twice_in_one_cancelled_transaction(empty_tables)
+    else:
+        _sign_twice_in_one_cancelled_transaction(empty_tables)
+    _put(empty_tables, "after-1", "after-2", "after-3")
+    while pump.pump_once():
+        pass
+
+    assert delivered == ["before", "F#demo-2026#same-person", "after-1", "after-2", "after-3"]
+
+
+def test_a_delivered_record_that_moto_then_rolls_back_does_not_hide_the_record_written_in_its_place(
+    empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    """moto alone streams a transaction's writes before it is cancelled; a pump may deliver one of them."""
+    import boto3
+    from moto.dynamodb.models import dynamodb_backends
+
+    pump, delivered = _recording_pump(empty_tables, moto_env)
+    _put(empty_tables, "rolled-back")
+    pump.pump_once()
+    account = boto3.client("sts", region_name=empty_tables.region).get_caller_identity()["Account"]
+    shard = dynamodb_backends[account][empty_tables.region].tables[empty_tables.statements_table].stream_shard
+    shard.items.pop()  # as moto's swap does: the shard as it was before that write
+    _put(empty_tables, "written-in-its-place")
+    while pump.pump_once():
+        pass
+
+    assert delivered == ["rolled-back", "written-in-its-place"]
+
+
+def test_a_pump_resumed_after_a_restart_delivers_only_what_came_after(
+    empty_tables: Settings, moto_env: dict[str, str]
+) -> None:
+    first, delivered_before = _recording_pump(empty_tables, moto_env)
+    _put(empty_tables, "before-1", "before-2")
+    while first.pump_once():
+        pass
+    _put(empty_tables, "after-1")
+
+    delivered: list[str] = []
+    second = StreamPump(streams_client(empty_tables.region), moto_env["STATEMENTS_STREAM_ARN"],
+                        lambda event: delivered.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]))
+    second.resume({**first.positions(), "shardId-of-a-table-since-deleted": ("1", "gone")})
+    while second.pump_once():
+        pass
+
+    assert delivered_before == ["before-1", "before-2"]
+    assert delivered == ["after-1"]

@@ -1,0 +1,44 @@
+"""Restarting `make run` on the same ports works at once; a port someone else listens on is still refused."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from chalicelib.local.moto_server import MotoPortInUseError, start_moto_server
+from chalicelib.local.system_process import HOST, free_port
+
+
+def _leave_time_wait_on(port: int) -> None:
+    """What a stopped run leaves: a connection the server's side closed first, waiting out TIME_WAIT."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, port))
+        listener.listen()
+        client = socket.create_connection((HOST, port))
+        served, _ = listener.accept()
+        served.close()  # the server's side closes first: its port is the one left in TIME_WAIT
+        client.recv(1)
+        client.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as plain, pytest.raises(OSError):
+        plain.bind((HOST, port))  # what the probe without SO_REUSEADDR tripped over for a minute
+
+
+def test_moto_starts_at_once_on_the_port_a_stopped_run_just_left() -> None:
+    port = free_port()
+    _leave_time_wait_on(port)
+
+    server = start_moto_server(port=port, set_environment=False)
+    try:
+        assert server.port == port
+    finally:
+        server.stop()
+
+
+def test_moto_refuses_a_port_another_server_listens_on() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind((HOST, 0))
+        other.listen()
+        with pytest.raises(MotoPortInUseError, match="is in use"):
+            start_moto_server(port=other.getsockname()[1], set_environment=False)
