@@ -62,7 +62,7 @@ extract: $(BIN)/python
 
 # The data is kept in .make-run/ across restarts; `make run FRESH=1` starts empty.
 run: $(BIN)/python catalogs
-	$(BIN)/python -m chalicelib.local $(if $(FRESH),--fresh)
+	$(BIN)/python -m chalicelib.local --state-dir .make-run $(if $(FRESH),--fresh)
 
 lint: $(BIN)/python
 	$(BIN)/ruff check app.py chalicelib tests bench infra

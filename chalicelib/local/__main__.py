@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="holds app.py and .chalice/")
     parser.add_argument("--state-dir", type=Path, default=None,
-                        help=f"where the data is kept across restarts (PROJECT_DIR/{DEFAULT_STATE_FOLDER})")
+                        help=f"keep the data there across restarts (`make run` gives {DEFAULT_STATE_FOLDER}); "
+                             "without it nothing is kept")
     parser.add_argument("--fresh", action="store_true", help="forget the kept data and start empty")
     args = parser.parse_args(argv)
     try:

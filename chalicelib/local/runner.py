@@ -90,7 +90,8 @@ def run_local(
 ) -> None:
     """Start moto with the saved state, provision it, serve the app until Ctrl-C, save the state, stop.
 
-    The state is kept in state_dir (project_dir/.make-run unless told) across restarts; fresh starts empty.
+    With a state_dir (`make run` gives project_dir/.make-run) the data is kept there across restarts, and
+    fresh forgets it first; without one the run starts empty and keeps nothing (tests, the smoke check).
     """
     from chalice.local import create_local_server
 
@@ -100,12 +101,12 @@ def run_local(
     # Like `chalice local`: the app's log lines go to stdout as they would to CloudWatch.
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)  # not one line per client about credentials
-    state = state_path(state_dir or project_dir / DEFAULT_STATE_FOLDER, stage)
-    if fresh:
+    state = state_path(state_dir, stage) if state_dir is not None else None
+    if fresh and state is not None:
         remove_state(state)
     moto = start_moto_server(port=moto_port)
     try:
-        loaded = load_state(state)
+        loaded = load_state(state) if state is not None else None
         resources = provision(moto.endpoint_url, stage=stage)
         config = chalice_config(project_dir, stage, lambda: load_chalice_app(project_dir))
         # The stage's variables first, then the provisioned names over any AWS names they carry.
@@ -124,8 +125,11 @@ def run_local(
             signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as Ctrl-C does: the state is saved
         print(f"ECI app:      http://{host}:{port}/", flush=True)
         print(f"AWS on moto:  {moto.endpoint_url}", flush=True)
-        print(f"State:        {state} ({'loaded' if loaded else 'new'}; saved when this stops; "
-              "`make run FRESH=1` starts empty)", flush=True)
+        if state is not None:
+            print(f"State:        {state} ({'loaded' if loaded else 'new'}; saved when this stops; "
+                  "`make run FRESH=1` starts empty)", flush=True)
+        else:
+            print("State:        in memory only (no --state-dir): nothing is kept when this stops", flush=True)
         print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
         print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
               f".venv/bin/python -m chalicelib.operator_cli --local --endpoint {moto.endpoint_url} run", flush=True)
@@ -142,8 +146,9 @@ def run_local(
             for worker in workers:
                 worker.join(timeout=_PUMP_STOP_SECONDS if worker.name == "stream-pump" else _WORKER_STOP_SECONDS)
             moto.stop()  # nothing else writes while the state is saved (moto's data stays in memory)
-            save_state(state, {pump.stream_arn: pump.positions() for pump in pumps})
-            print(f"Saved:        {state}", flush=True)
+            if state is not None:
+                save_state(state, {pump.stream_arn: pump.positions() for pump in pumps})
+                print(f"Saved:        {state}", flush=True)
     finally:
         moto.stop()
 
