@@ -17,13 +17,14 @@ def test_a_citizens_statement_is_stored_sealed_under_its_initiative_state_langua
 
     result = submit_statement(initiative=demo_initiative(), spec=spec("PL"), submitted=submitted, form_language="pl",
                               today=TODAY, residence_countries=RESIDENCE_COUNTRIES, fingerprint_key=KEY,
-                              sealer=sealer, store=store, new_statement_id=lambda: "statement-1")
+                              sealer=sealer, store=store, new_statement_id=lambda day: "statement-1")
 
     assert result.receipt is not None and (result.receipt.statement_id, result.receipt.submitted_on) == (
         "statement-1", TODAY)
     [record] = store.statements.values()
     assert (record.initiative_id, record.member_state, record.statement_id, record.submitted_on,
-            record.form_language, record.annex_revision) == ("demo-2026", "PL", "statement-1", TODAY, "pl", 1)
+            record.form_language, record.annex_revision) == (
+        "demo-2026", "PL", "statement-1", TODAY, "pl", demo_initiative().annex_revision)
     opened = ReversibleSealer.open(record.sealed)
     assert opened["context"] == {"purpose": "eci-statement", "initiative": "demo-2026"}
     personal_data = check("PL", submitted).personal_data
