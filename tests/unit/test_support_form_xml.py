@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.exporting.support_form import (
+    PROPERTY_PREFIX,
     Signature,
     SupportFormHeader,
     XmlCharacterError,
@@ -132,7 +133,7 @@ def test_authority_receives_the_document_number_of_every_id_type_its_citizens_si
     groups = {group.findtext("name"): [(p.findtext("key"), p.findtext("value")) for p in group.iter("property")]
               for group in root.iter("group")}
 
-    assert groups["oct.group.id"] == [(f"oct.property.{id_type}", "AB1234567")]
+    assert groups["oct.group.id"] == [(PROPERTY_PREFIX + id_type, "AB1234567")]
 
 
 @pytest.mark.parametrize("value", [
@@ -152,6 +153,14 @@ def test_every_value_comes_back_exactly_as_signed(value: str) -> None:
     assert values["oct.property.family.names"] == value
     assert values["oct.property.city"] == value
     _assert_valid(document)
+
+
+def test_french_authority_reads_the_initiative_in_french_with_its_contact_persons() -> None:
+    root = _parse(_xml([_signature()], member_state="FR", language="fr"))
+
+    assert root.findtext("initiativeData/title") == "Des rivières propres pour l'Europe"
+    assert root.findtext("initiativeData/registeredContactPersons") == (
+        "Anna Schmidt anna.schmidt@example.org, Luc Martin luc.martin@example.org")
 
 
 def test_initiative_texts_are_escaped_too() -> None:
