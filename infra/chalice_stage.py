@@ -88,7 +88,8 @@ def package(stage: str, environment: dict[str, str], output: str, merge_template
     packager.package_app(config, output, stage)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, minimum_python: tuple[int, int] = (3, 12)) -> None:
+    """The command line; `minimum_python` is lowered only by tests that deploy to moto, which runs no code."""
     parser = argparse.ArgumentParser(prog="python -m infra.chalice_stage",
                                      description="chalice deploy, the data stack's outputs as environment")
     parser.add_argument("command", choices=["deploy", "package"])
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error("package needs the directory to write")
         package(args.stage, environment, os.path.abspath(args.output), args.merge_template)
         return
-    if sys.version_info < (3, 12):
+    if sys.version_info < minimum_python:
         raise SystemExit("error: deploy with Python 3.12 or newer: Chalice takes the Lambda runtime from it")
     deploy(args.stage, environment, args.project_dir)
 

@@ -272,6 +272,7 @@ class Deployment:
         self.configure_stream_mapping(data["StatementsTableStreamArn"], failures["CountFailureQueueArn"])
         self.configure_export_failures(failures["ExportFailureQueueArn"])
         self.throttle_api_stage()
+        self.expire_api_function_logs()
 
         api_stage = self.api_stage_name()
         self._step(5, total, f"operations stack {self.stack_name('operations')} (alarms, dashboard, budget, logs)")
@@ -385,7 +386,8 @@ class Deployment:
         if kept is not None and copied is not None and kept != copied:
             raise DeployError(f"{parameter} and its recovery copy {copy} differ: one was changed by hand. Find which "
                               "one the functions used (the other decrypts, but fingerprints made with it do not "
-                              f"match), then delete the wrong one (aws ssm delete-parameter --name ...) and deploy again")
+                              "match), then delete the wrong one (aws ssm delete-parameter --name ...) and deploy "
+                              "again")
         if kept is None and copied is not None:
             ssm.put_parameter(Name=parameter, Value=copied, Type="String", Overwrite=False,
                               Description=FINGERPRINT_DESCRIPTION)
@@ -500,10 +502,13 @@ class Deployment:
         return adopted
 
     def _stream_mappings(self, function: str, stream_arn: str) -> list[dict[str, Any]]:
+        """The function's mappings on the stream, oldest first. Asked by the function's ARN: AWS takes a name
+        too, but moto matches only the form a mapping was created with, and chalice creates them by ARN."""
         aws_lambda = self._client("lambda")
         try:
+            arn = aws_lambda.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
             found: list[dict[str, Any]] = aws_lambda.list_event_source_mappings(
-                FunctionName=function, EventSourceArn=stream_arn).get("EventSourceMappings", [])
+                FunctionName=arn, EventSourceArn=stream_arn).get("EventSourceMappings", [])
         except aws_lambda.exceptions.ResourceNotFoundException:
             return []
         return sorted(found, key=lambda mapping: (mapping.get("LastModified") or 0, mapping["UUID"]))
@@ -588,6 +593,21 @@ class Deployment:
         ])
         self.out.write(f"  API {api_id} stage {stage}: access logs to {log_group_arn.removesuffix(':*')}\n")
 
+    def expire_api_function_logs(self) -> None:
+        """Retention for the API function's log group, which chalice misses.
+
+        chalice names the API function {app}-{stage} but makes its log group for log_retention_in_days as
+        /aws/lambda/{app}-{stage}-api_handler, which nothing writes to; Lambda writes to the function's name.
+        """
+        days = int(self.chalice_config()["stages"][self.stage].get("log_retention_in_days", 0))
+        if not days:
+            return
+        logs, group = self._client("logs"), f"/aws/lambda/{self.app_name}-{self.stage}"
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+        logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+        self.out.write(f"  {group}: kept {days} days\n")
+
     def throttle_api_stage(self) -> None:
         api_id, stage = self.rest_api_id(), self.api_stage_name()
         self._client("apigateway").update_stage(restApiId=api_id, stageName=stage, patchOperations=[
@@ -623,8 +643,7 @@ class Deployment:
         """What chalice deploy cannot set on the count function's stream mapping."""
         client = self._client("lambda")
         function = self.function_name(COUNT_FUNCTION)
-        mappings = client.list_event_source_mappings(FunctionName=function, EventSourceArn=stream_arn)
-        found = mappings.get("EventSourceMappings", [])
+        found = self._stream_mappings(function, stream_arn)
         if len(found) != 1:
             raise DeployError(f"expected one stream mapping of {function} on {stream_arn}, found {len(found)}")
         settings = {**STREAM_MAPPING, "DestinationConfig": {"OnFailure": {"Destination": queue_arn}}}
