@@ -638,3 +638,33 @@ def test_teardown_of_a_stage_never_deployed_deletes_nothing_and_says_so(world: W
     assert retained == []
     assert "nothing deployed by chalice for stage dev" in world.out.getvalue()
     assert world.chalice.commands == []
+
+
+def test_tables_left_by_an_earlier_destroy_stop_the_deploy_with_what_to_do(world: World) -> None:
+    """Before this version make destroy deleted the data stack and kept its tables under their fixed names."""
+    for table in ("eci-dev-statements", "eci-dev-counters"):
+        world.client("dynamodb").create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+
+    with pytest.raises(DeployError, match="exist but the stack eci-dev-data does not") as refused:
+        world.organiser(checkout(world.root, "laptop", world.package_cache)).deploy()
+
+    assert "Import AWS resources into a CloudFormation stack" in str(refused.value)
+    assert world.cloud.log == [] and world.chalice.commands == []
+
+
+def test_an_operator_role_given_without_its_path_is_refused_with_the_arn_iam_knows(world: World) -> None:
+    """IAM Identity Center's roles have a path; aws:PrincipalArn carries it, so the key policies need it."""
+    path = "/aws-reserved/sso.amazonaws.com/eu-west-1/"
+    role = world.client("iam").create_role(
+        RoleName="AWSReservedSSO_Operator_0123456789abcdef", Path=path,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]
+    without_path = f"arn:aws:iam::{world.session.account}:role/AWSReservedSSO_Operator_0123456789abcdef"
+    deployment = world.organiser(checkout(world.root, "laptop", world.package_cache))
+
+    with pytest.raises(DeployError, match=r"that role.s ARN is .*aws-reserved/sso\.amazonaws\.com"):
+        deployment.check_operator(without_path)
+    deployment.check_operator(role["Arn"])  # as IAM shows it: accepted
+    assert role["Arn"].endswith(f":role{path}AWSReservedSSO_Operator_0123456789abcdef")
