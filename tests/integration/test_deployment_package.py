@@ -350,7 +350,7 @@ def test_the_merged_template_completes_the_stream_mapping_as_make_deploy_does(me
 def test_cfn_lint_finds_no_error_in_the_packaged_templates(package: Path, merged: Path) -> None:
     linter = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run(  # noqa: S603 - the project's own linter on its own output
-        [str(linter), str(package / "sam.json"), str(merged)],
+        [str(linter), str(merged)],  # chalice's own, unmerged, names a log group after a missing resource
         capture_output=True, text=True, timeout=300, check=False,
     )
 
@@ -400,10 +400,12 @@ def test_the_api_has_reserved_concurrency_and_the_export_worker_a_cap(package: P
         assert not [name for name in others if "ReservedConcurrentExecutions" in resources[name]["Properties"]]
 
 
-def test_every_functions_logs_expire(package: Path) -> None:
-    resources = _template(package / "sam.json")["Resources"]
+def test_every_functions_logs_expire(merged: Path) -> None:
+    resources = _template(merged)["Resources"]
     groups = {resource["Properties"]["LogGroupName"]["Fn::Sub"]: resource["Properties"]["RetentionInDays"]
               for resource in resources.values() if resource["Type"] == "AWS::Logs::LogGroup"}
+    # chalice names the API function's group after ${ApiHandler}, a resource that does not exist (the function
+    # is APIHandler): the merge template puts it right.
     assert groups == {f"/aws/lambda/${{{name}}}": 90 for name in FUNCTIONS}
 
 
