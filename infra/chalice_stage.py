@@ -45,7 +45,7 @@ def assignments(values: Sequence[str], option: str) -> dict[str, str]:
 
 
 def stage_config(
-    stage: str, environment: dict[str, str], environ: MutableMapping[str, str]
+    stage: str, environment: dict[str, str], environ: MutableMapping[str, str], project_dir: str = str(PROJECT_ROOT)
 ) -> tuple[CLIFactory, Config]:
     """Chalice's factory and configuration for the stage, `environment` merged over config.json's.
 
@@ -53,20 +53,24 @@ def stage_config(
     """
     from chalice.cli.factory import CLIFactory
 
-    factory = CLIFactory(str(PROJECT_ROOT), environ=environ)
+    factory = CLIFactory(project_dir, environ=environ)
     config = factory.create_config_obj(
         chalice_stage_name=stage, user_provided_params={"environment_variables": environment}
     )
     return factory, config
 
 
-def deploy(stage: str, environment: dict[str, str]) -> None:
-    """Chalice's `deploy` command (chalice/cli/__init__.py), with `environment` over config.json's."""
+def deploy(stage: str, environment: dict[str, str], project_dir: str = str(PROJECT_ROOT)) -> None:
+    """Chalice's `deploy` command (chalice/cli/__init__.py), with `environment` over config.json's.
+
+    `project_dir` holds .chalice/ (config.json, and deployed/<stage>.json, chalice's record of what it
+    made: infra/deploy.py restores it there first and keeps it afterwards).
+    """
     from chalice.utils import UI
 
     os.environ["AWS_CHALICE_CLI_MODE"] = "true"  # as the chalice command sets it
-    os.chdir(PROJECT_ROOT)
-    factory, config = stage_config(stage, environment, os.environ)
+    os.chdir(project_dir)
+    factory, config = stage_config(stage, environment, os.environ, project_dir)
     session = factory.create_botocore_session()
     ui = UI()
     deployer = factory.create_default_deployer(session=session, config=config, ui=ui)
@@ -84,13 +88,18 @@ def package(stage: str, environment: dict[str, str], output: str, merge_template
     packager.package_app(config, output, stage)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, minimum_python: tuple[int, int] = (3, 12)) -> None:
+    """The command line; `minimum_python` is lowered only by tests that deploy to moto, which runs no code."""
     parser = argparse.ArgumentParser(prog="python -m infra.chalice_stage",
                                      description="chalice deploy, the data stack's outputs as environment")
     parser.add_argument("command", choices=["deploy", "package"])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for every function (repeat)")
+    parser.add_argument("--set-from-environment", action="append", default=[], metavar="NAME",
+                        help="an environment variable for every function, its value from this process's own "
+                             "environment (for secrets: a command line is visible to every user, in ps)")
+    parser.add_argument("--project-dir", default=str(PROJECT_ROOT), help="deploy: the directory that holds .chalice/")
     parser.add_argument("--merge-template", help="package: a template to merge into the generated one")
     parser.add_argument("--output", help="package: the directory to write")
     args = parser.parse_args(argv)
@@ -98,14 +107,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         environment = assignments(args.set, "--set")
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
+    for name in args.set_from_environment:
+        if not os.environ.get(name):
+            raise SystemExit(f"error: --set-from-environment {name}: the environment has no {name}")
+        environment[name] = os.environ[name]
     if args.command == "package":
         if not args.output:
             parser.error("package needs the directory to write")
         package(args.stage, environment, os.path.abspath(args.output), args.merge_template)
         return
-    if sys.version_info < (3, 12):
+    if sys.version_info < minimum_python:
         raise SystemExit("error: deploy with Python 3.12 or newer: Chalice takes the Lambda runtime from it")
-    deploy(args.stage, environment)
+    deploy(args.stage, environment, args.project_dir)
 
 
 if __name__ == "__main__":

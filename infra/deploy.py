@@ -4,17 +4,25 @@
     python -m infra.deploy destroy --stage prod     (make destroy STAGE=prod)
     python -m infra.deploy package --stage prod     (make package STAGE=prod: for pipelines)
 
-deploy, in order: the data stack (infra/data.yaml) in the configured region; the wrapped fingerprint
-key, once; `chalice deploy` with the data stack's outputs as the functions' environment variables
-(infra/chalice_stage.py says how and why); the count function's stream mapping completed with what
+deploy, in order: the data stack (infra/data.yaml) in the configured region, with termination
+protection; the wrapped fingerprint key, once, and its recovery copy; `chalice deploy` with the data
+stack's outputs as the functions' environment variables (infra/chalice_stage.py says how and why), after
+restoring chalice's record of what it deployed; the count function's stream mapping completed with what
 chalice cannot set (partial batch responses, a retry limit, bisection, a failure queue from
-infra/stream-failures.yaml); the edge stack (infra/edge.yaml, CloudFront and WAF) in us-east-1 in
+infra/stream-failures.yaml), the export worker's on-failure destination and the API stage's throttling;
+the operations stack (infra/operations.yaml: alarms, their SNS topic, a dashboard, a budget, API access
+logs); the edge stack (infra/edge.yaml, CloudFront and WAF, their alarms and WAF's logs) in us-east-1 in
 front of the API. It prints the site's address.
 
-destroy, in the reverse order, deletes the edge stack, the functions and the API, the failure queue
-and the data stack, and names what stays: the tables, keys, bucket and parameter that hold citizens'
-data or the means to read it (DeletionPolicy Retain, deletion protection), each with the command that
-removes it deliberately.
+Every step can be run again after any failure, from any checkout: chalice's record of what it deployed
+(.chalice/deployed/<stage>.json) is kept in SSM after each chalice deploy and restored before the next;
+when none was kept (chalice stopped half-way on a first deploy) the API and the stream mapping it made
+are found in AWS and adopted, so a retry never makes a second API or a second mapping.
+
+destroy, in the reverse order, deletes the edge stack, the operations stack, the functions and the API,
+the failure queues, and leaves the data stack itself in place (termination protection on): the tables,
+keys, bucket and parameters that hold citizens' data or the means to read them, which a later deploy
+takes up again as they are. It names each with the command that removes it deliberately.
 """
 
 from __future__ import annotations
@@ -39,9 +47,33 @@ INFRA = PROJECT_ROOT / "infra"
 DATA_TEMPLATE = INFRA / "data.yaml"
 FAILURES_TEMPLATE = INFRA / "stream-failures.yaml"
 EDGE_TEMPLATE = INFRA / "edge.yaml"
+OPERATIONS_TEMPLATE = INFRA / "operations.yaml"
 MERGE_TEMPLATE = INFRA / "stream-mapping.merge.json"
 EDGE_REGION = "us-east-1"  # CloudFront's WAF web ACLs and their logs live there
 COUNT_FUNCTION = "count_statements"
+EXPORT_WORKER_FUNCTION = "export_worker"
+API_FUNCTION = "api_handler"
+# Environment variables passed to chalice through its environment, never on its command line.
+SECRET_ENVIRONMENT = ("ORIGIN_VERIFY_SECRET",)
+# API Gateway's stage throttling, requests per second and burst: the API function's reserved concurrency
+# (.chalice/config.json) bounds what runs at once; this bounds what reaches it, also by the execute-api
+# address, before Lambda is paid for. Far above what a collection needs (a million statements in a year
+# is 0.03 per second on average), far below what would run up a bill.
+API_RATE_LIMIT = 100.0
+API_BURST_LIMIT = 200
+# API Gateway's access log lines: what was asked and answered, and how long it took; not the caller's
+# address or agent (personal data), nor anything of the request's body.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId", "time": "$context.requestTimeEpoch", "method": "$context.httpMethod",
+    "resource": "$context.resourcePath", "status": "$context.status", "bytes": "$context.responseLength",
+    "latencyMs": "$context.responseLatency", "integrationStatus": "$context.integration.status",
+    "error": "$context.error.messageString", "throttled": "$context.error.responseType",
+}
+# AWS keeps this much of an account's concurrency unreserved (Lambda developer guide, "Configuring
+# reserved concurrency"): a reservation that would leave less is refused.
+UNRESERVED_MINIMUM = 100
+# The async invocation of an export worker that failed all its tries goes to this destination.
+EXPORT_RETRIES = 2
 PACKAGE_REGION = "eu-central-1"  # when none is configured: `chalice package` needs one, for the partition
 MINIMUM_PYTHON = (3, 12)  # Chalice takes the Lambda runtime from the Python it runs on; 3.11's is deprecated
 
@@ -69,6 +101,15 @@ MAPPING_ENVIRONMENT = {"COUNT_REPORTS_ITEM_FAILURES": "true"}
 _MAPPING_ATTEMPTS = 12  # the count role's new SQS permission takes a few seconds to reach Lambda
 
 
+FINGERPRINT_DESCRIPTION = "KMS ciphertext (base64) of the ECI fingerprint HMAC key; never overwrite"
+
+
+def recovery_copy_name(parameter: str) -> str:
+    """/eci/dev/fingerprint-key -> /eci/dev/recovery/fingerprint-key"""
+    head, _, name = parameter.rpartition("/")
+    return f"{head}/recovery/{name}"
+
+
 class DeployError(RuntimeError):
     """Something the organiser must fix; the message says what."""
 
@@ -81,6 +122,8 @@ class Stacks(Protocol):
     def outputs(self, name: str) -> dict[str, str] | None: ...
 
     def delete(self, name: str) -> bool: ...
+
+    def protect(self, name: str) -> None: ...
 
 
 RunCommand = Callable[[Sequence[str], Mapping[str, str]], None]
@@ -190,14 +233,13 @@ class Deployment:
     # --- deploy --------------------------------------------------------------------------------------
 
     def deploy(self, data_parameters: Mapping[str, str] | None = None,
-               edge_parameters: Mapping[str, str] | None = None) -> str:
+               edge_parameters: Mapping[str, str] | None = None,
+               operations_parameters: Mapping[str, str] | None = None) -> str:
         """Everything, in order; returns the site's address (the edge stack's DistributionUrl)."""
         self.check_credentials()
-        total = 5
+        total = 6
         self._step(1, total, f"data stack {self.stack_name('data')} (keys, tables, export bucket)")
-        data = self._stacks(self.region).deploy(
-            self.stack_name("data"), DATA_TEMPLATE, {"Stage": self.stage, **(data_parameters or {})}
-        )
+        data = self.deploy_data_stack(data_parameters or {})
         environment = self.function_environment(data)
 
         self._step(2, total, f"fingerprint key {data['FingerprintKeyParameterName']}, origin secret")
@@ -206,30 +248,105 @@ class Deployment:
         environment["ORIGIN_VERIFY_SECRET"] = origin_secret
 
         self._step(3, total, f"chalice deploy --stage {self.stage} (functions, API)")
-        command = [self.python, "-m", "infra.chalice_stage", "deploy", "--stage", self.stage]
-        command += [f"--set={name}={value}" for name, value in environment.items()]
-        self.out.write("  $ " + " ".join(command).replace(origin_secret, "********") + "\n")
+        self.check_concurrency()
+        self.restore_chalice_state(data["StatementsTableStreamArn"])
+        command = [self.python, "-m", "infra.chalice_stage", "deploy", "--stage", self.stage,
+                   f"--project-dir={self.project_dir}"]
+        command += [f"--set={name}={value}" for name, value in environment.items() if name not in SECRET_ENVIRONMENT]
+        # The secret travels in the environment, which other users of the machine cannot read (ps can).
+        command += [f"--set-from-environment={name}" for name in SECRET_ENVIRONMENT]
+        self.out.write("  $ " + " ".join(command) + "\n")
         self.out.flush()
         self.run(command, self._command_environment(environment))
+        self.keep_chalice_state()
 
-        self._step(4, total, f"stream mapping of {self.function_name(COUNT_FUNCTION)}")
+        self._step(4, total, f"stream mapping of {self.function_name(COUNT_FUNCTION)}, export failures, throttling")
         failures = self._stacks(self.region).deploy(
             self.stack_name("count-failures"), FAILURES_TEMPLATE, {"Stage": self.stage}
         )
         self.configure_stream_mapping(data["StatementsTableStreamArn"], failures["CountFailureQueueArn"])
+        self.configure_export_failures(failures["ExportFailureQueueArn"])
+        self.throttle_api_stage()
+        self.expire_api_function_logs()
+
+        api_stage = self.api_stage_name()
+        self._step(5, total, f"operations stack {self.stack_name('operations')} (alarms, dashboard, budget, logs)")
+        operations = self._stacks(self.region).deploy(self.stack_name("operations"), OPERATIONS_TEMPLATE, {
+            "Stage": self.stage, "ApiStageName": api_stage, "ApiName": self.app_name,
+            **(operations_parameters or {}),
+        })
+        self.log_api_access(operations["ApiAccessLogGroupArn"])
 
         api_domain = self.api_domain_name()
-        self._step(5, total, f"edge stack {self.stack_name('edge')} ({EDGE_REGION}: CloudFront, WAF) for {api_domain}")
+        self._step(6, total, f"edge stack {self.stack_name('edge')} ({EDGE_REGION}: CloudFront, WAF) for {api_domain}")
         edge = self._stacks(EDGE_REGION).deploy(self.stack_name("edge"), EDGE_TEMPLATE, {
-            "Stage": self.stage, "ApiDomainName": api_domain,
-            "ApiStageName": str(self.chalice_config()["stages"][self.stage].get("api_gateway_stage", "api")),
+            "Stage": self.stage, "ApiDomainName": api_domain, "ApiStageName": api_stage,
             "OriginVerifySecret": origin_secret,
+            **{name: value for name, value in (operations_parameters or {}).items() if name == "AlarmEmail"},
             **(edge_parameters or {}),
         })
         url = edge["DistributionUrl"]
         self.out.write(f"\nDeployed stage {self.stage}. The site: {url}\n"
                        "(a new CloudFront distribution takes a few minutes to answer everywhere)\n")
         return url
+
+    def deploy_data_stack(self, parameters: Mapping[str, str]) -> dict[str, str]:
+        """The data stack, with its tables' deletion protection and its own termination protection on.
+
+        A first creation runs with deletion protection off: if it fails, CloudFormation's rollback can then
+        delete the tables it made (RetainExceptOnCreate), which it could not while they were protected, and
+        the next try starts clean. Protection goes on in an update right after the creation succeeds.
+        """
+        stacks, name = self._stacks(self.region), self.stack_name("data")
+        self.check_no_orphaned_data(name)
+        first = not stacks.outputs(name)  # none yet, or only a failed creation's remains
+        settings = {"Stage": self.stage, **parameters}
+        if first:
+            data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "false"})
+        data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "true"})
+        self.check_operator(settings.get("OperatorPrincipalArn", ""))
+        stacks.protect(name)
+        self.out.write(f"  {name}: termination protection on\n")
+        return data
+
+    def check_no_orphaned_data(self, stack: str) -> None:
+        """Before a data stack is created: tables left by an earlier stack would make its creation fail."""
+        if self._stacks(self.region).outputs(stack):
+            return
+        dynamodb = self._client("dynamodb")
+        left = []
+        for part in ("statements", "counters"):
+            table = f"{self.app_name}-{self.stage}-{part}"
+            with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+                dynamodb.describe_table(TableName=table)
+                left.append(table)
+        if left:
+            raise DeployError(
+                f"the tables {', '.join(left)} exist but the stack {stack} does not: they were kept when an earlier "
+                f"version of make destroy deleted that stack. This deploy would create them again and fail. "
+                "Import them, the keys and the export bucket into a new stack (AWS CloudFormation User Guide, "
+                "'Import AWS resources into a CloudFormation stack'), or, if they hold nothing to keep, remove "
+                "them deliberately; then deploy again."
+            )
+
+    def check_operator(self, operator: str) -> None:
+        """The key policies compare OperatorPrincipalArn with aws:PrincipalArn, the role's ARN with its path.
+
+        A role made by IAM Identity Center (SSO) has the path /aws-reserved/sso.amazonaws.com/...: an ARN
+        written without it matches no one, and the operator could neither make the fingerprint key nor
+        decrypt an export. IAM knows the role's real ARN.
+        """
+        if not operator or ":role/" not in operator:
+            return
+        iam = self._client("iam")
+        role = operator.rsplit("/", 1)[1]
+        try:
+            actual: str = iam.get_role(RoleName=role)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            raise DeployError(f"OperatorPrincipalArn names the role {role}, which does not exist") from None
+        if actual != operator:
+            raise DeployError(f"OperatorPrincipalArn is {operator}, but that role's ARN is {actual} (roles of IAM "
+                              "Identity Center have a path): give the ARN exactly as IAM shows it")
 
     def function_environment(self, data_outputs: Mapping[str, str]) -> dict[str, str]:
         """The environment variables the data stack gives every function, by chalicelib/config.py's names."""
@@ -249,13 +366,251 @@ class Deployment:
         return {**environment, **(extra or {})}
 
     def create_fingerprint_key(self, data_outputs: Mapping[str, str]) -> None:
+        """The wrapped fingerprint key: made once, copied once, restored from the copy, never made anew.
+
+        A new key would give every citizen who already signed a new fingerprint: the duplicate check would
+        let them sign again. So when the parameter is gone it is restored from its recovery copy, and when
+        both are gone while the statements table holds anything the deploy stops.
+        """
         from chalicelib.storage.fingerprint_key import create_fingerprint_key
 
         parameter = data_outputs["FingerprintKeyParameterName"]
-        created = create_fingerprint_key(self._client("ssm"), self._client("kms"),
-                                         data_outputs["FingerprintKeyArn"], parameter)
-        self.out.write(f"  {parameter}: " + ("created, wrapped by the fingerprint key\n" if created
-                                             else "already there, left unchanged (it must never change)\n"))
+        copy = recovery_copy_name(parameter)
+        ssm = self._client("ssm")
+        kept, copied = self._parameter_value(parameter), self._parameter_value(copy)
+        if kept is not None and copied is not None and kept != copied:
+            raise DeployError(f"{parameter} and its recovery copy {copy} differ: one was changed by hand. Find which "
+                              "one the functions used (the other decrypts, but fingerprints made with it do not "
+                              "match), then delete the wrong one (aws ssm delete-parameter --name ...) and deploy "
+                              "again")
+        if kept is None and copied is not None:
+            ssm.put_parameter(Name=parameter, Value=copied, Type="String", Overwrite=False,
+                              Description=FINGERPRINT_DESCRIPTION)
+            self.out.write(f"  {parameter}: was missing, restored from its recovery copy {copy}\n")
+            return
+        if kept is None:
+            table = data_outputs.get("StatementsTableName", "")
+            if table and self._table_holds_items(table):
+                raise DeployError(
+                    f"the fingerprint key {parameter} and its recovery copy {copy} are both missing, and {table} "
+                    "holds statements: a new key would let everyone who signed sign again undetected. Put the "
+                    f"lost value back (aws ssm put-parameter --name {parameter} --type String --value BASE64) from "
+                    "wherever it was saved, and deploy again"
+                )
+            create_fingerprint_key(ssm, self._client("kms"), data_outputs["FingerprintKeyArn"], parameter)
+            kept = self._parameter_value(parameter)
+            self.out.write(f"  {parameter}: created, wrapped by the fingerprint key\n")
+        else:
+            self.out.write(f"  {parameter}: already there, left unchanged (it must never change)\n")
+        if copied is None and kept is not None:
+            ssm.put_parameter(Name=copy, Value=kept, Type="String", Overwrite=False,
+                              Description="Recovery copy of " + parameter + ": make deploy restores it from here")
+            self.out.write(f"  {copy}: recovery copy made\n")
+
+    def _parameter_value(self, name: str) -> str | None:
+        ssm = self._client("ssm")
+        try:
+            value: str = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            return None
+        return value
+
+    def _table_holds_items(self, table: str) -> bool:
+        """Whether the table holds anything: one key read, nothing decrypted or printed."""
+        dynamodb = self._client("dynamodb")
+        try:
+            page = dynamodb.scan(TableName=table, Limit=1, ProjectionExpression="pk")
+        except dynamodb.exceptions.ResourceNotFoundException:
+            return False
+        return bool(page.get("Items"))
+
+    # --- chalice's record of what it deployed ----------------------------------------------------------
+
+    def state_parameter(self) -> str:
+        return f"/{self.app_name}/{self.stage}/chalice-deployed"
+
+    def deployed_path(self) -> Path:
+        return self.project_dir / ".chalice" / "deployed" / f"{self.stage}.json"
+
+    def restore_chalice_state(self, stream_arn: str) -> None:
+        """Put chalice's record where chalice reads it: the kept copy, else this checkout's, else adopted.
+
+        Without a record chalice creates a new REST API and subscribes the count function to the stream
+        again; the copy kept in SSM after each deploy makes every checkout and every retry update instead.
+        """
+        path = self.deployed_path()
+        kept = self._parameter_value(self.state_parameter())
+        if kept is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(kept, encoding="utf-8")
+            self.out.write(f"  chalice's record of stage {self.stage}: restored from {self.state_parameter()}\n")
+            return
+        if path.exists():
+            self.out.write(f"  chalice's record of stage {self.stage}: this checkout's {path.name}\n")
+            return
+        adopted = self.adopt_deployed(stream_arn)
+        if adopted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"schema_version": "2.0", "backend": "api", "resources": adopted}, indent=2),
+                            encoding="utf-8")
+            found = ", ".join(f"{item['resource_type']} {item.get('rest_api_id') or item.get('event_uuid')}"
+                              for item in adopted)
+            self.out.write(f"  no record of stage {self.stage} was kept; adopted what chalice made before: {found}\n")
+        else:
+            self.out.write(f"  stage {self.stage} has no API or stream mapping yet\n")
+
+    def keep_chalice_state(self) -> None:
+        """Copy chalice's record to SSM, where the next deploy finds it whatever the checkout."""
+        path = self.deployed_path()
+        if not path.exists():
+            raise DeployError(f"chalice deploy wrote no {path}")
+        self._client("ssm").put_parameter(
+            Name=self.state_parameter(), Value=path.read_text(encoding="utf-8"), Type="String", Overwrite=True,
+            Tier="Intelligent-Tiering",  # Standard up to 4 KB, Advanced (8 KB) beyond
+            Description=f"chalice's .chalice/deployed/{self.stage}.json: make deploy restores it before chalice deploy",
+        )
+        self.out.write(f"  chalice's record kept in {self.state_parameter()}\n")
+
+    def adopt_deployed(self, stream_arn: str) -> list[dict[str, Any]]:
+        """Chalice's records for the stream mapping and the REST API that a stopped chalice deploy left.
+
+        chalice itself finds functions and roles by name, but an API and a mapping only by its record.
+        The mapping is the one of this stage's count function on this stream; the API is the one whose
+        methods invoke this stage's API function (its resource policy names it, or its integrations do).
+        """
+        adopted: list[dict[str, Any]] = []
+        aws_lambda = self._client("lambda")
+        function = self.function_name(COUNT_FUNCTION)
+        mappings = self._stream_mappings(function, stream_arn)
+        for extra in mappings[1:]:  # only a chalice run without its record makes a second one
+            aws_lambda.delete_event_source_mapping(UUID=extra["UUID"])
+            self.out.write(f"  deleted a second stream mapping {extra['UUID']} of {function}\n")
+        if mappings:
+            adopted.append({"name": f"{COUNT_FUNCTION}-dynamodb-event-source", "resource_type": "dynamodb_event",
+                            "stream_arn": stream_arn, "event_uuid": mappings[0]["UUID"],
+                            "lambda_arn": mappings[0]["FunctionArn"]})
+        api_id = self._adoptable_api()
+        if api_id:
+            stage = self.api_stage_name()
+            adopted.append({"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api_id,
+                            "rest_api_url": f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}/"})
+        return adopted
+
+    def _stream_mappings(self, function: str, stream_arn: str) -> list[dict[str, Any]]:
+        """The function's mappings on the stream, oldest first. Asked by the function's ARN: AWS takes a name
+        too, but moto matches only the form a mapping was created with, and chalice creates them by ARN."""
+        aws_lambda = self._client("lambda")
+        try:
+            arn = aws_lambda.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+            found: list[dict[str, Any]] = aws_lambda.list_event_source_mappings(
+                FunctionName=arn, EventSourceArn=stream_arn).get("EventSourceMappings", [])
+        except aws_lambda.exceptions.ResourceNotFoundException:
+            return []
+        return sorted(found, key=lambda mapping: (mapping.get("LastModified") or 0, mapping["UUID"]))
+
+    def _adoptable_api(self) -> str | None:
+        aws_lambda, apigateway = self._client("lambda"), self._client("apigateway")
+        function = self.function_name(API_FUNCTION).removesuffix(f"-{API_FUNCTION}")  # chalice: {app}-{stage}
+        candidates: list[str] = []
+        with contextlib.suppress(aws_lambda.exceptions.ResourceNotFoundException):
+            policy = json.loads(aws_lambda.get_policy(FunctionName=function)["Policy"])
+            for statement in policy.get("Statement", []):
+                source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn", "")
+                if ":execute-api:" in source:
+                    candidates.append(source.split(":")[5].split("/")[0])
+        apis = [api for page in apigateway.get_paginator("get_rest_apis").paginate() for api in page.get("items", [])]
+        existing = {api["id"] for api in apis}
+        for api_id in candidates:
+            if api_id in existing:
+                return api_id
+        # Stopped between creating the API and allowing it to invoke the function: its integrations say.
+        target = f":function:{function}/invocations"
+        for api in apis:
+            if api.get("name") != self.app_name:
+                continue
+            for page in apigateway.get_paginator("get_resources").paginate(restApiId=api["id"], embed=["methods"]):
+                for resource in page.get("items", []):
+                    for method in resource.get("resourceMethods", {}).values():
+                        if str(method.get("methodIntegration", {}).get("uri", "")).endswith(target):
+                            return str(api["id"])
+        return None
+
+    def check_concurrency(self) -> None:
+        """The stage's reserved concurrency fits the account, or the organiser learns how to raise it."""
+        functions = self.chalice_config()["stages"][self.stage].get("lambda_functions", {})
+        wanted = {name: int(settings["reserved_concurrency"]) for name, settings in functions.items()
+                  if "reserved_concurrency" in settings}
+        if not wanted:
+            return
+        aws_lambda = self._client("lambda")
+        limit = aws_lambda.get_account_settings()["AccountLimit"]
+        held = 0  # what this stage's functions reserve already comes back to the pool when changed
+        for name in wanted:
+            with contextlib.suppress(aws_lambda.exceptions.ResourceNotFoundException):
+                held += aws_lambda.get_function_concurrency(FunctionName=self.function_name(name)).get(
+                    "ReservedConcurrentExecutions", 0)
+        left = int(limit["UnreservedConcurrentExecutions"]) + held - sum(wanted.values())
+        if left < UNRESERVED_MINIMUM:
+            raise DeployError(
+                f"this account allows {limit['ConcurrentExecutions']} concurrent Lambda executions in "
+                f"{self.region}; stage {self.stage} reserves {sum(wanted.values())} "
+                f"({', '.join(f'{name} {count}' for name, count in wanted.items())}) and AWS keeps "
+                f"{UNRESERVED_MINIMUM} unreserved. New accounts often get 10. Ask for 1000 (Service Quotas, "
+                f"AWS Lambda, 'Concurrent executions', quota code L-B99A9384: aws service-quotas "
+                f"request-service-quota-increase --region {self.region} --service-code lambda --quota-code "
+                "L-B99A9384 --desired-value 1000) and deploy again once it is granted"
+            )
+
+    def rest_api_id(self) -> str:
+        for resource in self.deployed_resources():
+            if resource.get("resource_type") == "rest_api":
+                return str(resource["rest_api_id"])
+        raise DeployError(f"chalice recorded no REST API in .chalice/deployed/{self.stage}.json")
+
+    def api_stage_name(self) -> str:
+        return str(self.chalice_config()["stages"][self.stage].get("api_gateway_stage", "api"))
+
+    def configure_export_failures(self, queue_arn: str) -> None:
+        """An export worker that failed all its tries leaves a message, and the alarm on the queue rings."""
+        function = self.function_name(EXPORT_WORKER_FUNCTION)
+        self._client("lambda").put_function_event_invoke_config(
+            FunctionName=function, MaximumRetryAttempts=EXPORT_RETRIES,
+            DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+        )
+        self.out.write(f"  {function}: after {EXPORT_RETRIES} retries, failed invocations to {queue_arn}\n")
+
+    def log_api_access(self, log_group_arn: str) -> None:
+        """The API stage writes access logs to the operations stack's group (which sets their retention)."""
+        api_id, stage = self.rest_api_id(), self.api_stage_name()
+        self._client("apigateway").update_stage(restApiId=api_id, stageName=stage, patchOperations=[
+            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": log_group_arn.removesuffix(":*")},
+            {"op": "replace", "path": "/accessLogSettings/format", "value": json.dumps(ACCESS_LOG_FORMAT)},
+        ])
+        self.out.write(f"  API {api_id} stage {stage}: access logs to {log_group_arn.removesuffix(':*')}\n")
+
+    def expire_api_function_logs(self) -> None:
+        """Retention for the API function's log group, which chalice misses.
+
+        chalice names the API function {app}-{stage} but makes its log group for log_retention_in_days as
+        /aws/lambda/{app}-{stage}-api_handler, which nothing writes to; Lambda writes to the function's name.
+        """
+        days = int(self.chalice_config()["stages"][self.stage].get("log_retention_in_days", 0))
+        if not days:
+            return
+        logs, group = self._client("logs"), f"/aws/lambda/{self.app_name}-{self.stage}"
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+        logs.put_retention_policy(logGroupName=group, retentionInDays=days)
+        self.out.write(f"  {group}: kept {days} days\n")
+
+    def throttle_api_stage(self) -> None:
+        api_id, stage = self.rest_api_id(), self.api_stage_name()
+        self._client("apigateway").update_stage(restApiId=api_id, stageName=stage, patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(API_RATE_LIMIT)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(API_BURST_LIMIT)},
+        ])
+        self.out.write(f"  API {api_id} stage {stage}: at most {API_RATE_LIMIT:g} requests a second, "
+                       f"bursts of {API_BURST_LIMIT}\n")
 
     def origin_secret_parameter(self) -> str:
         return f"/{self.app_name}/{self.stage}/origin-verify-secret"
@@ -283,8 +638,7 @@ class Deployment:
         """What chalice deploy cannot set on the count function's stream mapping."""
         client = self._client("lambda")
         function = self.function_name(COUNT_FUNCTION)
-        mappings = client.list_event_source_mappings(FunctionName=function, EventSourceArn=stream_arn)
-        found = mappings.get("EventSourceMappings", [])
+        found = self._stream_mappings(function, stream_arn)
         if len(found) != 1:
             raise DeployError(f"expected one stream mapping of {function} on {stream_arn}, found {len(found)}")
         settings = {**STREAM_MAPPING, "DestinationConfig": {"OnFailure": {"Destination": queue_arn}}}
@@ -322,7 +676,12 @@ class Deployment:
     # --- destroy -------------------------------------------------------------------------------------
 
     def destroy(self) -> list[Retained]:
-        """Everything deploy made, in reverse order, but what holds citizens' data: that is listed instead."""
+        """Everything deploy made, in reverse order, but the data stack: what it holds is listed instead.
+
+        The data stack stays, termination protection on: a later deploy updates it as it is, with the
+        same tables, keys, bucket and fingerprint key (deleting it would leave them behind under fixed
+        names, and the next deploy's new stack could not create them again).
+        """
         account = self.check_credentials()
         data_outputs = self._stacks(self.region).outputs(self.stack_name("data"))
         edge_outputs = self._stacks(EDGE_REGION).outputs(self.stack_name("edge")) or {}
@@ -330,24 +689,29 @@ class Deployment:
         self._step(1, total, f"edge stack {self.stack_name('edge')} ({EDGE_REGION})")
         self._delete_stack(EDGE_REGION, "edge")
 
-        self._step(2, total, f"chalice delete --stage {self.stage} (functions, API, stream mapping, roles)")
+        self._step(2, total, f"operations stack {self.stack_name('operations')} (alarms, dashboard, budget)")
+        self._delete_stack(self.region, "operations")
+
+        self._step(3, total, f"chalice delete --stage {self.stage} (functions, API, stream mapping, roles)")
+        stream = (data_outputs or {}).get("StatementsTableStreamArn", "")
+        if stream or self._parameter_value(self.state_parameter()) is not None:
+            self.restore_chalice_state(stream)
         if self.deployed_resources():
-            command = [str(Path(self.python).with_name("chalice")), "delete", "--stage", self.stage]
+            command = [str(Path(self.python).with_name("chalice")), "--project-dir", str(self.project_dir),
+                       "delete", "--stage", self.stage]
             self.out.write("  $ " + " ".join(command) + "\n")
             self.out.flush()
-            extra = {"STATEMENTS_STREAM_ARN": data_outputs["StatementsTableStreamArn"]} if data_outputs else {}
+            extra = {"STATEMENTS_STREAM_ARN": stream} if stream else {}
             self.run(command, self._command_environment(extra))
         else:
             self.out.write(f"  nothing deployed by chalice for stage {self.stage}\n")
-
-        self._step(3, total, f"failure queue stack {self.stack_name('count-failures')}")
-        self._delete_stack(self.region, "count-failures")
-
-        self._step(4, total, f"data stack {self.stack_name('data')} (what holds data stays: listed below)")
-        self._delete_stack(self.region, "data")
         ssm = self._client("ssm")
-        with contextlib.suppress(ssm.exceptions.ParameterNotFound):
-            ssm.delete_parameter(Name=self.origin_secret_parameter())  # nothing checks it any more
+        for parameter in (self.state_parameter(), self.origin_secret_parameter()):  # nothing reads them now
+            with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+                ssm.delete_parameter(Name=parameter)
+
+        self._step(4, total, f"failure queue stack {self.stack_name('count-failures')}")
+        self._delete_stack(self.region, "count-failures")
 
         retained = self.retained(account, data_outputs or {}, edge_outputs)
         self.report_retained(retained)
@@ -361,6 +725,15 @@ class Deployment:
         """What still exists of the stage after its stacks are gone, checked one by one."""
         region, stage = self.region, self.stage
         found: list[Retained] = []
+        if data:
+            stack = self.stack_name("data")
+            found.append(Retained(
+                f"CloudFormation stack {stack}", "holds everything below; the next make deploy takes it up again "
+                "as it is. Deleting it (termination protection first) keeps what it holds: remove those next",
+                (f"aws cloudformation update-termination-protection --region {region} --stack-name {stack} "
+                 "--no-enable-termination-protection",
+                 f"aws cloudformation delete-stack --region {region} --stack-name {stack}"),
+            ))
         tables = [
             (data.get("StatementsTableName", f"eci-{stage}-statements"), "the statements of support"),
             (data.get("CountersTableName", f"eci-{stage}-counters"), "the counts and the purge's audit record"),
@@ -386,17 +759,14 @@ class Deployment:
                                            "CloudFront's access logs (IP addresses); they expire by themselves")
 
         parameter = data.get("FingerprintKeyParameterName", f"/eci/{stage}/fingerprint-key")
-        ssm = self._client("ssm")
-        try:
-            ssm.get_parameter(Name=parameter)
-            found.append(Retained(
-                f"SSM parameter {parameter}",
-                "the wrapped fingerprint key: a new deploy of this stage must find the same one, or duplicates "
-                "go undetected",
-                (f"aws ssm delete-parameter --region {region} --name {parameter}",),
-            ))
-        except ssm.exceptions.ParameterNotFound:
-            pass
+        for name in (parameter, recovery_copy_name(parameter)):
+            if self._parameter_value(name) is not None:
+                found.append(Retained(
+                    f"SSM parameter {name}",
+                    "the wrapped fingerprint key" + (" (its recovery copy)" if name != parameter else "") +
+                    ": a new deploy of this stage must find the same one, or duplicates go undetected",
+                    (f"aws ssm delete-parameter --region {region} --name {name}",),
+                ))
 
         kms = self._client("kms")
         for output, why in (("StatementsKeyArn", "seals the statements: without it they can never be read"),
@@ -450,9 +820,9 @@ class Deployment:
             return
         self.out.write(
             f"\nStage {self.stage} is down. Kept on purpose, because deleting them destroys citizens' data or "
-            "the means to read it.\nThe purge no longer runs: destroy the statements yourself by the end of "
-            "their retention period (Art. 19 Reg. 2019/788),\nor deploy again to let it run. To remove each "
-            "deliberately:\n"
+            "the means to read it.\nmake deploy brings the stage back on the same data. The purge no longer "
+            "runs: destroy the statements yourself by the end of\ntheir retention period (Art. 19 Reg. "
+            "2019/788), or deploy again to let it run. To remove each deliberately, in this order:\n"
         )
         for item in retained:
             self.out.write(f"  - {item.what}: {item.why}\n")
@@ -516,6 +886,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
                         help="a parameter of infra/data.yaml, e.g. OperatorPrincipalArn=arn:aws:iam::...:role/...")
     parser.add_argument("--edge-parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="a parameter of infra/edge.yaml")
+    parser.add_argument("--operations-parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of infra/operations.yaml, e.g. MonthlyBudgetUsd=50")
+    parser.add_argument("--alarm-email", help="deploy: where alarms and the budget's warnings go (kept once given)")
     parser.add_argument("--output", type=Path, help="package: the directory to write (dist/STAGE)")
     parser.add_argument("--yes", action="store_true", help="destroy without asking")
     args = parser.parse_args(argv)
@@ -532,8 +905,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         if args.command == "package":
             deployment.package(args.output or PROJECT_ROOT / "dist" / args.stage)
         elif args.command == "deploy":
+            operations = _assignments(args.operations_parameter, "--operations-parameter")
+            if args.alarm_email:
+                operations["AlarmEmail"] = args.alarm_email
             deployment.deploy(_assignments(args.data_parameter, "--data-parameter"),
-                              _assignments(args.edge_parameter, "--edge-parameter"))
+                              _assignments(args.edge_parameter, "--edge-parameter"), operations)
         elif _confirmed(args.stage, args.yes, out):
             deployment.destroy()
         else:

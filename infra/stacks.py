@@ -140,6 +140,10 @@ class CloudFormationStacks:
         self._delete(stack["StackId"])
         return True
 
+    def protect(self, name: str) -> None:
+        """Turn termination protection on: deleting the stack then needs it turned off first, on purpose."""
+        self.client.update_termination_protection(StackName=name, EnableTerminationProtection=True)
+
     def _delete(self, stack_id: str) -> None:
         self._mark_seen(stack_id)
         self.client.delete_stack(StackName=stack_id)

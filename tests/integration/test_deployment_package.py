@@ -351,8 +351,74 @@ def test_the_merged_template_completes_the_stream_mapping_as_make_deploy_does(me
 def test_cfn_lint_finds_no_error_in_the_packaged_templates(package: Path, merged: Path) -> None:
     linter = Path(sys.executable).with_name("cfn-lint")
     result = subprocess.run(  # noqa: S603 - the project's own linter on its own output
-        [str(linter), str(package / "sam.json"), str(merged)],
+        [str(linter), str(merged)],  # chalice's own, unmerged, names a log group after a missing resource
         capture_output=True, text=True, timeout=300, check=False,
     )
 
     assert result.returncode & 2 == 0, result.stdout + result.stderr  # cfn-lint's exit code: 2 means errors
+
+
+# --- names, concurrency, logs: what the policies, the alarms and the export rely on --------------------------
+
+# The name chalice deploy gives each function, which the policies, the alarms and the export call it by.
+DEPLOYED_NAMES = {
+    "APIHandler": "eci-${Stage}",
+    "CountStatements": "eci-${Stage}-count_statements",
+    "RecountStatements": "eci-${Stage}-recount_statements",
+    "ExportDaily": "eci-${Stage}-export_daily",
+    "ExportWorker": "eci-${Stage}-export_worker",
+    "PurgeStatements": "eci-${Stage}-purge_statements",
+}
+
+
+def test_the_pipeline_template_names_every_function_as_make_deploy_does_and_has_no_default_stage(
+    merged: Path,
+) -> None:
+    template = _template(merged)
+    resources = template["Resources"]
+
+    functions = {name for name, resource in resources.items() if resource["Type"] == "AWS::Serverless::Function"}
+    assert functions == set(DEPLOYED_NAMES)
+    for name, deployed in DEPLOYED_NAMES.items():
+        assert resources[name]["Properties"]["FunctionName"] == {"Fn::Sub": deployed}, name
+    assert "Default" not in template["Parameters"]["Stage"], "a prod package must not get dev's names"
+    # The daily export starts its workers by reference, whatever the function is called.
+    variables = resources["ExportDaily"]["Properties"]["Environment"]["Variables"]
+    assert variables["EXPORT_WORKER_FUNCTION"] == {"Ref": "ExportWorker"}
+    assert variables["STATEMENTS_TABLE"], "chalice's variables kept"
+    # ...and its policy allows exactly that name.
+    [invoke] = [statement for statement in _policy_statements(merged.parent.parent, "ExportDailyRole")
+                if "lambda:InvokeFunction" in _actions(statement)]
+    assert invoke["Resource"] == "arn:aws:lambda:*:*:function:eci-dev-export_worker"
+
+
+def test_the_api_has_reserved_concurrency_and_the_export_worker_a_cap(package: Path, merged: Path) -> None:
+    for path in (package / "sam.json", merged):
+        resources = _template(path)["Resources"]
+        assert resources["APIHandler"]["Properties"]["ReservedConcurrentExecutions"] == 50
+        assert resources["ExportWorker"]["Properties"]["ReservedConcurrentExecutions"] == 5
+        others = [name for name in FUNCTIONS if name not in ("APIHandler", "ExportWorker")]
+        assert not [name for name in others if "ReservedConcurrentExecutions" in resources[name]["Properties"]]
+
+
+def test_every_functions_logs_expire(merged: Path) -> None:
+    resources = _template(merged)["Resources"]
+    groups = {resource["Properties"]["LogGroupName"]["Fn::Sub"]: resource["Properties"]["RetentionInDays"]
+              for resource in resources.values() if resource["Type"] == "AWS::Logs::LogGroup"}
+    # chalice names the API function's group after ${ApiHandler}, a resource that does not exist (the function
+    # is APIHandler): the merge template puts it right.
+    assert groups == {f"/aws/lambda/${{{name}}}": 90 for name in FUNCTIONS}
+
+
+def test_an_export_worker_that_fails_its_retries_lands_in_a_queue_its_role_may_send_to(merged: Path) -> None:
+    resources = _template(merged)["Resources"]
+    config = resources["ExportWorkerInvokeConfig"]["Properties"]
+
+    assert config["FunctionName"] == {"Ref": "ExportWorker"} and config["Qualifier"] == "$LATEST"
+    assert config["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["ExportWorkerFailureQueue", "Arn"]}}}
+    queue = resources["ExportWorkerFailureQueue"]["Properties"]
+    assert queue["QueueName"] == {"Fn::Sub": "eci-${Stage}-export-failures"} and queue["SqsManagedSseEnabled"]
+    sends = [statement for statement in _policy_statements(merged.parent.parent, "ExportWorkerRole")
+             if "sqs:SendMessage" in _actions(statement)]
+    assert [statement["Resource"] for statement in sends] == ["arn:aws:sqs:*:*:eci-dev-export-failures"]

@@ -197,3 +197,14 @@ def test_the_parameters_of_the_projects_templates_are_read_despite_cloudformatio
     assert template_parameters((infra / "stream-failures.yaml").read_text(encoding="utf-8")) == {"Stage"}
     assert {"Stage", "ApiDomainName", "ApiStageName"} <= template_parameters(
         (infra / "edge.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_data_stack_is_protected_from_deletion_by_termination_protection(client: Any) -> None:
+    stubber = Stubber(client)
+    stubber.add_response("update_termination_protection", {"StackId": STACK_ID},
+                         {"StackName": STACK, "EnableTerminationProtection": True})
+
+    with stubber:
+        CloudFormationStacks(client, io.StringIO(), poll_seconds=0).protect(STACK)
+
+    stubber.assert_no_pending_responses()

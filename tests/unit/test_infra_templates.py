@@ -209,7 +209,34 @@ def test_every_key_rotates_and_outlives_its_stack() -> None:
         # KMS rotates symmetric keys only; the signing key is asymmetric, and past runs need it as it is.
         symmetric = key["Properties"].get("KeyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
         assert key["Properties"].get("EnableKeyRotation") is (True if symmetric else None), logical_id
-        assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain", logical_id
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
+        assert key["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+@pytest.mark.parametrize("template", [DATA, EDGE], ids=["data", "edge"])
+def test_what_holds_data_outlives_its_stack_but_a_failed_creation_leaves_nothing_behind(
+    template: Mapping[str, Any]
+) -> None:
+    """Retain would keep a rolled-back creation's fixed-name table, bucket or key, and the retry would fail."""
+    kept = {name: resource for name, resource in template["Resources"].items() if "DeletionPolicy" in resource}
+    assert kept
+    for name, resource in kept.items():
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert resource.get("UpdateReplacePolicy", "Retain") == "Retain", name
+
+
+def test_both_tables_are_protected_and_recoverable_once_created() -> None:
+    """PITR always; deletion protection from the update right after creation (make deploy's two steps)."""
+    assert DATA["Conditions"]["ProtectTables"] == {"Fn::Equals": [{"Ref": "TableDeletionProtection"}, "true"]}
+    assert DATA["Parameters"]["TableDeletionProtection"]["Default"] == "true"
+    for logical_id in ("StatementsTable", "CountersTable"):
+        properties = DATA["Resources"][logical_id]["Properties"]
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, logical_id
+        assert properties["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTables", True, False]}, logical_id
+        for given, protected in (("true", True), ("false", False)):
+            resolver = template_resolver(DATA, {"Stage": STAGE, "TableDeletionProtection": given}, ACCOUNT, REGION,
+                                         "eci")
+            assert resolver.resolve(properties["DeletionProtectionEnabled"]) is protected, logical_id
 
 
 def test_only_the_exporter_signs_manifests_and_anyone_of_the_account_reads_the_public_key() -> None:
@@ -234,8 +261,8 @@ def test_statements_table_is_encrypted_with_the_statements_key_and_cannot_be_los
                                               "KMSMasterKeyId": {"Fn::GetAtt": ["StatementsKey", "Arn"]}}
     assert properties["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert properties["DeletionProtectionEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
+    assert properties["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTables", True, False]}  # true by default
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
     # No TTL: the purge destroys statements on the legal clock and records it.
     assert "TimeToLiveSpecification" not in properties
 
@@ -391,7 +418,9 @@ def test_security_headers_are_the_apps_and_never_weaken_them() -> None:
     app = security_headers()
     assert _distribution()["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == {"Ref": "SecurityHeadersPolicy"}
 
-    assert config["ContentSecurityPolicy"] == {"ContentSecurityPolicy": CONTENT_SECURITY_POLICY, "Override": False}
+    # The app's pages carry their own CSP; one here would also reach WAF's CAPTCHA page and block its script.
+    assert "ContentSecurityPolicy" not in config
+    assert app["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     hsts = config["StrictTransportSecurity"]
     assert f"max-age={hsts['AccessControlMaxAgeSec']}" in str(app["Strict-Transport-Security"])
@@ -477,7 +506,8 @@ def test_every_template_names_its_resources_after_the_stage(path: Any) -> None:
     """Two stages in one account must not collide: every explicit name carries ${Stage}."""
     template = load_template(path)
     names = [value for resource in template["Resources"].values() for key, value in resource["Properties"].items()
-             if key in ("TableName", "BucketName", "AliasName", "Name", "QueueName")]
+             if key in ("TableName", "BucketName", "AliasName", "Name", "QueueName", "TopicName", "AlarmName",
+                        "LogGroupName", "DashboardName")]
     assert names
     for name in names:
         assert "${Stage}" in str(name), name
@@ -491,3 +521,177 @@ def test_cloudfront_proves_itself_to_the_app_with_a_secret_no_template_shows() -
                                               "HeaderValue": {"Ref": "OriginVerifySecret"}}]
     secret = EDGE["Parameters"]["OriginVerifySecret"]
     assert secret["NoEcho"] is True and secret["MinLength"] >= 32 and "Default" not in secret
+
+
+# --- operations: alarms, their topics, logs, budget (infra/operations.yaml, and the edge's own) -------------
+
+OPERATIONS = load_template(PROJECT_ROOT / "infra" / "operations.yaml")
+FAILURES = load_template(PROJECT_ROOT / "infra" / "stream-failures.yaml")
+
+
+def _operations(logical_id: str, template: Mapping[str, Any] = OPERATIONS, **parameters: str) -> dict[str, Any]:
+    edge = {"ApiDomainName": f"abc123defg.execute-api.{REGION}.amazonaws.com", "OriginVerifySecret": "s" * 32}
+    given = {**(edge if template is EDGE else {}), "Stage": STAGE, **parameters}
+    resolver = template_resolver(template, given, ACCOUNT, REGION, "eci")
+    for name in template["Resources"]:
+        resolver.refs.setdefault(name, f"{name}-ref")
+        for attribute in ("Arn", "DomainName"):
+            resolver.attributes[(name, attribute)] = f"{name}.{attribute}"
+    properties: dict[str, Any] = resolver.resolve(template["Resources"][logical_id]["Properties"])
+    return properties
+
+
+def _alarms(template: Mapping[str, Any] = OPERATIONS) -> dict[str, dict[str, Any]]:
+    return {name: _operations(name, template) for name in _resources(template, "AWS::CloudWatch::Alarm")}
+
+
+def _watched(alarm: Mapping[str, Any]) -> tuple[str, str, dict[str, str]]:
+    return alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+def test_an_alarm_watches_each_thing_that_must_not_fail_silently() -> None:
+    watched = [_watched(alarm) for alarm in _alarms().values() if "Dimensions" in alarm]
+    watched_keys = {(namespace, metric, tuple(sorted(dimensions.items()))) for namespace, metric, dimensions in watched}
+    function = f"eci-{STAGE}"
+    expected = {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", f"eci-{STAGE}-count-failures"),)),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", f"eci-{STAGE}-export-failures"),)),
+        ("AWS/Lambda", "IteratorAge", (("FunctionName", f"{function}-count_statements"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-purge_statements"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-export_worker"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-export_daily"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-recount_statements"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-count_statements"),)),
+        ("AWS/Lambda", "Throttles", (("FunctionName", function),)),
+        ("AWS/ApiGateway", "5XXError", (("ApiName", "eci"), ("Stage", "api"))),
+    }
+    assert expected <= watched_keys, sorted(expected - watched_keys)
+    repairs = [alarm for alarm in _alarms().values() if alarm["MetricName"] == "CountRepairs"]
+    assert [alarm["Namespace"] for alarm in repairs] == [f"ECI/{STAGE}"]
+
+
+def test_every_alarm_tells_the_organisers_topic_and_missing_data_is_no_alarm() -> None:
+    for template, topic in ((OPERATIONS, "AlarmTopic"), (EDGE, "EdgeAlarmTopic")):
+        alarms = _alarms(template)
+        assert alarms
+        for name, alarm in alarms.items():
+            assert alarm["AlarmActions"] == [f"{topic}-ref"], name
+            assert alarm["TreatMissingData"] == "notBreaching", name
+            assert alarm["AlarmName"].startswith(f"eci-{STAGE}-"), name
+
+
+def test_the_organisers_subscribe_by_an_address_given_at_deploy() -> None:
+    for template, subscription, topic in ((OPERATIONS, "AlarmSubscription", "AlarmTopic"),
+                                          (EDGE, "EdgeAlarmSubscription", "EdgeAlarmTopic")):
+        resource = template["Resources"][subscription]
+        assert resource["Properties"] == {"TopicArn": {"Ref": topic}, "Protocol": "email",
+                                          "Endpoint": {"Ref": "AlarmEmail"}}
+        assert template["Parameters"]["AlarmEmail"]["Default"] == ""  # no address: the topic, no subscription
+        assert "Condition" in resource
+        pattern = template["Parameters"]["AlarmEmail"]["AllowedPattern"]
+        assert re.fullmatch(pattern, "alarms@example.eu") and re.fullmatch(pattern, "")
+        assert not re.fullmatch(pattern, "not an address")
+
+
+def test_only_cloudwatch_and_budgets_of_this_account_publish_to_the_alarm_topic() -> None:
+    statements = _operations("AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    allowed_services = {statement["Principal"]["Service"] for statement in statements if statement["Effect"] == "Allow"}
+    assert allowed_services == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    for statement in statements:
+        if statement["Effect"] == "Allow":
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_count_repairs_are_counted_from_the_words_the_recount_logs() -> None:
+    metric = _operations("CountRepairsMetric")
+    assert metric["LogGroupName"] == f"/aws/lambda/eci-{STAGE}-recount_statements"
+    words = metric["FilterPattern"].strip('"')
+    source = (PROJECT_ROOT / "chalicelib" / "counting" / "recount.py").read_text(encoding="utf-8")
+    assert f'"{words} ' in source, "the recount no longer logs these words: the alarm would never ring"
+    [transformation] = metric["MetricTransformations"]
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (f"ECI/{STAGE}", "CountRepairs")
+
+
+def test_the_iterator_age_alarm_rings_well_within_the_streams_24_hours() -> None:
+    alarm = _operations("CountIteratorAgeAlarm")
+    seconds = OPERATIONS["Parameters"]["IteratorAgeAlarmSeconds"]
+    assert int(alarm["Threshold"]) == seconds["Default"] * 1000 == 3_600_000  # IteratorAge is in milliseconds
+    assert seconds["MaxValue"] < 24 * 3600
+
+
+def test_every_log_group_of_the_templates_expires() -> None:
+    for template in (OPERATIONS, EDGE):
+        groups = _resources(template, "AWS::Logs::LogGroup")
+        assert groups
+        for name, group in groups.items():
+            assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert template["Parameters"]["LogRetentionDays"]["Default"] == 90
+
+
+def test_the_functions_logs_expire_as_config_json_says() -> None:
+    import json
+
+    config = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    for stage in config["stages"].values():
+        assert stage["log_retention_in_days"] == 90
+        assert not any("log_retention_in_days" in function for function in stage["lambda_functions"].values())
+
+
+def test_waf_logs_every_request_to_a_group_that_expires_without_cookies() -> None:
+    logging = _operations("WafLogging", EDGE)
+    assert logging["ResourceArn"] == "WebAcl.Arn"
+    [destination] = logging["LogDestinationConfigs"]
+    assert destination == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:WafLogGroup-ref"
+    assert _operations("WafLogGroup", EDGE)["LogGroupName"] == f"aws-waf-logs-eci-{STAGE}"  # WAF's required prefix
+    assert logging["RedactedFields"] == [{"SingleHeader": {"Name": "cookie"}}]
+
+
+def test_cloudfront_5xx_and_waf_block_spikes_ring_in_us_east_1() -> None:
+    watched = {_watched(alarm)[:2]: _watched(alarm)[2] for alarm in _alarms(EDGE).values()}
+    assert watched[("AWS/CloudFront", "5xxErrorRate")] == {"DistributionId": "Distribution-ref", "Region": "Global"}
+    assert watched[("AWS/WAFV2", "BlockedRequests")] == {"WebACL": f"eci-{STAGE}-edge", "Rule": "ALL"}
+    assert _operations("WebAcl", EDGE)["Name"] == f"eci-{STAGE}-edge"
+
+
+def test_the_api_stage_writes_access_logs_through_the_accounts_logging_role() -> None:
+    role = _operations("ApiGatewayLoggingRole")
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+    assert OPERATIONS["Resources"]["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLoggingRole", "Arn"]}
+    assert "ApiAccessLogGroupArn" in OPERATIONS["Outputs"]
+
+
+def test_a_monthly_budget_warns_the_organisers_before_the_month_runs_out() -> None:
+    budget = _operations("MonthlyBudget")
+    assert budget["Budget"]["TimeUnit"] == "MONTHLY" and budget["Budget"]["BudgetType"] == "COST"
+    assert budget["Budget"]["BudgetLimit"] == {"Amount": "30", "Unit": "USD"}
+    kinds = {(item["Notification"]["NotificationType"], item["Notification"]["Threshold"])
+             for item in budget["NotificationsWithSubscribers"]}
+    assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}
+    for item in budget["NotificationsWithSubscribers"]:
+        assert item["Subscribers"] == [{"SubscriptionType": "SNS", "Address": "AlarmTopic-ref"}]
+
+
+def test_the_dashboard_shows_every_function_and_queue_the_alarms_watch() -> None:
+    import json
+
+    body = json.loads(_operations("Dashboard")["DashboardBody"])
+    text = json.dumps(body)
+    for name in ("count_statements", "recount_statements", "export_daily", "export_worker", "purge_statements"):
+        assert f"eci-{STAGE}-{name}" in text, name
+    for queue in ("count-failures", "export-failures"):
+        assert f"eci-{STAGE}-{queue}" in text
+    assert "CountRepairs" in text and "5XXError" in text
+
+
+def test_a_failed_export_worker_lands_in_a_queue_its_role_may_send_to() -> None:
+    import json
+
+    queue = _operations("ExportFailureQueue", FAILURES)
+    assert queue["QueueName"] == f"eci-{STAGE}-export-failures" and queue["SqsManagedSseEnabled"] is True
+    assert "ExportFailureQueueArn" in FAILURES["Outputs"]
+    policy = json.loads((PROJECT_ROOT / ".chalice" / f"policy-{STAGE}-export.json").read_text(encoding="utf-8"))
+    sends = [statement for statement in policy["Statement"] if statement["Action"] == "sqs:SendMessage"]
+    assert [statement["Resource"] for statement in sends] == [f"arn:aws:sqs:*:*:eci-{STAGE}-export-failures"]
