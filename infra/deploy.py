@@ -56,6 +56,9 @@ FUNCTION_ENVIRONMENT = {
     "EXPORT_BUCKET": "ExportBucketName",
     "EXPORT_KEY": "ExportsKeyArn",
     "STATEMENTS_STREAM_ARN": "StatementsTableStreamArn",
+    "CONSOLE_TABLE": "ConsoleTableName",
+    "ORGANISER_USER_POOL_ID": "OrganiserUserPoolId",
+    "ORGANISER_CLIENT_ID": "OrganiserUserPoolClientId",
 }
 
 # What the count function's stream mapping gets beyond chalice's settings; the same values are in

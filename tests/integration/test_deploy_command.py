@@ -98,6 +98,8 @@ class FakeCloud:
                 "StatementsKeyArn": keys["statements"], "FingerprintKeyArn": keys["fingerprint"],
                 "ExportsKeyArn": keys["exports"], "ExportBucketName": bucket,
                 "FingerprintKeyParameterName": f"/eci/{stage}/fingerprint-key",
+                "ConsoleTableName": f"eci-{stage}-console", "OrganiserUserPoolId": f"{region}_Organisers1",
+                "OrganiserUserPoolClientId": "console0client0id",
             }
         if template.name == "stream-failures.yaml":
             sqs = self.session.client("sqs", region_name=region)
@@ -251,6 +253,8 @@ def test_every_setting_the_functions_need_reaches_them_from_the_data_stack(organ
         "STATEMENTS_KEY": data["StatementsKeyArn"], "FINGERPRINT_KEY_PARAMETER": "/eci/dev/fingerprint-key",
         "EXPORT_BUCKET": data["ExportBucketName"], "EXPORT_KEY": data["ExportsKeyArn"],
         "STATEMENTS_STREAM_ARN": data["StatementsTableStreamArn"],
+        "CONSOLE_TABLE": "eci-dev-console", "ORGANISER_USER_POOL_ID": data["OrganiserUserPoolId"],
+        "ORGANISER_CLIENT_ID": data["OrganiserUserPoolClientId"],
         "COUNT_REPORTS_ITEM_FAILURES": "true",  # step 4 gives the mapping ReportBatchItemFailures
         "ORIGIN_VERIFY_SECRET": organiser.cloud.parameters_of[("us-east-1", "eci-dev-edge")]["OriginVerifySecret"],
     }

@@ -1,0 +1,261 @@
+"""The organisers' console at /organiser: sign-in, the dashboard, pausing, the audit log.
+
+Every route checks the session itself (the access token in the session cookie, verified by
+chalicelib.console.tokens); every POST checks its CSRF token; actions run through services.console, which
+checks the token and the role again where the action runs. The console's pages are in English.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chalice.app import Request, Response
+
+from chalicelib import services
+from chalicelib.console import session
+from chalicelib.console.tokens import InvalidSessionError, Organiser
+from chalicelib.web.headers import security_headers
+from chalicelib.web.request_body import BadRequestError, parse_form_body
+
+logger = logging.getLogger(__name__)
+
+HOME = "/organiser"
+SIGN_IN = "/organiser/sign-in"
+SESSION_SECONDS = 3600  # the access token's own lifetime (infra/data.yaml); the token's exp decides
+
+# What a refusal code (from chalicelib.console.actions or from here) says to the organiser.
+REFUSALS = {
+    "session": "Your session has ended. Please sign in again.",
+    "role": "Your account may view the console but not change anything. Ask an organiser.",
+    "csrf": "This form was not sent from the console page (or the page is too old). Nothing was changed. "
+            "Please go back, reload the page and try again.",
+    "bad_request": "This request is not one the console's pages send. Nothing was changed.",
+    "already_paused": "Collection is already paused. Nothing was changed.",
+    "not_paused": "Collection is not paused. Nothing was changed.",
+    "conflict": "Someone else changed the collection's state at the same moment. Nothing was changed by "
+                "this request; please look at the dashboard and try again.",
+    "unavailable": "The console cannot reach its services just now. Nothing was changed. Please try again.",
+}
+SIGN_IN_REFUSALS = {
+    "credentials": "The email address or the password is not right.",
+    "code": "That code is not right. Type the 6 digits your authenticator app shows now.",
+    "password_policy": "Choose a password of at least 14 characters with lower-case and upper-case letters, "
+                       "a digit and a symbol.",
+    "expired": "This sign-in took too long. Please start again.",
+    "unavailable": "Signing in is not possible just now. Please try again in a minute.",
+    "form": "Please fill in every field.",
+    "csrf": "This sign-in form is too old or was not sent from this site. Please start again.",
+}
+
+
+def _render(template: str, status: int = 200, headers: Mapping[str, str | list[str]] | None = None,
+            **values: Any) -> Response:
+    from chalicelib.web.pages import _environment
+
+    body = _environment("en").get_template(f"organiser/{template}").render(
+        initiative=services.current().initiative, **values)
+    return Response(body=body, status_code=status, headers={
+        **security_headers(), "Content-Type": "text/html; charset=utf-8", "Content-Language": "en",
+        "Cache-Control": "no-store", **(headers or {})})
+
+
+def _redirect(location: str, headers: Mapping[str, str | list[str]] | None = None) -> Response:
+    return Response(body="", status_code=303,
+                    headers={**security_headers(), "Location": location, "Cache-Control": "no-store",
+                             **(headers or {})})
+
+
+def _message(code: str, status: int, organiser: Organiser | None = None) -> Response:
+    return _render("message.html", status=status, message=REFUSALS[code], organiser=organiser,
+                   sign_in=code == "session")
+
+
+def _session_token(request: Request) -> str:
+    return session.cookies(request.headers).get(session.SESSION_COOKIE, "")
+
+
+def signed_in(request: Request) -> tuple[Organiser, str] | Response:
+    """The organiser of a valid session and its token, or the answer to a request without one."""
+    token = _session_token(request)
+    try:
+        return services.current().organiser_tokens.verify(token), token
+    except InvalidSessionError as error:
+        logger.info("console session refused: %s", error)
+    if request.method == "GET":
+        return _redirect(SIGN_IN)
+    return _message("session", 401)
+
+
+def _posted(request: Request, token: str, names: tuple[str, ...]) -> dict[str, str] | Response:
+    """The POST's fields when its CSRF token matches the session, else the refusal (nothing changes)."""
+    try:
+        fields = parse_form_body(request.headers, request.raw_body, (session.CSRF_FIELD, *names))
+    except BadRequestError:
+        return _message("bad_request", 400)
+    if not session.csrf_matches(token, fields.get(session.CSRF_FIELD, "")):
+        return _message("csrf", 403)
+    return fields
+
+
+def _act(action: str, token: str, **arguments: str) -> dict[str, Any]:
+    try:
+        return services.current().console({"action": action, "token": token, "arguments": arguments})
+    except Exception as error:  # the console function or its table did not answer: say so, change nothing
+        logger.warning("console action %s failed: %s", action, type(error).__name__)
+        return {"ok": False, "refusal": "unavailable"}
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+
+def dashboard(request: Request) -> Response:
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    current = services.current()
+    state = _act("state", token)
+    if not state.get("ok"):
+        return _message(str(state.get("refusal", "unavailable")), 503)
+    counts = current.counters.counts(current.initiative.id)
+    return _render("dashboard.html", organiser=organiser, csrf=session.csrf_token(token),
+                   paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
+                   counts=sorted(counts.items()), total=sum(counts.values()),
+                   notice=_query(request).get("done", ""))
+
+
+def _query(request: Request) -> Mapping[str, str]:
+    return request.query_params or {}
+
+
+DONE_NOTICES = {"paused": "Collection is paused: the forms say so in every language and refuse statements.",
+                "resumed": "Collection has resumed."}
+
+
+def collection(request: Request) -> Response:
+    """Pause or resume collection (organisers only)."""
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    fields = _posted(request, token, ("action",))
+    if isinstance(fields, Response):
+        return fields
+    action = fields.get("action", "")
+    if action not in ("pause", "resume"):
+        return _message("bad_request", 400, organiser)
+    answer = _act(action, token)
+    if not answer.get("ok"):
+        code = str(answer.get("refusal", "unavailable"))
+        return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
+    return _redirect(f"{HOME}?done={'paused' if action == 'pause' else 'resumed'}")
+
+
+def audit_log(request: Request) -> Response:
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    answer = _act("audit_log", token)
+    if not answer.get("ok"):
+        return _message(str(answer.get("refusal", "unavailable")), 503, organiser)
+    return _render("audit.html", organiser=organiser, csrf=session.csrf_token(token), entries=answer["entries"])
+
+
+def audit_csv(request: Request) -> Response:
+    from chalicelib.console.records import AuditEntry, audit_csv
+
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    answer = _act("audit_log", token)
+    if not answer.get("ok"):
+        return _message(str(answer.get("refusal", "unavailable")), 503, organiser)
+    body = audit_csv(AuditEntry(**entry) for entry in answer["entries"])
+    return Response(body=body, status_code=200, headers={
+        **security_headers(), "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
+        "Content-Disposition": 'attachment; filename="audit-log.csv"'})
+
+
+# --- signing in -------------------------------------------------------------------------------------------
+
+_SIGN_IN_FIELDS = ("step", session.CSRF_FIELD, "email", "password", "new_password", "code", "session", "username",
+                   "secret")
+
+
+def sign_in_page(request: Request) -> Response:
+    nonce = session.new_sign_in_nonce()
+    return _render("sign_in.html", step="password", csrf=nonce, headers={"Set-Cookie": session.set_cookie(
+        session.SIGN_IN_COOKIE, nonce, session.SIGN_IN_COOKIE_SECONDS)})
+
+
+def sign_in(request: Request) -> Response:
+    """One step of signing in: password; then a new password (first time), an authenticator app (first
+    time) or the app's code; then the session cookie, and the sign-in in the audit log."""
+    from chalicelib.storage.organiser_accounts import Challenge, SignedIn, SignInRefusedError
+
+    nonce = session.cookies(request.headers).get(session.SIGN_IN_COOKIE, "")
+    try:
+        fields = parse_form_body(request.headers, request.raw_body, _SIGN_IN_FIELDS)
+    except BadRequestError:
+        return _render("sign_in.html", status=400, step="password", csrf=nonce, error=SIGN_IN_REFUSALS["form"])
+    if not session.sign_in_nonce_matches(nonce, fields.get(session.CSRF_FIELD, "")):
+        return _render("sign_in.html", status=403, step="password", csrf=nonce, error=SIGN_IN_REFUSALS["csrf"])
+    step = fields.get("step", "")
+    accounts = services.current().organiser_sign_in
+    challenge = Challenge(name=step, session=fields.get("session", ""), username=fields.get("username", ""),
+                          secret=fields.get("secret", ""))
+    try:
+        if step == "password":
+            email, password = fields.get("email", "").strip(), fields.get("password", "")
+            if not email or not password:
+                raise SignInRefusedError("form")
+            outcome = accounts.start(email, password)
+        elif step in ("new_password", "mfa_setup", "mfa_code") and challenge.session and challenge.username:
+            if step == "new_password":
+                if not fields.get("new_password"):
+                    raise SignInRefusedError("form")
+                outcome = accounts.new_password(challenge, fields["new_password"])
+            else:
+                code = fields.get("code", "").replace(" ", "")
+                if not (code.isascii() and code.isdigit() and len(code) == 6):
+                    raise SignInRefusedError("code")
+                outcome = (accounts.set_up_mfa if step == "mfa_setup" else accounts.mfa_code)(challenge, code)
+        else:
+            raise SignInRefusedError("form" if step == "password" else "expired")
+    except SignInRefusedError as refusal:
+        status = 401 if refusal.reason in ("credentials", "code") else 400
+        retry = challenge if refusal.reason in ("code", "password_policy", "form") and step != "password" else None
+        if retry is None:
+            return _render("sign_in.html", status=status if step == "password" else 400, step="password",
+                           csrf=nonce, error=SIGN_IN_REFUSALS.get(refusal.reason, SIGN_IN_REFUSALS["unavailable"]))
+        return _render("sign_in.html", status=status, step=step, csrf=nonce, challenge=retry,
+                       error=SIGN_IN_REFUSALS.get(refusal.reason, SIGN_IN_REFUSALS["unavailable"]))
+    if isinstance(outcome, Challenge):
+        next_step = {"NEW_PASSWORD_REQUIRED": "new_password", "MFA_SETUP": "mfa_setup"}.get(outcome.name, "mfa_code")
+        return _render("sign_in.html", step=next_step, csrf=nonce, challenge=outcome)
+    assert isinstance(outcome, SignedIn)
+    recorded = _act("sign_in", outcome.access_token)
+    if not recorded.get("ok"):
+        # A token Cognito gave that this console does not accept (no role, another client): no session.
+        code = str(recorded.get("refusal", "unavailable"))
+        return _render("sign_in.html", status=403 if code == "session" else 503, step="password", csrf=nonce,
+                       error="This account has no role in the console. Ask an organiser to give it one."
+                       if code == "session" else SIGN_IN_REFUSALS["unavailable"])
+    return _redirect(HOME, {"Set-Cookie": [
+        session.set_cookie(session.SESSION_COOKIE, outcome.access_token, SESSION_SECONDS),
+        session.clear_cookie(session.SIGN_IN_COOKIE)]})
+
+
+def sign_out(request: Request) -> Response:
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
+    _, token = found
+    fields = _posted(request, token, ())
+    if isinstance(fields, Response):
+        return fields
+    return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
