@@ -117,7 +117,7 @@ class Services:
     # --- the organisers' console ------------------------------------------------------------------------
 
     @cached_property
-    def _collection_state(self) -> CachedCollectionState:
+    def collection_states(self) -> CachedCollectionState:
         from chalicelib.console.state_cache import CachedCollectionState
         from chalicelib.storage.console_table import read_collection_state
 
@@ -127,7 +127,7 @@ class Services:
 
     def collection_state(self) -> CollectionState:
         """Paused or not: read once per counts' cache period per process, like the counts."""
-        return self._collection_state.state(self.initiative.id)
+        return self.collection_states.state(self.initiative.id)
 
     @cached_property
     def organiser_tokens(self) -> TokenVerifier:

@@ -109,7 +109,19 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
         return pages.error_page(context, "unknown_member_state", 404, after_post=request.method == "POST")
     if not context.initiative.collecting_on(context.today):
         return pages.closed_page(context, status=closed_status)
+    if _collection_paused():
+        # Temporarily refused: 503 for a statement sent while paused, so no client takes it as final.
+        return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
     return context, state
+
+
+def _collection_paused() -> bool:
+    """The organisers' pause (chalicelib/console), read once per counts' cache period, not per statement."""
+    try:
+        return services.current().collection_state().paused
+    except Exception as error:  # the state's table did not answer: the last known state, or collecting
+        logger.warning("collection state unavailable: %s", type(error).__name__)
+        return False
 
 
 def sign_form(request: Request, code: str) -> Response:

@@ -346,3 +346,29 @@ def test_create_user_command_refuses_an_existing_account_and_a_bad_address(
     errors = capsys.readouterr().err
     assert "error: an account for twice@example.org exists already" in errors
     assert "error: 'not-an-address' is not an email address" in errors
+
+
+# --- the public side of a pause -----------------------------------------------------------------------------
+
+
+def test_pause_reaches_the_public_forms_within_the_cache_period_and_resume_reopens_them(
+    client: Client, organiser: tuple[Account, str], aws_settings: Settings, collecting: None
+) -> None:
+    _, session = organiser
+    now = [1_000_000.0]
+    current = services.Services(aws_settings, services.check_initiative_file(), now=lambda: now[0])
+    services.use(current)
+    assert b'name="form_token"' in client.http.get("/sign/FR?lang=fr").body  # read: collecting
+    csrf = csrf_of(client, session)
+
+    post_as(client, session, "/organiser/collection", csrf=csrf, action="pause")
+    now[0] += aws_settings.counts_cache_seconds
+    paused = client.http.get("/sign/FR?lang=fr")
+    refused = client.http.post("/sign/FR?lang=fr", headers={"content-type": "application/x-www-form-urlencoded"},
+                               body="full_first_names=Marie")
+
+    assert b"<h1>La collecte est suspendue</h1>" in paused.body
+    assert refused.status_code == 503
+    post_as(client, session, "/organiser/collection", csrf=csrf, action="resume")
+    now[0] += aws_settings.counts_cache_seconds
+    assert b'name="form_token"' in client.http.get("/sign/FR?lang=fr").body
