@@ -23,8 +23,7 @@ from chalicelib.web.form_token import derive_token_key
 
 if TYPE_CHECKING:
     from chalicelib.console.actions import ConsoleContext
-    from chalicelib.console.records import CollectionState, ConsoleStore
-    from chalicelib.console.state_cache import CachedCollectionState
+    from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
     from chalicelib.console.tokens import TokenVerifier
     from chalicelib.counting.ports import CountLedger, RecountStore
     from chalicelib.storage.organiser_accounts import CognitoSignIn
@@ -117,7 +116,7 @@ class Services:
     # --- the organisers' console ------------------------------------------------------------------------
 
     @cached_property
-    def collection_states(self) -> CachedCollectionState:
+    def collection_states(self) -> CollectionStates:
         from chalicelib.console.state_cache import CachedCollectionState
         from chalicelib.storage.console_table import read_collection_state
 

@@ -34,6 +34,10 @@ class CollectionState:
     changed_at: str = ""
 
 
+class CollectionStates(Protocol):
+    def state(self, initiative_id: str) -> CollectionState: ...
+
+
 class ConsoleStore(Protocol):
     def append(self, initiative_id: str, entry: AuditEntry) -> None:
         """Add an entry; never replaces one (the write is conditional on the key being new)."""
