@@ -150,8 +150,10 @@ class Services:
 
     def console_context(self) -> ConsoleContext:
         from chalicelib.console.actions import ConsoleContext
+        from chalicelib.storage.statement_deletion import DynamoDBStatementDeleter
 
-        return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store)
+        return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
+                              deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table))
 
     def console(self, request: dict[str, object]) -> dict[str, Any]:
         """Run a console action where it runs: the console_actions function, or here (make run, tests)."""

@@ -13,10 +13,11 @@ has ``"refusal"``: a code the page turns into a sentence.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.console import records
 from chalicelib.console.records import AuditEntry, ConsoleStore
@@ -28,12 +29,31 @@ logger = logging.getLogger(__name__)
 _READS = frozenset({"audit_log", "state", records.SIGN_IN})
 
 
+# Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
+DELETION_REASONS = {
+    "erasure_request": "The signatory asked for their data to be erased",
+    "withdrawn_support": "The signatory withdrew their support",
+    "made_in_error": "The signatory says the statement was made in error or by someone else",
+}
+
+
+class StatementDeleter(Protocol):
+    def find(self, initiative_id: str, statement_id: str) -> Any:
+        """The statement (with its member_state) or None."""
+        ...
+
+    def delete(self, found: Any, audit_put: dict[str, Any]) -> bool:
+        """Statement, marker and the audit entry's put, all or none; False if the statement is gone."""
+        ...
+
+
 @dataclass(frozen=True)
 class ConsoleContext:
     initiative_id: str
     verifier: TokenVerifier
     store: ConsoleStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    deleter: StatementDeleter | None = None
 
 
 def _refused(code: str) -> dict[str, Any]:
@@ -102,10 +122,40 @@ def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[st
     return handler
 
 
+def canonical_statement_id(text: str) -> str | None:
+    """The identifier as receipts print it (a UUID, lower case), from what an organiser typed; None if it is none."""
+    try:
+        parsed = uuid.UUID(text.strip())
+    except ValueError:
+        return None
+    return str(parsed)
+
+
+def _delete_statement(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    statement_id = canonical_statement_id(str(arguments.get("statement_id", "")))
+    reason = str(arguments.get("reason", ""))
+    if statement_id is None:
+        return _refused("bad_identifier")
+    if reason not in DELETION_REASONS:
+        return _refused("bad_reason")
+    if context.deleter is None:
+        return _refused("unavailable")
+    found = context.deleter.find(context.initiative_id, statement_id)
+    if found is None:
+        return _refused("no_statement")
+    entry = _entry(context, organiser, records.DELETE_STATEMENT, statement_id=statement_id,
+                   member_state=found.member_state, reason=reason)
+    audit_put = context.store.audit_put(context.initiative_id, entry)  # type: ignore[attr-defined]
+    if not context.deleter.delete(found, audit_put):
+        return _refused("no_statement")  # deleted by someone else a moment ago
+    return {"ok": True, "statement_id": statement_id, "member_state": found.member_state}
+
+
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
     records.SIGN_IN: _record_sign_in,
     "state": _state,
     "audit_log": _audit_log,
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
+    records.DELETE_STATEMENT: _delete_statement,
 }

@@ -37,6 +37,12 @@ REFUSALS = {
     "conflict": "Someone else changed the collection's state at the same moment. Nothing was changed by "
                 "this request; please look at the dashboard and try again.",
     "unavailable": "The console cannot reach its services just now. Nothing was changed. Please try again.",
+    "bad_identifier": "That is not a statement identifier. It has 32 hexadecimal digits in five groups, "
+                      "like 0b7c5a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21, as on the signatory's receipt. Nothing was deleted.",
+    "bad_reason": "Choose why the statement is deleted. Nothing was deleted.",
+    "no_statement": "No statement has this identifier: it may have been deleted already, or the identifier "
+                    "was copied wrongly (a receipt for a repeated statement by the same person names one that "
+                    "was never stored). Nothing was deleted.",
 }
 SIGN_IN_REFUSALS = {
     "credentials": "The email address or the password is not right.",
@@ -120,7 +126,10 @@ def dashboard(request: Request) -> Response:
     if not state.get("ok"):
         return _message(str(state.get("refusal", "unavailable")), 503)
     counts = current.counters.counts(current.initiative.id)
+    from chalicelib.console.actions import DELETION_REASONS
+
     return _render("dashboard.html", organiser=organiser, csrf=session.csrf_token(token),
+                   reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
                    counts=sorted(counts.items()), total=sum(counts.values()),
                    notice=_query(request).get("done", ""))
@@ -151,6 +160,25 @@ def collection(request: Request) -> Response:
         code = str(answer.get("refusal", "unavailable"))
         return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
     return _redirect(f"{HOME}?done={'paused' if action == 'pause' else 'resumed'}")
+
+
+def delete_statement(request: Request) -> Response:
+    """Delete a statement on the signatory's request, by the identifier on their receipt (organisers only)."""
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    fields = _posted(request, token, ("statement_id", "reason"))
+    if isinstance(fields, Response):
+        return fields
+    answer = _act("delete_statement", token, statement_id=fields.get("statement_id", ""),
+                  reason=fields.get("reason", ""))
+    if not answer.get("ok"):
+        code = str(answer.get("refusal", "unavailable"))
+        status = {"role": 403, "session": 401, "unavailable": 503, "no_statement": 404}.get(code, 400)
+        return _message(code, status, organiser)
+    return _render("deleted.html", organiser=organiser, csrf=session.csrf_token(token),
+                   statement_id=answer["statement_id"], member_state=answer["member_state"])
 
 
 def audit_log(request: Request) -> Response:

@@ -296,6 +296,23 @@ def test_the_console_function_appends_audit_entries_and_sets_the_state_and_never
     assert not any(action.startswith("kms:") for action in granted), "it can decrypt nothing"
 
 
+def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sealed_content(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+    on_statements = [statement for statement in statements
+                     if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
+
+    assert sorted(action for statement in on_statements for action in _actions(statement)) == [
+        "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+    for statement in on_statements:
+        if _actions(statement) != ["dynamodb:DeleteItem"]:
+            readable = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            assert "sealed" not in readable and {"pk", "sk"} <= set(readable), statement
+        else:
+            assert statement["Condition"]["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
+            assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["S#*", "F#*"]
+    assert not any(action.startswith("kms:") for statement in statements for action in _actions(statement))
+
+
 def test_the_route_function_reads_the_collection_state_and_asks_the_console_function_to_act(package: Path) -> None:
     statements = _policy_statements(package, "ApiHandlerRole")
 
