@@ -23,6 +23,7 @@ from chalicelib.web.form_token import derive_token_key
 
 if TYPE_CHECKING:
     from chalicelib.console.actions import ConsoleContext
+    from chalicelib.console.charts import DailyCountsReader
     from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
     from chalicelib.console.tokens import TokenVerifier
     from chalicelib.counting.ports import CountLedger, RecountStore
@@ -127,6 +128,14 @@ class Services:
     def collection_state(self) -> CollectionState:
         """Paused or not: read once per counts' cache period per process, like the counts."""
         return self.collection_states.state(self.initiative.id)
+
+    @cached_property
+    def daily_counts(self) -> DailyCountsReader | None:
+        """Statements counted per day and Member State, once the counting path provides them (issue #10)."""
+        from chalicelib.storage.counters import DynamoDBCounterReader
+
+        reader = DynamoDBCounterReader(self._aws.dynamodb, self.settings.counters_table)
+        return reader if hasattr(reader, "daily_counts") else None
 
     @cached_property
     def organiser_tokens(self) -> TokenVerifier:

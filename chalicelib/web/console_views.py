@@ -125,14 +125,43 @@ def dashboard(request: Request) -> Response:
     state = _act("state", token)
     if not state.get("ok"):
         return _message(str(state.get("refusal", "unavailable")), 503)
-    counts = current.counters.counts(current.initiative.id)
     from chalicelib.console.actions import DELETION_REASONS
 
+    counts = current.counters.counts(current.initiative.id)
     return _render("dashboard.html", organiser=organiser, csrf=session.csrf_token(token),
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
-                   counts=sorted(counts.items()), total=sum(counts.values()),
-                   notice=_query(request).get("done", ""))
+                   notice=_query(request).get("done", ""),
+                   **_figures(counts, _query(request).get("ms", "")))
+
+
+def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
+    """The dashboard's numbers and charts: totals against the minimums, days left, signatures per day."""
+    from markupsafe import Markup
+
+    from chalicelib.console import charts
+    from chalicelib.rules.member_states import all_member_states, member_state
+    from chalicelib.web.i18n import country_name
+    from chalicelib.web.views import _progress
+
+    current = services.current()
+    progress = _progress(current.initiative, counts, current.today())
+    names = {state.code: country_name(state.iso_code, "en") for state in all_member_states()}
+    rows = [charts.ThresholdRow(names[state.code], state.count, state.threshold) for state in progress.member_states]
+    state = member_state(chosen) if chosen else None
+    daily: dict[str, dict[str, int]] | None = None
+    if current.daily_counts is not None:
+        daily = current.daily_counts.daily_counts(current.initiative.id)
+    points = charts.daily_series(daily or {}, state.code if state else None)
+    scope = names[state.code] if state else "all Member States"
+    return {
+        "progress": progress, "rows": rows, "total": progress.total,
+        "threshold_chart": Markup(charts.threshold_chart("thresholds", rows)),  # noqa: S704 - escaped by charts
+        "daily_available": daily is not None, "points": points, "scope": scope,
+        "chosen": state.code if state else "", "states": sorted(names.items(), key=lambda item: item[1]),
+        "daily_chart": Markup(charts.daily_chart(  # noqa: S704 - every text escaped by charts
+            "daily", f"Signatures per day and cumulative, {scope}", points)),
+    }
 
 
 def _query(request: Request) -> Mapping[str, str]:
