@@ -22,7 +22,7 @@ from tests.browser.test_accessibility import _focused, _tab_to, _violations, axe
 pytestmark = pytest.mark.browser
 
 _numbers = itertools.count()
-NEW_PASSWORD = "Organiser-Day-One-2026!"  # noqa: S105 - a test account's
+NEW_PASSWORD = "Organiser-Day-One-2026!"  # a test account's
 
 
 def _create_account(local_system: LocalSystem, role: str) -> tuple[str, str]:
@@ -103,11 +103,13 @@ def test_organiser_signs_in_sees_the_chart_pauses_resumes_and_deletes_a_statemen
     page.locator("button", has_text="Pause collection").click()
     assert "Collection is paused" in page.locator("[role=status]").first.inner_text()
     page.goto(f"{site}/sign/PL?lang=pl")
-    _eventually(lambda: page.reload() is not None and page.locator("h1").inner_text() == "Zbieranie jest wstrzymane")
+    _eventually(lambda: page.reload() is not None
+                and page.locator("h1").inner_text() == "Zbieranie jest wstrzymane")
     page.goto(f"{site}/organiser")
     page.locator("button", has_text="Resume collection").click()
     assert "Collection has resumed." in page.locator("[role=status]").first.inner_text()
-    _eventually(lambda: page.goto(f"{site}/sign/PL?lang=en") is not None and page.locator("#full_first_names").count() == 1)
+    _eventually(lambda: page.goto(f"{site}/sign/PL?lang=en") is not None
+                and page.locator("#full_first_names").count() == 1)
 
     page.locator("#full_first_names").fill("Zofia")
     page.locator("#family_names").fill("Nowak")
