@@ -154,7 +154,10 @@ def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
         daily = current.daily_counts.daily_counts(current.initiative.id)
     points = charts.daily_series(daily or {}, state.code if state else None)
     scope = names[state.code] if state else "all Member States"
+    from chalicelib.exporting.retention import retention_clock
+
     return {
+        "retention": retention_clock(current.initiative),
         "progress": progress, "rows": rows, "total": progress.total,
         "threshold_chart": Markup(charts.threshold_chart("thresholds", rows)),  # noqa: S704 - escaped by charts
         "daily_available": daily is not None, "points": points, "scope": scope,

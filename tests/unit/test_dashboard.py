@@ -123,6 +123,14 @@ def test_days_left_are_shown(dashboard: Client) -> None:
     assert re.search(r"<dt>Days left to collect</dt><dd>\d+ \(until 20\d\d-\d\d-\d\d\)</dd>", page)
 
 
+def test_retention_clock_says_when_the_purge_runs_and_why(dashboard: Client) -> None:
+    from chalicelib.exporting.retention import retention_clock
+
+    clock = retention_clock(services.current().initiative)
+
+    assert f"destroyed from {clock.due_on.isoformat()}: {clock.reason}" in _get(dashboard)
+
+
 def test_choosing_a_member_state_shows_its_own_days(dashboard: Client) -> None:
     page = _get(dashboard, "/organiser?ms=MT")
 
