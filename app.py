@@ -95,6 +95,13 @@ def organiser_collection() -> Response:
     return console_views.collection(_request())
 
 
+@app.route("/organiser/phase", methods=["POST"], content_types=["*/*"])
+def organiser_phase() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.phase(_request())
+
+
 @app.route("/organiser/statements/delete", methods=["POST"], content_types=["*/*"])
 def organiser_delete_statement() -> Response:
     from chalicelib.web import console_views

@@ -42,9 +42,18 @@ class StatementDeleter(Protocol):
         """The statement (with its member_state) or None."""
         ...
 
-    def delete(self, found: Any, audit_put: dict[str, Any]) -> bool:
-        """Statement, marker and the audit entry's put, all or none; False if the statement is gone."""
+    def statements_of(self, initiative_id: str, limit: int) -> list[Any]:
+        """Up to `limit` of the initiative's statements, as find() returns them."""
         ...
+
+    def delete(self, found: Any, audit_put: dict[str, Any] | None) -> bool:
+        """Statement, marker and the audit entry's put (if any), all or none; False if the statement is gone."""
+        ...
+
+
+# Test statements one go-live call deletes at most (each is one small transaction): well inside the
+# console function's time; the organiser continues until it is done.
+GO_LIVE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,8 @@ def _record_sign_in(context: ConsoleContext, organiser: Organiser, arguments: Ma
 
 def _state(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
     state = context.store.state(context.initiative_id)
-    return {"ok": True, "paused": state.paused, "changed_at": state.changed_at, "role": organiser.role}
+    return {"ok": True, "paused": state.paused, "changed_at": state.changed_at, "role": organiser.role,
+            "phase": state.phase}
 
 
 def _audit_log(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,6 +161,53 @@ def _delete_statement(context: ConsoleContext, organiser: Organiser, arguments: 
     return {"ok": True, "statement_id": statement_id, "member_state": found.member_state}
 
 
+def _start_test_phase(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    current = context.store.state(context.initiative_id)
+    if current.phase in (records.PHASE_LIVE, records.PHASE_GOING_LIVE):
+        return _refused("live_for_good")
+    if current.phase == records.PHASE_TEST:
+        return _refused("already_testing")
+    if context.deleter is None:
+        return _refused("unavailable")
+    if context.deleter.statements_of(context.initiative_id, limit=1):
+        return _refused("live_statements_exist")
+    changed = replace(current, phase=records.PHASE_TEST, version=current.version + 1, changed_at=_now(context))
+    if not context.store.replace_state(context.initiative_id, changed,
+                                       _entry(context, organiser, records.START_TEST_PHASE)):
+        return _refused("conflict")
+    return {"ok": True, "phase": records.PHASE_TEST}
+
+
+def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Delete every test statement (and its marker; the counts follow through the stream), a batch per call,
+    refusing statements meanwhile; then live for good. Interrupted, the next call continues where it is."""
+    batch = arguments.get("batch", GO_LIVE_BATCH)
+    if not isinstance(batch, int) or not 1 <= batch <= GO_LIVE_BATCH:
+        return _refused("bad_request")
+    current = context.store.state(context.initiative_id)
+    if current.phase == records.PHASE_LIVE:
+        return _refused("live_for_good")
+    if current.phase not in (records.PHASE_TEST, records.PHASE_GOING_LIVE):
+        return _refused("not_testing")
+    if context.deleter is None:
+        return _refused("unavailable")
+    if current.phase == records.PHASE_TEST:
+        current = replace(current, phase=records.PHASE_GOING_LIVE, version=current.version + 1,
+                          changed_at=_now(context))
+        if not context.store.replace_state(context.initiative_id, current,
+                                           _entry(context, organiser, records.GO_LIVE_STARTED)):
+            return _refused("conflict")
+    test_id = records.initiative_id_in_test_phase(context.initiative_id)
+    found = context.deleter.statements_of(test_id, limit=batch)
+    deleted = sum(1 for statement in found if context.deleter.delete(statement, None))
+    if len(found) >= batch:
+        return {"ok": True, "done": False, "deleted": deleted}
+    live = replace(current, phase=records.PHASE_LIVE, version=current.version + 1, changed_at=_now(context))
+    if not context.store.replace_state(context.initiative_id, live, _entry(context, organiser, records.GO_LIVE)):
+        return _refused("conflict")
+    return {"ok": True, "done": True, "deleted": deleted}
+
+
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
     records.SIGN_IN: _record_sign_in,
     "state": _state,
@@ -158,4 +215,6 @@ _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], di
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
     records.DELETE_STATEMENT: _delete_statement,
+    records.START_TEST_PHASE: _start_test_phase,
+    records.GO_LIVE: _go_live,
 }

@@ -8,12 +8,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chalicelib.initiative import TEST_PHASE_SUFFIX
+
 # What the audit log records. Names of actions, never of people: the actor is an account's subject.
 SIGN_IN = "sign_in"
 PAUSE = "pause"
 RESUME = "resume"
 DELETE_STATEMENT = "delete_statement"
-ACTIONS = (SIGN_IN, PAUSE, RESUME, DELETE_STATEMENT)
+START_TEST_PHASE = "start_test_phase"
+GO_LIVE_STARTED = "go_live_started"
+GO_LIVE = "go_live"
+ACTIONS = (SIGN_IN, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE)
+
+# The collection's phase. None chosen: statements are live, as before the console existed. In the test phase
+# statements go under a derived initiative id, so counts, exports and the purge keep them apart by key;
+# going live deletes them all (resumably, refusing statements meanwhile); once live, never test again.
+PHASE_UNSET = ""
+PHASE_TEST = "test"
+PHASE_GOING_LIVE = "going_live"
+PHASE_LIVE = "live"
+
+
+def initiative_id_in_test_phase(initiative_id: str) -> str:
+    return initiative_id + TEST_PHASE_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,11 @@ class CollectionState:
     paused: bool = False
     version: int = 0  # each change writes version + 1, on condition the stored version is still this one
     changed_at: str = ""
+    phase: str = PHASE_UNSET
+
+    @property
+    def refuses_statements(self) -> bool:
+        return self.paused or self.phase == PHASE_GOING_LIVE
 
 
 class CollectionStates(Protocol):

@@ -33,7 +33,8 @@ def read_collection_state(client: DynamoDBClient, table: str, initiative_id: str
         return CollectionState()
     return CollectionState(paused=item.get("paused", {}).get("BOOL", False),
                            version=int(item.get("version", {}).get("N", "0")),
-                           changed_at=item.get("changed_at", {}).get("S", ""))
+                           changed_at=item.get("changed_at", {}).get("S", ""),
+                           phase=item.get("phase", {}).get("S", ""))
 
 
 class DynamoDBConsoleStore:
@@ -80,7 +81,8 @@ class DynamoDBConsoleStore:
         state_put: Any = {
             "TableName": self._table,
             "Item": {**state_key(initiative_id), "paused": {"BOOL": state.paused},
-                     "version": {"N": str(state.version)}, "changed_at": {"S": state.changed_at}},
+                     "version": {"N": str(state.version)}, "changed_at": {"S": state.changed_at},
+                     "phase": {"S": state.phase}},
             "ConditionExpression": "attribute_not_exists(pk) OR version = :previous",
             "ExpressionAttributeValues": {":previous": {"N": str(state.version - 1)}},
         }

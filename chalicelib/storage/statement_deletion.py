@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.rules.member_states import all_member_states
-from chalicelib.storage.statements import MARKER_PREFIX, MARKER_SORT_KEY, statement_key
+from chalicelib.storage.statements import (
+    MARKER_PREFIX,
+    MARKER_SORT_KEY,
+    STATEMENT_BUCKETS,
+    statement_key,
+    statement_partition_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -64,13 +70,31 @@ class DynamoDBStatementDeleter:
                 return str(item["pk"]["S"])
         return ""
 
-    def delete(self, found: FoundStatement, audit_put: dict[str, Any]) -> bool:
-        """Statement, marker and audit entry, all or none; False when the statement is gone already."""
+    def statements_of(self, initiative_id: str, limit: int) -> list[FoundStatement]:
+        """Up to `limit` statements of the initiative (keys, Member State and marker only), State by State."""
+        found: list[FoundStatement] = []
+        for state in all_member_states():
+            for bucket in range(STATEMENT_BUCKETS):
+                pk = statement_partition_key(initiative_id, state.code, bucket)
+                for page in self._client.get_paginator("query").paginate(
+                    TableName=self._table, KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                    ExpressionAttributeValues={":pk": {"S": pk}}, ProjectionExpression=", ".join(READABLE_ATTRIBUTES),
+                ):
+                    for item in page.get("Items", []):
+                        found.append(FoundStatement(item["pk"]["S"], item["sk"]["S"], state.code,
+                                                    item.get("marker_pk", {}).get("S", "")))
+                        if len(found) >= limit:
+                            return found
+        return found
+
+    def delete(self, found: FoundStatement, audit_put: dict[str, Any] | None) -> bool:
+        """Statement, marker and audit entry (if any), all or none; False when the statement is gone already."""
         items: list[Any] = [
             {"Delete": {"TableName": self._table, "Key": {"pk": {"S": found.pk}, "sk": {"S": found.sk}},
                         "ConditionExpression": "attribute_exists(pk)"}},
-            {"Put": audit_put},
         ]
+        if audit_put is not None:
+            items.append({"Put": audit_put})
         if found.marker_pk:
             items.append({"Delete": {
                 "TableName": self._table, "Key": {"pk": {"S": found.marker_pk}, "sk": {"S": MARKER_SORT_KEY}},

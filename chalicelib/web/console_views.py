@@ -40,6 +40,13 @@ REFUSALS = {
     "bad_identifier": "That is not a statement identifier. It has 32 hexadecimal digits in five groups, "
                       "like 0b7c5a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21, as on the signatory's receipt. Nothing was deleted.",
     "bad_reason": "Choose why the statement is deleted. Nothing was deleted.",
+    "live_for_good": "Collection is live: the test phase cannot come back. Nothing was changed.",
+    "already_testing": "The test phase is on already. Nothing was changed.",
+    "live_statements_exist": "Statements have already been collected live, so a test phase would mix test and "
+                             "real statements. Nothing was changed.",
+    "not_testing": "There is no test phase to end: collection is live already. Nothing was changed.",
+    "confirm": "Tick the box to confirm that every test statement is to be deleted and that the test phase "
+               "cannot come back. Nothing was changed.",
     "no_statement": "No statement has this identifier: it may have been deleted already, or the identifier "
                     "was copied wrongly (a receipt for a repeated statement by the same person names one that "
                     "was never stored). Nothing was deleted.",
@@ -126,9 +133,14 @@ def dashboard(request: Request) -> Response:
     if not state.get("ok"):
         return _message(str(state.get("refusal", "unavailable")), 503)
     from chalicelib.console.actions import DELETION_REASONS
+    from chalicelib.console.records import initiative_id_in_test_phase
 
     counts = current.counters.counts(current.initiative.id)
-    return _render("dashboard.html", organiser=organiser, csrf=session.csrf_token(token),
+    phase = str(state.get("phase", ""))
+    test_total = sum(current.counters.counts(initiative_id_in_test_phase(current.initiative.id)).values()) \
+        if phase in ("test", "going_live") else 0
+    return _render("dashboard.html", organiser=organiser, csrf=session.csrf_token(token), phase=phase,
+                   test_total=test_total,
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
                    notice=_query(request).get("done", ""),
@@ -192,6 +204,29 @@ def collection(request: Request) -> Response:
         code = str(answer.get("refusal", "unavailable"))
         return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
     return _redirect(f"{HOME}?done={'paused' if action == 'pause' else 'resumed'}")
+
+
+def phase(request: Request) -> Response:
+    """Start the test phase, or go live (deleting every test statement, a batch per call, resumably)."""
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    fields = _posted(request, token, ("action", "confirm"))
+    if isinstance(fields, Response):
+        return fields
+    action = fields.get("action", "")
+    if action not in ("start_test_phase", "go_live"):
+        return _message("bad_request", 400, organiser)
+    if action == "go_live" and fields.get("confirm") != "yes":
+        return _message("confirm", 400, organiser)
+    answer = _act(action, token)
+    if not answer.get("ok"):
+        code = str(answer.get("refusal", "unavailable"))
+        return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
+    if action == "go_live" and not answer.get("done"):
+        return _redirect(f"{HOME}?done=going_live")
+    return _redirect(f"{HOME}?done={'testing' if action == 'start_test_phase' else 'live'}")
 
 
 def delete_statement(request: Request) -> Response:

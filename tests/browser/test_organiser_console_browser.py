@@ -38,9 +38,9 @@ def _create_account(local_system: LocalSystem, role: str) -> tuple[str, str]:
 
 
 def _code(secret: str) -> str:
-    from moto.cognitoidp.utils import cognito_totp
+    from tests.integration.organiser_console import authenticator_code
 
-    return cognito_totp(secret).generate(int(time.time())).decode()
+    return authenticator_code(secret)
 
 
 @pytest.fixture

@@ -20,7 +20,12 @@ def authenticator_code(secret: str, at: float | None = None) -> str:
     """What an authenticator app shows for this key now (RFC 6238, as moto checks it)."""
     from moto.cognitoidp.utils import cognito_totp
 
-    return cognito_totp(secret).generate(int(time.time() if at is None else at)).decode()
+    if at is None:
+        # moto accepts only the current 30-second step: never hand out a code about to expire.
+        while 30 - time.time() % 30 < 4:
+            time.sleep(0.5)
+        at = time.time()
+    return cognito_totp(secret).generate(int(at)).decode()
 
 
 def set_cookies(response: Any) -> list[str]:

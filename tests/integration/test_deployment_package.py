@@ -302,7 +302,7 @@ def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sea
                      if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
 
     assert sorted(action for statement in on_statements for action in _actions(statement)) == [
-        "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:Scan"]
+        "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
     for statement in on_statements:
         if _actions(statement) != ["dynamodb:DeleteItem"]:
             readable = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
