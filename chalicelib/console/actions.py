@@ -133,12 +133,22 @@ def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[st
 
 
 def canonical_statement_id(text: str) -> str | None:
-    """The identifier as receipts print it (a UUID, lower case), from what an organiser typed; None if it is none."""
+    """The identifier as receipts print it, from what an organiser typed (spaces, capitals); None if it is none.
+
+    Receipts print ``{signing day}-{UUID}`` (chalicelib/signing/statement_id.py); older ones the UUID alone.
+    """
+    from chalicelib.signing.statement_id import day_of_statement_id
+
+    typed = text.strip().lower()
+    day = day_of_statement_id(typed)
+    random_part = typed[11:] if day is not None else typed
     try:
-        parsed = uuid.UUID(text.strip())
+        parsed = uuid.UUID(random_part)
     except ValueError:
         return None
-    return str(parsed)
+    if str(parsed) != random_part:  # braces, "urn:uuid:" or no hyphens: not as a receipt prints it
+        return None
+    return f"{day.isoformat()}-{parsed}" if day is not None else str(parsed)
 
 
 def _delete_statement(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:

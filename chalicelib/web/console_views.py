@@ -37,8 +37,9 @@ REFUSALS = {
     "conflict": "Someone else changed the collection's state at the same moment. Nothing was changed by "
                 "this request; please look at the dashboard and try again.",
     "unavailable": "The console cannot reach its services just now. Nothing was changed. Please try again.",
-    "bad_identifier": "That is not a statement identifier. It has 32 hexadecimal digits in five groups, "
-                      "like 0b7c5a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21, as on the signatory's receipt. Nothing was deleted.",
+    "bad_identifier": "That is not a statement identifier. It is the signing day and 32 hexadecimal digits in "
+                      "five groups, like 2026-12-06-0b7c5a4e-1f2d-4c3b-9a8e-7d6c5b4a3f21, as on the signatory's "
+                      "receipt. Nothing was deleted.",
     "bad_reason": "Choose why the statement is deleted. Nothing was deleted.",
     "live_for_good": "Collection is live: the test phase cannot come back. Nothing was changed.",
     "already_testing": "The test phase is on already. Nothing was changed.",
