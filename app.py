@@ -59,6 +59,70 @@ def not_found() -> Response:
     return views.not_found(_request())
 
 
+# The organisers' console (chalicelib/web/console_views.py): every route checks the session itself.
+@app.route("/organiser", methods=["GET"])
+def organiser_dashboard() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.dashboard(_request())
+
+
+@app.route("/organiser/sign-in", methods=["GET"])
+def organiser_sign_in_page() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.sign_in_page(_request())
+
+
+@app.route("/organiser/sign-in", methods=["POST"], content_types=["*/*"])
+def organiser_sign_in() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.sign_in(_request())
+
+
+@app.route("/organiser/sign-out", methods=["POST"], content_types=["*/*"])
+def organiser_sign_out() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.sign_out(_request())
+
+
+@app.route("/organiser/collection", methods=["POST"], content_types=["*/*"])
+def organiser_collection() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.collection(_request())
+
+
+@app.route("/organiser/phase", methods=["POST"], content_types=["*/*"])
+def organiser_phase() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.phase(_request())
+
+
+@app.route("/organiser/statements/delete", methods=["POST"], content_types=["*/*"])
+def organiser_delete_statement() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.delete_statement(_request())
+
+
+@app.route("/organiser/audit", methods=["GET"])
+def organiser_audit_log() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.audit_log(_request())
+
+
+@app.route("/organiser/audit.csv", methods=["GET"])
+def organiser_audit_csv() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.audit_csv(_request())
+
+
 @app.route("/assets/{name}", methods=["GET"])
 def asset(name: str) -> Response:
     return views.asset(name)
@@ -114,3 +178,11 @@ def purge_statements(event: CloudWatchEvent) -> None:
     from chalicelib import jobs
 
     jobs.current().purge(_remaining_ms(event.context))
+
+
+# The console's actions, with their own IAM policy: the token and role are checked again here.
+@app.lambda_function(name="console_actions")
+def console_actions(event: dict[str, Any], context: object) -> dict[str, Any]:
+    from chalicelib.console.actions import perform
+
+    return perform(services.current().console_context(), event)

@@ -15,6 +15,7 @@ import app as app_module
 from bench.identities import SIGNING_DAY
 from chalicelib import services
 from chalicelib.config import Settings
+from chalicelib.console.records import CollectionState
 from chalicelib.signing.ports import CounterReader
 from tests.fakes import InMemoryCounterReader
 
@@ -32,6 +33,15 @@ class InMemoryServices(services.Services):
     @cached_property
     def fingerprint_key(self) -> bytes:
         return bytes(range(32))  # a fixed made-up key: only the form token is derived from it here
+
+    @cached_property
+    def collection_states(self) -> _Collecting:  # the organisers' pause: never paused here
+        return _Collecting()
+
+
+class _Collecting:
+    def state(self, initiative_id: str) -> CollectionState:
+        return CollectionState()
 
 
 def sdk_modules() -> list[str]:

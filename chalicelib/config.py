@@ -49,6 +49,27 @@ class Settings:
     # The value CloudFront sends in ORIGIN_VERIFY_HEADER (infra/edge.yaml); requests without it came to
     # the execute-api address directly, past WAF. Empty (locally): every request is served.
     origin_verify_secret: str = field(default="", repr=False)
+    # The organisers' console (chalicelib/console): its table, the Cognito user pool and app client whose
+    # tokens it accepts, and where the privileged actions run ("lambda": the console_actions function,
+    # with its own IAM policy; "in-process": in the caller, where there is no Lambda, as on make run).
+    console_table: str = ""
+    organiser_user_pool_id: str = ""
+    organiser_client_id: str = ""
+    console_actions: str = "lambda"
+    console_function: str = ""
+    aws_endpoint_url: str = ""  # set only locally (moto): Cognito's signing keys are fetched there
+
+    @property
+    def organiser_token_issuer(self) -> str:
+        """The iss of the pool's tokens: AWS's address, which moto uses too."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.organiser_user_pool_id}"
+
+    @property
+    def organiser_keys_url(self) -> str:
+        """Where the pool publishes the keys its tokens are signed with (JWKS)."""
+        base = self.aws_endpoint_url.rstrip("/") + f"/{self.organiser_user_pool_id}" if self.aws_endpoint_url \
+            else self.organiser_token_issuer
+        return f"{base}/.well-known/jwks.json"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -84,6 +105,7 @@ class Settings:
             count_reports_item_failures=environ.get("COUNT_REPORTS_ITEM_FAILURES", "").strip().lower() == "true",
             origin_verify_secret=environ.get("ORIGIN_VERIFY_SECRET", "").strip(),
             **_export_settings(environ, number),
+            **_console_settings(environ),
         )
 
 
@@ -107,6 +129,21 @@ def _export_settings(environ: Mapping[str, str], number: Callable[[str, str], fl
         # Chalice names a stage's functions {app}-{stage}-{function}.
         "export_worker_function": environ.get("EXPORT_WORKER_FUNCTION", "").strip() or f"eci-{stage}-export_worker",
         "export_fan_out": fan_out,
+    }
+
+
+def _console_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    stage = environ.get("ECI_STAGE", "dev")
+    actions = environ.get("CONSOLE_ACTIONS", "lambda").strip()
+    if actions not in ("lambda", "in-process"):
+        raise ConfigError(f"environment variable CONSOLE_ACTIONS must be lambda or in-process, got {actions!r}")
+    return {
+        "console_table": environ.get("CONSOLE_TABLE", "").strip() or f"eci-{stage}-console",
+        "organiser_user_pool_id": environ.get("ORGANISER_USER_POOL_ID", "").strip(),
+        "organiser_client_id": environ.get("ORGANISER_CLIENT_ID", "").strip(),
+        "console_actions": actions,
+        "console_function": environ.get("CONSOLE_FUNCTION", "").strip() or f"eci-{stage}-console_actions",
+        "aws_endpoint_url": environ.get("AWS_ENDPOINT_URL", "").strip(),
     }
 
 

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 INITIATIVE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
+# In the organisers' test phase statements are keyed under the id with this suffix (chalicelib/console): "~" is
+# outside an id's alphabet, so the derived id never names another initiative. Keys may carry either.
+TEST_PHASE_SUFFIX = "~test"
+KEYED_INITIATIVE_ID = re.compile(INITIATIVE_ID.pattern + "(" + re.escape(TEST_PHASE_SUFFIX) + ")?")
 LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 REGISTRATION_NUMBER = re.compile(r"ECI\(\d{4}\)\d{6}")
 MAX_COLLECTION_MONTHS = 12  # Art. 8(1) Reg. (EU) 2019/788

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, initiative_file_from, settings
 from chalicelib.initiative import Initiative, load_initiative
@@ -22,7 +22,12 @@ from chalicelib.signing.ports import CounterReader, StatementSealer, StatementSt
 from chalicelib.web.form_token import derive_token_key
 
 if TYPE_CHECKING:
+    from chalicelib.console.actions import ConsoleContext
+    from chalicelib.console.charts import DailyCountsReader
+    from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
+    from chalicelib.console.tokens import TokenVerifier
     from chalicelib.counting.ports import CountLedger, RecountStore
+    from chalicelib.storage.organiser_accounts import CognitoSignIn
 
 
 def _signing_day() -> date:
@@ -105,6 +110,71 @@ class Services:
     @cached_property
     def form_token_key(self) -> bytes:
         return derive_token_key(self.fingerprint_key)
+
+    # --- the organisers' console ------------------------------------------------------------------------
+
+    @cached_property
+    def collection_states(self) -> CollectionStates:
+        from chalicelib.console.state_cache import CachedCollectionState
+        from chalicelib.storage.console_table import read_collection_state
+
+        client, table = self._aws.dynamodb, self.settings.console_table
+        return CachedCollectionState(lambda initiative_id: read_collection_state(client, table, initiative_id),
+                                     self.settings.counts_cache_seconds, clock=self.now)
+
+    def collection_state(self) -> CollectionState:
+        """Paused or not: read once per counts' cache period per process, like the counts."""
+        return self.collection_states.state(self.initiative.id)
+
+    @cached_property
+    def daily_counts(self) -> DailyCountsReader | None:
+        """Statements counted per day and Member State, once the counting path provides them (issue #10)."""
+        from chalicelib.storage.counters import DynamoDBCounterReader
+
+        reader = DynamoDBCounterReader(self._aws.dynamodb, self.settings.counters_table)
+        return reader if hasattr(reader, "daily_counts") else None
+
+    @cached_property
+    def organiser_tokens(self) -> TokenVerifier:
+        from chalicelib.console.tokens import TokenVerifier, fetch_keys
+
+        url = self.settings.organiser_keys_url
+        return TokenVerifier(self.settings.organiser_token_issuer if self.settings.organiser_user_pool_id else "",
+                             self.settings.organiser_client_id, lambda: fetch_keys(url), clock=self.now)
+
+    @cached_property
+    def organiser_sign_in(self) -> CognitoSignIn:
+        from chalicelib.storage.organiser_accounts import CognitoSignIn
+
+        return CognitoSignIn(self._aws.cognito, self.settings.organiser_client_id)
+
+    @cached_property
+    def console_store(self) -> ConsoleStore:
+        from chalicelib.storage.console_table import DynamoDBConsoleStore
+
+        return DynamoDBConsoleStore(self._aws.dynamodb, self.settings.console_table)
+
+    def console_context(self) -> ConsoleContext:
+        from chalicelib.console.actions import ConsoleContext
+        from chalicelib.storage.statement_deletion import DynamoDBStatementDeleter
+
+        return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
+                              deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table))
+
+    def console(self, request: dict[str, object]) -> dict[str, Any]:
+        """Run a console action where it runs: the console_actions function, or here (make run, tests)."""
+        if self.settings.console_actions == "in-process":
+            from chalicelib.console.actions import perform
+
+            return perform(self.console_context(), request)
+        import json
+
+        response = self._aws.lambda_.invoke(FunctionName=self.settings.console_function,
+                                            Payload=json.dumps(request).encode("utf-8"))
+        answer: dict[str, Any] = json.loads(response["Payload"].read())
+        if "FunctionError" in response or not isinstance(answer, dict):
+            return {"ok": False, "refusal": "unavailable"}
+        return answer
 
 
 @lru_cache(maxsize=4)

@@ -90,6 +90,9 @@ FUNCTION_ENVIRONMENT = {
     "EXPORT_KEY": "ExportsKeyArn",
     "EXPORT_SIGNING_KEY": "ExportSigningKeyArn",
     "STATEMENTS_STREAM_ARN": "StatementsTableStreamArn",
+    "CONSOLE_TABLE": "ConsoleTableName",
+    "ORGANISER_USER_POOL_ID": "OrganiserUserPoolId",
+    "ORGANISER_CLIENT_ID": "OrganiserUserPoolClientId",
 }
 
 # What the count function's stream mapping gets beyond chalice's settings, and why: one place,

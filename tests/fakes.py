@@ -359,6 +359,7 @@ def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -
                                 today=lambda: today)
     current.__dict__["counters"] = InMemoryCounterReader(dict(counts))
     current.__dict__["fingerprint_key"] = bytes(range(32))
+    current.__dict__["collection_states"] = InMemoryCollectionStates()
     return current
 
 
@@ -385,3 +386,17 @@ class InMemoryManifestSigner:
         return self._private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
+
+
+class InMemoryCollectionStates:
+    """The organisers' pause, set by a test: `paused = True`."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.reads = 0
+
+    def state(self, initiative_id: str) -> Any:
+        from chalicelib.console.records import CollectionState
+
+        self.reads += 1
+        return CollectionState(paused=self.paused)

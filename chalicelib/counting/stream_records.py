@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from chalicelib.initiative import INITIATIVE_ID
+from chalicelib.initiative import KEYED_INITIATIVE_ID
 from chalicelib.rules.member_states import member_state_codes
 from chalicelib.signing.statement_id import day_of_statement_id, signing_day_at_epoch
 from chalicelib.storage.statements import STATEMENT_BUCKETS, STATEMENT_PREFIX
@@ -153,7 +153,7 @@ def _statement_partition(partition_key: str) -> tuple[str, str, int] | str:
     if len(parts) != 4:
         return "wrong number of parts"
     _, initiative_id, member_state, bucket = parts
-    if not INITIATIVE_ID.fullmatch(initiative_id):
+    if not KEYED_INITIATIVE_ID.fullmatch(initiative_id):
         return "initiative"
     if member_state not in member_state_codes():
         return "member state"
@@ -164,7 +164,7 @@ def _statement_partition(partition_key: str) -> tuple[str, str, int] | str:
 
 def _initiative_named_in(partition_key: str) -> str | None:
     parts = partition_key.split("#")
-    return parts[1] if len(parts) > 1 and INITIATIVE_ID.fullmatch(parts[1]) else None
+    return parts[1] if len(parts) > 1 and KEYED_INITIATIVE_ID.fullmatch(parts[1]) else None
 
 
 def _string_attribute(keys: object, name: str) -> str | None:

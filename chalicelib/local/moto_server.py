@@ -30,6 +30,8 @@ def moto_environment(endpoint_url: str, region: str = LOCAL_REGION) -> dict[str,
         "AWS_REGION": region,
         # botocore 1.44 sends DynamoDB Streams calls to an account-based endpoint moto 5.2 does not serve.
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        # moto then checks the organisers' TOTP codes (against its one fixed secret: see the README).
+        "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
     }
 
 

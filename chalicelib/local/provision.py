@@ -24,6 +24,7 @@ from chalicelib.config import PROJECT_ROOT
 from chalicelib.storage.fingerprint_key import create_fingerprint_key
 
 if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp.client import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_kms.client import KMSClient
     from mypy_boto3_s3.client import S3Client
@@ -43,6 +44,9 @@ OUTPUT_ENVIRONMENT = {
     "ExportBucketName": "EXPORT_BUCKET",
     "ExportsKeyArn": "EXPORT_KEY",
     "ExportSigningKeyArn": "EXPORT_SIGNING_KEY",
+    "ConsoleTableName": "CONSOLE_TABLE",
+    "OrganiserUserPoolId": "ORGANISER_USER_POOL_ID",
+    "OrganiserUserPoolClientId": "ORGANISER_CLIENT_ID",
 }
 FINGERPRINT_KEY_ARN_OUTPUT = "FingerprintKeyArn"
 # Which checkout's system a moto server holds: the operator's `--local` tool refuses any other (on a shared
@@ -67,6 +71,7 @@ class LocalClients:
     ssm: SSMClient
     account_id: str
     region: str
+    cognito: CognitoIdentityProviderClient | None = None  # the organisers' user pool
 
 
 def local_clients(endpoint_url: str, region: str = DEFAULT_REGION) -> LocalClients:
@@ -84,6 +89,7 @@ def local_clients(endpoint_url: str, region: str = DEFAULT_REGION) -> LocalClien
         kms=session.client("kms", endpoint_url=endpoint_url),
         s3=session.client("s3", endpoint_url=endpoint_url),
         ssm=session.client("ssm", endpoint_url=endpoint_url),
+        cognito=session.client("cognito-idp", endpoint_url=endpoint_url),
         account_id=account_id,
         region=region,
     )
@@ -118,6 +124,7 @@ def provision(
     environment["ECI_STAGE"] = stage
     # moto runs no Lambda functions: an export's Member States run one after another in the caller.
     environment["EXPORT_FAN_OUT"] = "in-process"
+    environment["CONSOLE_ACTIONS"] = "in-process"  # likewise the console's actions
     return environment
 
 
@@ -533,6 +540,65 @@ def _skip_bucket_policy(clients: LocalClients, identity: _ResourceIdentity, prop
     return _Built(ref=bucket, attributes={})
 
 
+def _cognito(clients: LocalClients) -> CognitoIdentityProviderClient:
+    if clients.cognito is None:
+        raise ProvisioningError("the template declares a Cognito user pool: LocalClients needs a cognito client")
+    return clients.cognito
+
+
+def _build_user_pool(clients: LocalClients, identity: _ResourceIdentity, properties: _Properties) -> _Built:
+    """The pool, found again by name on a second run; MFA set through its own call, as the API wants."""
+    cognito = _cognito(clients)
+    name = properties["UserPoolName"]
+    pages = cognito.get_paginator("list_user_pools").paginate(PaginationConfig={"PageSize": 60})
+    pool_id = next((pool["Id"] for page in pages for pool in page["UserPools"] if pool.get("Name") == name), None)
+    if pool_id is None:
+        request: dict[str, Any] = {"PoolName": name}
+        for same_name in ("AdminCreateUserConfig", "Policies", "AccountRecoverySetting", "DeletionProtection"):
+            if same_name in properties:
+                request[same_name] = properties[same_name]
+        pool_id = cognito.create_user_pool(**request)["UserPool"]["Id"]
+    mfa = properties.get("MfaConfiguration", "OFF")
+    software_token = "SOFTWARE_TOKEN_MFA" in properties.get("EnabledMfas", [])
+    if mfa != "OFF" and not software_token:
+        raise ProvisioningError(f"{identity.logical_id}: only SOFTWARE_TOKEN_MFA is applied locally")
+    cognito.set_user_pool_mfa_config(
+        UserPoolId=pool_id, MfaConfiguration=mfa,
+        SoftwareTokenMfaConfiguration={"Enabled": software_token},
+    )
+    arn = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("Arn", "")
+    provider = f"cognito-idp.{clients.region}.amazonaws.com/{pool_id}"
+    return _Built(ref=pool_id, attributes={"Arn": arn, "ProviderName": provider})
+
+
+def _build_user_pool_client(clients: LocalClients, identity: _ResourceIdentity, properties: _Properties) -> _Built:
+    cognito = _cognito(clients)
+    pool_id, name = properties["UserPoolId"], properties["ClientName"]
+    existing = next((client["ClientId"] for client in cognito.list_user_pool_clients(
+        UserPoolId=pool_id, MaxResults=60)["UserPoolClients"] if client.get("ClientName") == name), None)
+    settings = {key: properties[key] for key in (
+        "ExplicitAuthFlows", "PreventUserExistenceErrors", "AccessTokenValidity", "IdTokenValidity",
+        "TokenValidityUnits") if key in properties}
+    if existing is None:
+        existing = cognito.create_user_pool_client(
+            UserPoolId=pool_id, ClientName=name, GenerateSecret=bool(properties.get("GenerateSecret", False)),
+            **settings,
+        )["UserPoolClient"]["ClientId"]
+    else:
+        cognito.update_user_pool_client(UserPoolId=pool_id, ClientId=existing, ClientName=name, **settings)
+    return _Built(ref=existing, attributes={"ClientId": existing})
+
+
+def _build_user_pool_group(clients: LocalClients, identity: _ResourceIdentity, properties: _Properties) -> _Built:
+    cognito = _cognito(clients)
+    pool_id, name = properties["UserPoolId"], properties["GroupName"]
+    try:
+        cognito.get_group(UserPoolId=pool_id, GroupName=name)
+    except cognito.exceptions.ResourceNotFoundException:
+        cognito.create_group(UserPoolId=pool_id, GroupName=name, Description=properties.get("Description", ""))
+    return _Built(ref=name, attributes={})
+
+
 _LIFECYCLE_RULE_PROPERTIES = frozenset(
     {"Id", "Status", "Prefix", "ExpirationInDays", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"}
 )
@@ -600,4 +666,16 @@ _BUILDERS: dict[str, _Builder] = {
         _build_bucket,
     ),
     "AWS::S3::BucketPolicy": _Builder(frozenset({"Bucket", "PolicyDocument"}), _skip_bucket_policy),
+    "AWS::Cognito::UserPool": _Builder(
+        frozenset({"UserPoolName", "AdminCreateUserConfig", "MfaConfiguration", "EnabledMfas", "Policies",
+                   "AccountRecoverySetting", "DeletionProtection"}),
+        _build_user_pool,
+    ),
+    "AWS::Cognito::UserPoolClient": _Builder(
+        frozenset({"ClientName", "UserPoolId", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
+                   "AccessTokenValidity", "IdTokenValidity", "TokenValidityUnits"}),
+        _build_user_pool_client,
+    ),
+    "AWS::Cognito::UserPoolGroup": _Builder(frozenset({"GroupName", "UserPoolId", "Description"}),
+                                            _build_user_pool_group),
 }

@@ -10,6 +10,7 @@ from chalicelib.config import Settings
 if TYPE_CHECKING:
     import boto3.session
     import botocore.session
+    from mypy_boto3_cognito_idp.client import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_kms.client import KMSClient
     from mypy_boto3_lambda.client import LambdaClient
@@ -67,6 +68,11 @@ class AwsClients:
     @property
     def lambda_(self) -> LambdaClient:
         client: LambdaClient = self._client("lambda")
+        return client
+
+    @property
+    def cognito(self) -> CognitoIdentityProviderClient:
+        client: CognitoIdentityProviderClient = self._client("cognito-idp")
         return client
 
     @property

@@ -8,6 +8,11 @@ Item layout (one table, keys pk/sk, both strings):
   The stream is KEYS_ONLY, so the counter learns (initiative, Member State) from the key alone.
 * duplicate marker: pk ``F#{initiative_id}#{fingerprint}``, sk ``F``. The fingerprint is a keyed HMAC,
   so the marker reveals nothing without the fingerprint key.
+
+The statement item names its marker (``marker_pk``) and the marker its statement (``statement_pk``,
+``statement_sk``), so deleting a statement on the signatory's request (chalicelib/console) removes both
+without the fingerprint key. The link says no more than the marker already says; the stream carries keys
+only, and the export reads neither attribute.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ class DynamoDBStatementStore:
                         "annex_revision": {"N": str(record.annex_revision)},
                         "sealed": {"B": record.sealed},
                         STORED_AT_ATTRIBUTE: {"N": str(int(time.time()))},
+                        "marker_pk": {"S": marker.pk},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }

@@ -213,8 +213,8 @@ def receipt_page(context: PageContext, state: MemberState, receipt: Receipt) -> 
     return Response(body=page, status_code=200, headers=html_headers(context.language, "no-store"))
 
 
-def closed_page(context: PageContext, status: int = 200) -> Response:
-    return _render(context, "closed.html", status=status,
+def closed_page(context: PageContext, status: int = 200, paused: bool = False) -> Response:
+    return _render(context, "closed.html", status=status, paused=paused,
                    not_started=context.today < context.initiative.collection_start)
 
 

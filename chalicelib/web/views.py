@@ -14,6 +14,7 @@ from pathlib import Path
 from chalice.app import Request, Response
 
 from chalicelib import services
+from chalicelib.console.records import PHASE_TEST, CollectionState, initiative_id_in_test_phase
 from chalicelib.counting.cached_reader import read_snapshot
 from chalicelib.counting.progress import Progress, measure_progress
 from chalicelib.initiative import Initiative
@@ -109,7 +110,29 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
         return pages.error_page(context, "unknown_member_state", 404, after_post=request.method == "POST")
     if not context.initiative.collecting_on(context.today):
         return pages.closed_page(context, status=closed_status)
+    if _collection_state().refuses_statements:
+        # Paused, or going live: temporarily refused, 503 for a statement, so no client takes it as final.
+        return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
     return context, state
+
+
+def _collection_state() -> CollectionState:
+    """The organisers' pause and phase (chalicelib/console), read once per counts' cache period, not per
+    statement."""
+    try:
+        return services.current().collection_state()
+    except Exception as error:  # the state's table did not answer and nothing is known yet: collecting
+        logger.warning("collection state unavailable: %s", type(error).__name__)
+        return CollectionState()
+
+
+def _signing_initiative(initiative: Initiative) -> Initiative:
+    """In the test phase statements go under the derived test id: counted, exported and purged apart."""
+    from dataclasses import replace
+
+    if _collection_state().phase == PHASE_TEST:
+        return replace(initiative, id=initiative_id_in_test_phase(initiative.id))
+    return initiative
 
 
 def sign_form(request: Request, code: str) -> Response:
@@ -145,7 +168,7 @@ def submit(request: Request, code: str) -> Response:
 
     try:
         result = submit_statement(
-            initiative=context.initiative,
+            initiative=_signing_initiative(context.initiative),
             spec=spec,
             submitted=fields,
             form_language=context.language,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.config import PROJECT_ROOT
-from chalicelib.local.system_process import running_local_system
+from chalicelib.local.system_process import LocalSystem, running_local_system
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "artifacts" / "screenshots"  # gitignored; CI keeps the folder as the run's artifact
@@ -20,10 +20,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="session")
-def site() -> Iterator[str]:
+def local_system() -> Iterator[LocalSystem]:
     """The local system as `make run` starts it, for an initiative collecting today."""
     with running_local_system() as system:
-        yield system.url
+        yield system
+
+
+@pytest.fixture(scope="session")
+def site(local_system: LocalSystem) -> str:
+    return local_system.url
 
 
 @pytest.fixture(scope="session")

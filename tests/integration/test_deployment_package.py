@@ -34,6 +34,9 @@ STACK_OUTPUTS = {
     "EXPORT_KEY": "arn:aws:kms:eu-central-1:123456789012:key/33333333-3333-3333-3333-333333333333",
     "EXPORT_SIGNING_KEY": "arn:aws:kms:eu-central-1:123456789012:key/44444444-4444-4444-4444-444444444444",
     "STATEMENTS_STREAM_ARN": PACKAGED_STREAM_ARN,
+    "CONSOLE_TABLE": "eci-dev-console",
+    "ORGANISER_USER_POOL_ID": "eu-central-1_AbCdEf123",
+    "ORGANISER_CLIENT_ID": "1example23456789console",
 }
 # Function resource in the template -> its name in .chalice/config.json.
 FUNCTIONS = {
@@ -43,6 +46,7 @@ FUNCTIONS = {
     "ExportDaily": "export_daily",
     "ExportWorker": "export_worker",
     "PurgeStatements": "purge_statements",
+    "ConsoleActions": "console_actions",
 }
 DATA_SERVICES = ("dynamodb:", "kms:", "s3:", "ssm:", "sqs:")
 
@@ -284,6 +288,46 @@ def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing
     assert not {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} & {
         action for statement in statements if "statements" in json.dumps(statement["Resource"])
         or "exports" in json.dumps(statement["Resource"]) for action in _actions(statement)}
+
+
+def test_the_console_function_appends_audit_entries_and_sets_the_state_and_never_decrypts(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+    granted = {action for statement in statements for action in _actions(statement)}
+
+    [puts] = [statement for statement in statements if "dynamodb:PutItem" in _actions(statement)]
+    assert puts["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-console"
+    assert puts["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["AUDIT#*", "STATE#*"]
+    assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & {
+        action for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])
+        for action in _actions(statement)}, "audit entries are never changed or removed"
+    assert not any(action.startswith("kms:") for action in granted), "it can decrypt nothing"
+
+
+def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sealed_content(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+    on_statements = [statement for statement in statements
+                     if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
+
+    assert sorted(action for statement in on_statements for action in _actions(statement)) == [
+        "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    for statement in on_statements:
+        if _actions(statement) != ["dynamodb:DeleteItem"]:
+            readable = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            assert "sealed" not in readable and {"pk", "sk"} <= set(readable), statement
+        else:
+            assert statement["Condition"]["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
+            assert statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["S#*", "F#*"]
+    assert not any(action.startswith("kms:") for statement in statements for action in _actions(statement))
+
+
+def test_the_route_function_reads_the_collection_state_and_asks_the_console_function_to_act(package: Path) -> None:
+    statements = _policy_statements(package, "ApiHandlerRole")
+
+    console = [statement for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])]
+    assert [(_actions(statement), statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+            for statement in console if "table/" in statement["Resource"]] == [(["dynamodb:GetItem"], ["STATE#*"])]
+    assert [statement["Resource"] for statement in statements if "lambda:InvokeFunction" in _actions(statement)] == [
+        "arn:aws:lambda:*:*:function:eci-dev-console_actions"]
 
 
 def test_the_count_function_may_send_only_to_its_failure_queue_beyond_stream_and_counters(package: Path) -> None:

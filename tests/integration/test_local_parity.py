@@ -55,6 +55,15 @@ def declared(aws_settings: Settings) -> TemplateResolver:
         name = resolver.resolve(bucket["Properties"]["BucketName"])
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+    cognito: Any = boto3.client("cognito-idp", region_name=aws_settings.region)
+    pools = {pool["Name"]: pool["Id"] for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]}
+    for logical_id, pool in _of_type("AWS::Cognito::UserPool").items():
+        resolver.refs[logical_id] = pools[resolver.resolve(pool["Properties"]["UserPoolName"])]
+    for logical_id, app_client in _of_type("AWS::Cognito::UserPoolClient").items():
+        pool_id = resolver.resolve(app_client["Properties"]["UserPoolId"])
+        clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+        name = resolver.resolve(app_client["Properties"]["ClientName"])
+        resolver.refs[logical_id] = next(known["ClientId"] for known in clients if known["ClientName"] == name)
     return resolver
 
 
@@ -69,7 +78,7 @@ def test_local_system_has_exactly_the_declared_tables(aws_settings: Settings, de
     prefix = f"eci-{aws_settings.stage}-"
 
     assert {name for name in dynamodb.list_tables()["TableNames"] if name.startswith(prefix)} == names
-    assert names == {aws_settings.statements_table, aws_settings.counters_table}
+    assert names == {aws_settings.statements_table, aws_settings.counters_table, aws_settings.console_table}
 
 
 @pytest.mark.parametrize("logical_id", sorted(_of_type("AWS::DynamoDB::Table")))
@@ -183,6 +192,23 @@ def test_bucket_policy_is_left_to_aws_because_moto_would_misread_it(aws_settings
 def test_app_environment_is_the_templates_outputs(moto_env: dict[str, str], declared: TemplateResolver) -> None:
     for output, variable in OUTPUT_ENVIRONMENT.items():
         assert moto_env[variable] == str(declared.resolve(TEMPLATE["Outputs"][output]["Value"])), output
+
+
+def test_organisers_user_pool_requires_an_authenticator_app_and_has_both_roles(
+    aws_settings: Settings, declared: TemplateResolver
+) -> None:
+    cognito: Any = boto3.client("cognito-idp", region_name=aws_settings.region)
+    pool_id = aws_settings.organiser_user_pool_id
+
+    mfa = cognito.get_user_pool_mfa_config(UserPoolId=pool_id)
+    groups = {group["GroupName"] for group in cognito.list_groups(UserPoolId=pool_id)["Groups"]}
+    app_client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=aws_settings.organiser_client_id)
+
+    assert mfa["MfaConfiguration"] == "ON"
+    assert mfa["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+    assert groups == {"organiser", "viewer"}
+    assert "ALLOW_USER_PASSWORD_AUTH" in app_client["UserPoolClient"]["ExplicitAuthFlows"]
+    assert not app_client["UserPoolClient"].get("ClientSecret"), "no secret to keep in a function's environment"
 
 
 def test_provisioning_twice_changes_nothing(moto_env: dict[str, str], aws_settings: Settings) -> None:

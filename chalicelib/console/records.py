@@ -1,0 +1,95 @@
+"""What the console keeps: the audit log's entries and the collection's state, as plain values."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from chalicelib.initiative import TEST_PHASE_SUFFIX
+
+# What the audit log records. Names of actions, never of people: the actor is an account's subject.
+SIGN_IN = "sign_in"
+PAUSE = "pause"
+RESUME = "resume"
+DELETE_STATEMENT = "delete_statement"
+START_TEST_PHASE = "start_test_phase"
+GO_LIVE_STARTED = "go_live_started"
+GO_LIVE = "go_live"
+ACTIONS = (SIGN_IN, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE)
+
+# The collection's phase. None chosen: statements are live, as before the console existed. In the test phase
+# statements go under a derived initiative id, so counts, exports and the purge keep them apart by key;
+# going live deletes them all (resumably, refusing statements meanwhile); once live, never test again.
+PHASE_UNSET = ""
+PHASE_TEST = "test"
+PHASE_GOING_LIVE = "going_live"
+PHASE_LIVE = "live"
+
+
+def initiative_id_in_test_phase(initiative_id: str) -> str:
+    return initiative_id + TEST_PHASE_SUFFIX
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str  # ISO 8601, UTC, to the microsecond: the log's order
+    actor: str  # the Cognito subject of the account (a random id)
+    role: str
+    action: str
+    details: Mapping[str, str] = field(default_factory=dict)  # codes and identifiers only
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    """Whether statements are accepted; the public pages read it once per counts' cache period."""
+
+    paused: bool = False
+    version: int = 0  # each change writes version + 1, on condition the stored version is still this one
+    changed_at: str = ""
+    phase: str = PHASE_UNSET
+
+    @property
+    def refuses_statements(self) -> bool:
+        return self.paused or self.phase == PHASE_GOING_LIVE
+
+
+class CollectionStates(Protocol):
+    def state(self, initiative_id: str) -> CollectionState: ...
+
+
+class ConsoleStore(Protocol):
+    def append(self, initiative_id: str, entry: AuditEntry) -> None:
+        """Add an entry; never replaces one (the write is conditional on the key being new)."""
+        ...
+
+    def entries(self, initiative_id: str) -> list[AuditEntry]:
+        """Every entry, newest first."""
+        ...
+
+    def state(self, initiative_id: str) -> CollectionState: ...
+
+    def replace_state(self, initiative_id: str, state: CollectionState, entry: AuditEntry) -> bool:
+        """Store state (whose version is the stored one + 1) and its audit entry, both or neither;
+        False, and nothing written, when another change came first."""
+        ...
+
+
+CSV_COLUMNS = ("at", "actor", "role", "action", "details")
+
+
+def audit_csv(entries: Iterable[AuditEntry]) -> str:
+    """The log as CSV, a cell per column; details as key=value pairs. A cell starting with a formula sign
+    is prefixed with an apostrophe, so a spreadsheet shows it rather than running it."""
+    def cell(value: str) -> str:
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        details = " ".join(f"{key}={value}" for key, value in sorted(entry.details.items()))
+        writer.writerow([cell(entry.at), cell(entry.actor), cell(entry.role), cell(entry.action), cell(details)])
+    return out.getvalue()

@@ -1,0 +1,94 @@
+"""The console table: the audit log and the collection's state (chalicelib.console.records).
+
+Layout (keys pk/sk, strings):
+
+* audit entry: pk ``AUDIT#{initiative_id}``, sk ``{at}#{random id}``; written with attribute_not_exists,
+  so an entry is never replaced; the console's IAM policy has no UpdateItem or DeleteItem on the table.
+* collection state: pk ``STATE#{initiative_id}``, sk ``STATE``; replaced on condition of its version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.console.records import AuditEntry, CollectionState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+AUDIT_PREFIX = "AUDIT#"
+STATE_PREFIX = "STATE#"
+STATE_SORT_KEY = "STATE"
+
+
+def state_key(initiative_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{STATE_PREFIX}{initiative_id}"}, "sk": {"S": STATE_SORT_KEY}}
+
+
+def read_collection_state(client: DynamoDBClient, table: str, initiative_id: str) -> CollectionState:
+    """One strongly consistent GetItem; no item is the state of a new initiative (collecting)."""
+    item = client.get_item(TableName=table, Key=state_key(initiative_id), ConsistentRead=True).get("Item")
+    if not item:
+        return CollectionState()
+    return CollectionState(paused=item.get("paused", {}).get("BOOL", False),
+                           version=int(item.get("version", {}).get("N", "0")),
+                           changed_at=item.get("changed_at", {}).get("S", ""),
+                           phase=item.get("phase", {}).get("S", ""))
+
+
+class DynamoDBConsoleStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def audit_put(self, initiative_id: str, entry: AuditEntry) -> dict[str, Any]:
+        """The PutItem of an audit entry: never replaces one (its key is new, and the condition says so)."""
+        return {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": f"{AUDIT_PREFIX}{initiative_id}"},
+                "sk": {"S": f"{entry.at}#{uuid.uuid4()}"},
+                "at": {"S": entry.at},
+                "actor": {"S": entry.actor},
+                "role": {"S": entry.role},
+                "action": {"S": entry.action},
+                "details": {"M": {key: {"S": value} for key, value in entry.details.items()}},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def append(self, initiative_id: str, entry: AuditEntry) -> None:
+        self._client.put_item(**self.audit_put(initiative_id, entry))
+
+    def entries(self, initiative_id: str) -> list[AuditEntry]:
+        found: list[AuditEntry] = []
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{AUDIT_PREFIX}{initiative_id}"}}, ScanIndexForward=False,
+        ):
+            for item in page["Items"]:
+                found.append(AuditEntry(
+                    at=item["at"]["S"], actor=item["actor"]["S"], role=item["role"]["S"], action=item["action"]["S"],
+                    details={key: value.get("S", "") for key, value in item.get("details", {}).get("M", {}).items()},
+                ))
+        return found
+
+    def state(self, initiative_id: str) -> CollectionState:
+        return read_collection_state(self._client, self._table, initiative_id)
+
+    def replace_state(self, initiative_id: str, state: CollectionState, entry: AuditEntry) -> bool:
+        state_put: Any = {
+            "TableName": self._table,
+            "Item": {**state_key(initiative_id), "paused": {"BOOL": state.paused},
+                     "version": {"N": str(state.version)}, "changed_at": {"S": state.changed_at},
+                     "phase": {"S": state.phase}},
+            "ConditionExpression": "attribute_not_exists(pk) OR version = :previous",
+            "ExpressionAttributeValues": {":previous": {"N": str(state.version - 1)}},
+        }
+        audit_put: Any = self.audit_put(initiative_id, entry)
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": state_put}, {"Put": audit_put}])
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True

@@ -1,0 +1,198 @@
+"""An organiser in a real browser against `make run`'s system: signs in (one-time password, own password,
+authenticator app), sees the dashboard's charts, pauses and resumes collection, deletes a citizen's statement
+by the identifier on the receipt and sees the count drop. axe-core on every console page; keyboard only."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+from chalicelib.config import PROJECT_ROOT
+from chalicelib.local.system_process import LocalSystem
+from tests.browser.conftest import screenshot
+from tests.browser.test_accessibility import _focused, _tab_to, _violations, axe_source  # noqa: F401
+from tests.unit.specimens import pesel
+
+pytestmark = pytest.mark.browser
+
+_numbers = itertools.count()
+NEW_PASSWORD = "Organiser-Day-One-2026!"  # a test account's
+
+
+def _create_account(local_system: LocalSystem, role: str) -> tuple[str, str]:
+    """The README's command, against the local system's moto."""
+    email = f"{role}{next(_numbers)}@example.org"
+    done = subprocess.run(  # noqa: S603 - our own module with fixed arguments
+        [sys.executable, "-m", "chalicelib.organiser_cli", "--local", "--endpoint", local_system.moto_url,
+         "create-user", "--role", role, email],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=60)
+    password = re.search(r"one-time password \(shown only now; valid for 3 days\): (\S+)", done.stdout)
+    assert password, done.stdout
+    return email, password.group(1)
+
+
+def _code(secret: str) -> str:
+    from tests.integration.organiser_console import authenticator_code
+
+    return authenticator_code(secret)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the time the local system should take"
+        time.sleep(0.5)
+
+
+def _total(page: Any, site: str) -> int:
+    page.goto(f"{site}/organiser")
+    return int(page.locator("#total-signatories").inner_text())
+
+
+def _settled_total(page: Any, site: str, seconds: float = 120.0) -> int:
+    """The total once the statements other tests signed have all been counted: unchanged over 10 s."""
+    deadline = time.monotonic() + seconds
+    readings = [_total(page, site)]
+    while len(readings) < 5 or len(set(readings[-5:])) > 1:
+        assert time.monotonic() < deadline, f"the counts do not settle: {readings[-5:]}"
+        time.sleep(2.5)
+        readings.append(_total(page, site))
+    return readings[-1]
+
+
+def test_organiser_signs_in_sees_the_chart_pauses_resumes_and_deletes_a_statement(
+    page: Any, site: str, local_system: LocalSystem, axe_source: str  # noqa: F811
+) -> None:
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        found[name] = _violations(page, axe_source)
+
+    email, one_time = _create_account(local_system, "organiser")
+    page.goto(f"{site}/organiser")
+    page.wait_for_url("**/organiser/sign-in")
+    check("sign-in")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill("Wrong-Password-2026!")
+    page.locator("button[type=submit]").click()
+    assert "The email address or the password is not right." in page.locator("[role=alert]").inner_text()
+    check("sign-in refused")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(one_time)
+    page.locator("button[type=submit]").click()
+    page.locator("#new_password").wait_for()
+    check("new password")
+    page.locator("#new_password").fill(NEW_PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.locator("#code").wait_for()
+    check("authenticator set-up")
+    screenshot(page, "organiser-authenticator-setup")
+    secret = page.locator("dd code").inner_text()
+    page.locator("#code").fill(_code(secret))
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/organiser")
+
+    assert page.locator("svg[role=img]").first.is_visible(), "the dashboard shows a chart"
+    check("dashboard")
+    screenshot(page, "organiser-dashboard")
+    before = _settled_total(page, site)
+
+    page.locator("button", has_text="Pause collection").click()
+    assert "Collection is paused" in page.locator("[role=status]").first.inner_text()
+    page.goto(f"{site}/sign/PL?lang=pl")
+    _eventually(lambda: page.reload() is not None
+                and page.locator("h1").inner_text() == "Zbieranie jest wstrzymane")
+    page.goto(f"{site}/organiser")
+    page.locator("button", has_text="Resume collection").click()
+    assert "Collection has resumed." in page.locator("[role=status]").first.inner_text()
+    _eventually(lambda: page.goto(f"{site}/sign/PL?lang=en") is not None
+                and page.locator("#full_first_names").count() == 1)
+
+    page.locator("#full_first_names").fill("Zofia")
+    page.locator("#family_names").fill("Nowak")
+    # A person no other browser test signs as: a repeated statement gets a receipt but is not counted.
+    page.locator("#id_number").fill(pesel(date(1961, 5, 17), serial=f"{secrets.randbelow(10_000):04d}"))
+    page.locator("#privacy_accepted").check()
+    page.locator("button[type=submit]").click()
+    statement_id = page.locator(".receipt code").inner_text()
+    _eventually(lambda: _total(page, site) == before + 1, seconds=60)
+    screenshot(page, "organiser-dashboard-counted")
+
+    page.locator("#statement_id").fill("not-an-identifier")
+    page.locator("button", has_text="Delete the statement").click()
+    assert "That is not a statement identifier." in page.locator("[role=alert]").inner_text()
+    check("deletion refused")
+    page.goto(f"{site}/organiser")
+    page.locator("#statement_id").fill(statement_id)
+    page.locator("#reason").select_option("erasure_request")
+    page.locator("button", has_text="Delete the statement").click()
+    assert page.locator("h1").inner_text() == "Statement deleted"
+    check("statement deleted")
+    _eventually(lambda: _total(page, site) == before, seconds=60)
+    screenshot(page, "organiser-dashboard-after-deletion")
+
+    page.goto(f"{site}/organiser/audit")
+    actions = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    assert actions[:4] == ["delete_statement", "resume", "pause", "sign_in"]
+    check("audit log")
+
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_organiser_signs_in_and_pauses_with_the_keyboard_only(
+    page: Any, site: str, local_system: LocalSystem
+) -> None:
+    email, one_time = _create_account(local_system, "organiser")
+    page.goto(f"{site}/organiser/sign-in")
+    _tab_to(page, "email")
+    page.keyboard.type(email)
+    _tab_to(page, "password")
+    page.keyboard.type(one_time)
+    page.keyboard.press("Enter")
+    page.locator("#new_password").wait_for()
+    _tab_to(page, "new_password")
+    page.keyboard.type(NEW_PASSWORD)
+    page.keyboard.press("Enter")
+    page.locator("#code").wait_for()
+    _tab_to(page, "code")
+    page.keyboard.type(_code(page.locator("dd code").inner_text()))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/organiser")
+
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = _focused(page)
+        assert focused["outline"] or focused["ring"], f"no visible focus on {focused}"
+        if focused["tag"] == "button" and focused["text"] == "Pause collection":
+            break
+    else:
+        raise AssertionError("the pause button is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/organiser?done=paused")
+    assert "Collection is paused" in page.locator("[role=status]").first.inner_text()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if _focused(page)["text"] == "Resume collection":
+            break
+    else:
+        raise AssertionError("the resume button is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/organiser?done=resumed")
+    assert "Collection has resumed." in page.locator("[role=status]").first.inner_text()
