@@ -219,8 +219,10 @@ def test_statements_table_is_encrypted_with_the_statements_key_and_cannot_be_los
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["DeletionProtectionEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
-    # No TTL: the purge destroys statements on the legal clock and records it.
-    assert "TimeToLiveSpecification" not in properties
+    # The TTL attribute is the used form nonces' only: the purge destroys statements on the legal clock.
+    from chalicelib.storage.statements import EXPIRES_ATTRIBUTE
+
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_ATTRIBUTE, "Enabled": True}
 
 
 def test_counters_table_expires_only_progress_markers() -> None:

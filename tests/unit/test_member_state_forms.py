@@ -9,16 +9,6 @@ import pytest
 
 from chalicelib.rules.member_states import all_member_states
 from chalicelib.signing.id_numbers import compact
-
-
-def _stored_number(code: str, number: str) -> str:
-    """The canonical spelling: compacted; a Swedish number with its century (these specimens are 19xx)."""
-    compacted = compact(number)
-    return "19" + compacted if code == "SE" and len(compacted) == 10 else compacted
-
-
-# How the postal codes of VALID_POSTCODES are stored: letters and digits, the post's country prefix dropped.
-STORED_POSTCODES = {"IE": "D02X285", "GR": "10557", "LU": "1009", "NL": "1234AB", "SK": "81101"}
 from tests.unit import specimens
 from tests.unit.submissions import (
     ADULT_BIRTH,
@@ -31,6 +21,16 @@ from tests.unit.submissions import (
     state,
     valid_submission,
 )
+
+
+def _stored_number(code: str, number: str) -> str:
+    """The canonical spelling: compacted; a Swedish number with its century (these specimens are 19xx)."""
+    compacted = compact(number)
+    return "19" + compacted if code == "SE" and len(compacted) == 10 else compacted
+
+
+# How the postal codes of VALID_POSTCODES are stored: letters and digits, the post's country prefix dropped.
+STORED_POSTCODES = {"IE": "D02X285", "GR": "10557", "LU": "1009", "NL": "1234AB", "SK": "81101"}
 
 BORN_2005 = date(2005, 3, 15)
 
@@ -133,7 +133,8 @@ def test_citizen_of_each_member_state_filling_the_form_correctly_is_accepted(cod
     expected = {"full.first.names": "Anna Maria", "family.names": "Schmidt"}
     if code in PART_A_CODES:
         iso = state(code).iso_code
-        expected |= {"street": "Hauptstraße", "street.number": "12a", "postal.code": STORED_POSTCODES.get(iso, VALID_POSTCODES[iso]),
+        postcode = STORED_POSTCODES.get(iso, VALID_POSTCODES[iso])
+        expected |= {"street": "Hauptstraße", "street.number": "12a", "postal.code": postcode,
                      "city": "Musterstadt", "country": iso, "date.of.birth": ADULT_BIRTH.isoformat()}
     else:
         expected[submitted["id_type"]] = _stored_number(code, submitted["id_number"])
