@@ -298,3 +298,14 @@ def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -
     current.__dict__["counters"] = InMemoryCounterReader(dict(counts))
     current.__dict__["fingerprint_key"] = bytes(range(32))
     return current
+
+
+def signing_services(today: date, **settings: Any) -> Any:
+    """web_only_services, and a store and sealer in memory: the whole signing route with no AWS.
+
+    The store is InMemoryStatementStore, the sealer ReversibleSealer (tests can read what was sealed).
+    """
+    current = web_only_services(today, {}, **settings)
+    current.__dict__["store"] = InMemoryStatementStore()
+    current.__dict__["sealer"] = ReversibleSealer()
+    return current

@@ -94,7 +94,7 @@ BAD_REQUESTS = {
                               "Please send the form again in a moment."),
     "form_rejected": N_("This form could not be accepted, perhaps because it was open for too long. "
                         "Open the form again and send it once more."),
-    "form_replayed": N_("This form had already been sent once. If you have no receipt, "
+    "form_replayed": N_("This form had already been sent once. If you did not get a statement identifier, "
                         "check your details below and send them again."),
 }
 
