@@ -37,6 +37,24 @@ ASSET_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 ORIGIN_VERIFY_HEADER = "x-eci-origin-verify"  # set by CloudFront on every request it forwards (infra/edge.yaml)
 
 
+API_HANDLER = "app.app"  # the handler Chalice gives the API's function; the others are app.<name>
+
+
+def check_origin_secret(environ: Mapping[str, str]) -> None:
+    """Start-up check: deployed, the API function refuses to start without the origin secret.
+
+    Without it every request would be served, and the execute-api address would go round WAF (a plain
+    `chalice deploy` sets no secret). Lambda names the function's handler in _HANDLER; locally
+    (`make run`, tests) there is no Lambda, no CloudFront, and nothing to check.
+    """
+    from chalicelib.config import ConfigError
+
+    deployed_api = environ.get("AWS_LAMBDA_FUNCTION_NAME") and environ.get("_HANDLER") == API_HANDLER
+    if deployed_api and not environ.get("ORIGIN_VERIFY_SECRET", "").strip():
+        raise ConfigError("environment variable ORIGIN_VERIFY_SECRET is not set: the API would answer requests "
+                          "that did not come through CloudFront and WAF. Deploy with `make deploy`.")
+
+
 def refusal_unless_through_the_edge(request: Request) -> Response | None:
     """The page for a request that did not come through CloudFront (and so past WAF), else None.
 
