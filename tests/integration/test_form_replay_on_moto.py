@@ -101,7 +101,9 @@ def test_a_duplicates_form_is_used_up_like_any_other(
     assert store.add(_record(), "a" * 64, _nonce()) is True
     duplicates_form = _nonce()
 
+    calls_to.clear()
     assert store.add(_record(), "a" * 64, duplicates_form) is False
+    assert calls_to == ["TransactWriteItems", "PutItem"]  # the cancelled write, then the nonce alone
     with pytest.raises(FormReplayedError):
         store.add(_record(), "c" * 64, duplicates_form)
 
