@@ -27,12 +27,9 @@ if TYPE_CHECKING:
 
 def _signing_day() -> date:
     """Today as the EU's citizens count it: the day in Brussels, not in UTC."""
-    try:
-        from zoneinfo import ZoneInfo
+    from chalicelib.signing.statement_id import signing_day
 
-        return datetime.now(ZoneInfo("Europe/Brussels")).date()
-    except (ImportError, KeyError):  # no time zone data on this system
-        return datetime.now(UTC).date()
+    return signing_day(datetime.now(UTC))
 
 
 @dataclass

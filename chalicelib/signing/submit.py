@@ -6,7 +6,6 @@ Pure orchestration over the ports in signing.ports, so it is tested with in-memo
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +14,7 @@ from chalicelib.initiative import Initiative
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.signing.form import FormSpec
 from chalicelib.signing.ports import FormNonce, StatementRecord, StatementSealer, StatementStore
+from chalicelib.signing.statement_id import new_statement_id as dated_statement_id
 from chalicelib.signing.validate import ValidationResult, validate
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def submit_statement(
     sealer: StatementSealer,
     store: StatementStore,
     nonce: FormNonce | None = None,
-    new_statement_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_statement_id: Callable[[date], str] = dated_statement_id,
 ) -> SubmitResult:
     """Validate and, if valid, store a statement. The caller checks the collection period first.
 
@@ -70,7 +70,7 @@ def submit_statement(
     record = StatementRecord(
         initiative_id=initiative.id,
         member_state=spec.member_state.code,
-        statement_id=new_statement_id(),
+        statement_id=new_statement_id(today),
         submitted_on=today,
         form_language=form_language,
         annex_revision=initiative.annex_revision,

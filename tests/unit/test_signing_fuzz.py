@@ -42,7 +42,7 @@ DAY = date(2026, 11, 27)
 EXAMPLES = int(os.environ.get("HYPOTHESIS_SIGNING_EXAMPLES", "10000"))
 CODES = [state.code for state in all_member_states()]
 FORM = "application/x-www-form-urlencoded"
-RECEIPT_ID = re.compile(r"<code>([0-9a-f-]{36})</code>")
+RECEIPT_ID = re.compile(r"<code>(\d{4}-\d{2}-\d{2}-[0-9a-f-]{36})</code>")
 PAYLOAD_TO_FIELD = {"full.first.names": "full_first_names", "family.names": "family_names", "street": "street",
                     "street.number": "street_number", "postal.code": "postal_code", "city": "city",
                     "country": "country"}
