@@ -14,6 +14,8 @@ app = Chalice(app_name="eci")
 
 # Start-up check: a broken initiative file stops the function here, with every problem listed.
 services.check_initiative_file()
+# Deployed, the API function does not start without the secret that proves a request came through the edge.
+views.check_origin_secret(os.environ)
 
 
 @app.middleware("http")

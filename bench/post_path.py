@@ -8,6 +8,7 @@ the price of one KMS call per statement in the naive baseline, so it belongs in 
 
 from __future__ import annotations
 
+import secrets
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from chalicelib.config import Settings
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import member_state
 from chalicelib.signing.form import form_spec
-from chalicelib.signing.ports import StatementRecord, StatementSealer, StatementStore
+from chalicelib.signing.ports import FormNonce, StatementRecord, StatementSealer, StatementStore
 from chalicelib.signing.submit import submit_statement
 from chalicelib.storage.clients import AwsClients
 from chalicelib.storage.fingerprint_key import load_fingerprint_key
@@ -47,8 +48,8 @@ class RecordingStore:
     stored: int = 0
     refused: int = 0
 
-    def add(self, record: StatementRecord, fingerprint: str) -> bool:
-        added = self.inner.add(record, fingerprint)
+    def add(self, record: StatementRecord, fingerprint: str, nonce: FormNonce | None = None) -> bool:
+        added = self.inner.add(record, fingerprint, nonce)
         if added:
             self.stored += 1
         else:
@@ -86,6 +87,8 @@ class PostPath:
             fingerprint_key=self.fingerprint_key,
             sealer=self.sealer,
             store=self.store,
+            # Each form's nonce goes into the statement's transaction, as views.submit passes it.
+            nonce=FormNonce(secrets.token_urlsafe(9), int(time.time()) + 7200),
         )
         if result.receipt is None:
             codes = sorted({error.code for error in result.validation.errors})

@@ -21,15 +21,23 @@ from chalicelib.counting.ports import (
 )
 from chalicelib.counting.stream_records import PoisonRecord
 from chalicelib.exporting.ports import StoredObject, StoredStatement
-from chalicelib.signing.ports import StatementRecord
+from chalicelib.signing.ports import FormNonce, FormReplayedError, StatementRecord
 
 
 class InMemoryStatementStore:
+    """StatementStore in memory, with the DynamoDB store's outcomes: a replayed nonce wins over a duplicate."""
+
     def __init__(self) -> None:
         self.statements: dict[str, StatementRecord] = {}
         self.fingerprints: dict[str, str] = {}
+        self.nonces: dict[str, int] = {}
 
-    def add(self, record: StatementRecord, fingerprint: str) -> bool:
+    def add(self, record: StatementRecord, fingerprint: str, nonce: FormNonce | None = None) -> bool:
+        nonce_key = f"{record.initiative_id}#{nonce.value}" if nonce else None
+        if nonce_key in self.nonces:
+            raise FormReplayedError("form token already used")
+        if nonce is not None and nonce_key is not None:
+            self.nonces[nonce_key] = nonce.expires_at
         key = f"{record.initiative_id}#{fingerprint}"
         if key in self.fingerprints:
             return False
@@ -400,3 +408,14 @@ class InMemoryCollectionStates:
 
         self.reads += 1
         return CollectionState(paused=self.paused)
+
+
+def signing_services(today: date, **settings: Any) -> Any:
+    """web_only_services, and a store and sealer in memory: the whole signing route with no AWS.
+
+    The store is InMemoryStatementStore, the sealer ReversibleSealer (tests can read what was sealed).
+    """
+    current = web_only_services(today, {}, **settings)
+    current.__dict__["store"] = InMemoryStatementStore()
+    current.__dict__["sealer"] = ReversibleSealer()
+    return current

@@ -28,6 +28,9 @@ class IdDocument:
     name_native: str
     format: re.Pattern[str]  # whole-string, applied to the number with separators removed
     checksum: str | None  # python-stdnum module ("pl.pesel") that checks its check digits
+    birth_date: str | None = None  # python-stdnum module whose get_birth_date reads the date inside
+    drop_prefix: str | None = None  # a country prefix people copy from the VAT number ("HR")
+    four_digit_year: bool = False  # stored with the century (SE: YYYYMMDDNNNC)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class MemberState:
     id_documents: tuple[IdDocument, ...]
     postcode_format: re.Pattern[str] | None  # applies when this is the country of residence
     thresholds: tuple[Threshold, ...]
+    postcode_prefix: str | None = None  # the post's country prefix ("L-1661"), dropped from the stored code
 
     def id_document(self, type_key: str) -> IdDocument | None:
         for document in self.id_documents:
@@ -81,6 +85,9 @@ def _parse(raw: dict[str, object]) -> MemberState:
             name_native=str(d["name_native"]),
             format=_whole(str(d["format"])),
             checksum=str(d["checksum"]) if d.get("checksum") else None,
+            birth_date=str(d["birth_date"]) if d.get("birth_date") else None,
+            drop_prefix=str(d["drop_prefix"]) if d.get("drop_prefix") else None,
+            four_digit_year=bool(d.get("four_digit_year", False)),
         )
         for d in raw["id_documents"]  # type: ignore[attr-defined]
     )
@@ -109,6 +116,7 @@ def _parse(raw: dict[str, object]) -> MemberState:
         id_documents=documents,
         postcode_format=_whole(str(postcode)) if postcode else None,
         thresholds=thresholds,
+        postcode_prefix=str(raw["postcode_prefix"]) if raw.get("postcode_prefix") else None,
     )
 
 

@@ -2,20 +2,35 @@
 
 Three outcomes: the value is fine; its format is unusual (the citizen may confirm it is correct);
 or it cannot be right (a failed check digit, a date inside the number that does not exist).
-Check digits are python-stdnum's; formats are the rules data's.
+Check digits are python-stdnum's; formats and canonical spellings are the rules data's.
+
+Every number and postal code is brought to one canonical spelling before it is checked, stored,
+exported or fingerprinted, so that one person's number typed two ways is one person's number.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
+from datetime import date
 from enum import Enum
 from types import ModuleType
 
 from chalicelib.rules.member_states import IdDocument, member_state
 
 # Separators people type inside numbers and postal codes; the authorities compare without them.
-_SEPARATORS = re.compile(r"[\s.\-/]+")
+# The plus is the Swedish separator of people aged 100 or more (read before it is removed).
+_SEPARATORS = re.compile(r"[\s.\-/+]+")
+# What a number or postal code holds once compacted, whatever the format box says.
+_CODE_CHARACTERS = re.compile("[A-Z0-9]+")
+POSTCODE_MIN_LENGTH = 3  # the shortest postal codes in use (Iceland, the Faroe Islands) have three digits
+POSTCODE_MAX_LENGTH = 10
+
+# Numbers that state no reliable birth date although their document's usually does (see the rules
+# data's notes): Latvian codes from July 2017, Lithuanian exceptional codes, Romanian CNPs of residents
+# who are not citizens (their century is not stated).
+_NO_BIRTH_DATE_PREFIXES = {"lv.pvn": ("32",), "lt.asmens": ("9",), "ro.cnp": ("7", "8", "9")}
 
 
 class Check(Enum):
@@ -25,8 +40,14 @@ class Check(Enum):
 
 
 def compact(value: str) -> str:
-    """The number as authorities compare it: upper case, without spaces, dots, hyphens, slashes."""
-    return _SEPARATORS.sub("", value).upper()
+    """The number as authorities compare it: compatibility-normalised (full-width digits are digits),
+    upper case, without spaces, dots, hyphens, slashes or plus signs."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+
+
+def has_code_characters(compacted: str) -> bool:
+    """Whether a compacted number or postal code holds only the characters such codes have (A-Z, 0-9)."""
+    return _CODE_CHARACTERS.fullmatch(compacted) is not None
 
 
 def _stdnum(module_name: str) -> ModuleType:
@@ -34,8 +55,30 @@ def _stdnum(module_name: str) -> ModuleType:
     return importlib.import_module(f"stdnum.{module_name}")
 
 
+def canonical_id_number(document: IdDocument, typed: str, today: date) -> str:
+    """The one spelling of a number as it is stored: compacted, without a copied country prefix,
+    and (Sweden) with the century. `typed` is the number as the citizen typed it."""
+    number = compact(typed)
+    prefix = document.drop_prefix
+    if prefix and number.startswith(prefix) and number[len(prefix):].isdigit():
+        number = number[len(prefix):]
+    if document.four_digit_year and len(number) == 10 and number.isdigit():
+        number = _with_century(number, today, aged_100_or_more="+" in typed)
+    return number
+
+
+def _with_century(number: str, today: date, aged_100_or_more: bool) -> str:
+    """YYMMDDNNNC as YYYYMMDDNNNC: the latest century that puts the birth date on or before today."""
+    year = today.year // 100 * 100 + int(number[:2])
+    if (year, int(number[2:4]), int(number[4:6])) > (today.year, today.month, today.day):
+        year -= 100
+    if aged_100_or_more:
+        year -= 100
+    return f"{year:04d}{number[2:]}"
+
+
 def check_id_number(document: IdDocument, number: str) -> Check:
-    """Check a compacted number against its document's check digits and format."""
+    """Check a canonical number against its document's check digits and format."""
     if document.checksum:
         from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
@@ -50,8 +93,38 @@ def check_id_number(document: IdDocument, number: str) -> Check:
     return Check.OK
 
 
+def birth_date_in(document: IdDocument, number: str) -> date | None:
+    """The birth date a valid canonical number states, or None where it states none reliably."""
+    module = document.birth_date
+    if module is None or number.startswith(_NO_BIRTH_DATE_PREFIXES.get(module, ())):
+        return None
+    from stdnum.exceptions import ValidationError
+
+    try:
+        found = _stdnum(module).get_birth_date(number)
+    except (ValidationError, ValueError):
+        return None
+    return found if isinstance(found, date) else None
+
+
+def canonical_postcode(residence_iso_code: str, typed: str) -> str:
+    """The one spelling of a postal code as it is stored: compacted, without the post's country prefix."""
+    postcode = compact(typed)
+    state = member_state(residence_iso_code)
+    prefix = state.postcode_prefix if state else None
+    if prefix and postcode.startswith(prefix) and postcode[len(prefix):].isdigit():
+        postcode = postcode[len(prefix):]
+    return postcode
+
+
+def is_possible_postcode(postcode: str) -> bool:
+    """Whether a canonical postal code could be one anywhere: letters and digits, at least one digit."""
+    return (POSTCODE_MIN_LENGTH <= len(postcode) <= POSTCODE_MAX_LENGTH and has_code_characters(postcode)
+            and any(char.isdigit() for char in postcode))
+
+
 def check_postcode(residence_iso_code: str, postcode: str) -> Check:
-    """Check a compacted postal code against the format of the residence country, where one is known."""
+    """Check a canonical postal code against the format of the residence country, where one is known."""
     state = member_state(residence_iso_code)
     if state is None or state.postcode_format is None:
         return Check.OK  # outside the EU, or no national format: only length limits apply

@@ -19,6 +19,21 @@ class StorageUnavailableError(Exception):
     """
 
 
+class FormReplayedError(Exception):
+    """The form's token was already used for a statement (or a duplicate's attempt): nothing was stored.
+
+    Raised whatever the duplicate marker says, so the answer to a replay tells nothing about the person.
+    """
+
+
+@dataclass(frozen=True)
+class FormNonce:
+    """The random part of one form token, recorded with the statement so the form is used once."""
+
+    value: str
+    expires_at: int  # epoch seconds after which the token is refused anyway: the record may then go
+
+
 @dataclass(frozen=True)
 class StatementRecord:
     """A statement of support as it is stored: plaintext metadata, personal data sealed.
@@ -42,10 +57,12 @@ class StatementSealer(Protocol):
 
 
 class StatementStore(Protocol):
-    def add(self, record: StatementRecord, fingerprint: str) -> bool:
-        """Store the statement with its duplicate marker in one durable write.
+    def add(self, record: StatementRecord, fingerprint: str, nonce: FormNonce | None = None) -> bool:
+        """Store the statement with its duplicate marker (and the form's nonce) in one durable write.
 
-        Returns False, and stores nothing, when the fingerprint is already known for the initiative.
+        Returns False, and stores nothing, when the fingerprint is already known for the initiative;
+        the nonce is then recorded all the same. Raises FormReplayedError, storing nothing, when the
+        nonce was recorded before, whether or not the fingerprint is known.
         """
         ...
 

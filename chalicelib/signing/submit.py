@@ -13,7 +13,7 @@ from datetime import date
 from chalicelib.initiative import Initiative
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.signing.form import FormSpec
-from chalicelib.signing.ports import StatementRecord, StatementSealer, StatementStore
+from chalicelib.signing.ports import FormNonce, StatementRecord, StatementSealer, StatementStore
 from chalicelib.signing.statement_id import new_statement_id as dated_statement_id
 from chalicelib.signing.validate import ValidationResult, validate
 
@@ -53,12 +53,14 @@ def submit_statement(
     fingerprint_key: bytes,
     sealer: StatementSealer,
     store: StatementStore,
+    nonce: FormNonce | None = None,
     new_statement_id: Callable[[date], str] = dated_statement_id,
 ) -> SubmitResult:
     """Validate and, if valid, store a statement. The caller checks the collection period first.
 
     A second statement by the same person gets a receipt of the same shape as the first, but is
     neither stored nor counted: the response must not reveal to anyone that this person had signed.
+    `nonce` is the form token's: a form already used raises FormReplayedError (from the store).
     """
     validation = validate(spec, submitted, today, residence_countries)
     if validation.personal_data is None:
@@ -74,7 +76,8 @@ def submit_statement(
         annex_revision=initiative.annex_revision,
         sealed=sealer.seal(personal_data.to_payload(), encryption_context(initiative.id)),
     )
-    stored = store.add(record, fingerprint(fingerprint_key, initiative.id, personal_data))
-    # Codes and counts only: a log line must never carry what the citizen typed.
-    logger.info("statement for %s received (stored: %s)", record.member_state, stored)
+    store.add(record, fingerprint(fingerprint_key, initiative.id, personal_data), nonce)
+    # Codes only: a log line must never carry what the citizen typed, nor tell a duplicate from a new
+    # statement (with the edge's access logs, that would tie an address to an earlier signature).
+    logger.info("statement for %s received", record.member_state)
     return SubmitResult(validation, Receipt(record.statement_id, today))

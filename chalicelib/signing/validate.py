@@ -15,7 +15,16 @@ from datetime import date
 
 from chalicelib.rules.member_states import MemberState
 from chalicelib.signing.form import FORMAT_CONFIRMED, PRIVACY_ACCEPTED, FormField, FormSpec
-from chalicelib.signing.id_numbers import Check, check_id_number, check_postcode, compact
+from chalicelib.signing.id_numbers import (
+    Check,
+    birth_date_in,
+    canonical_id_number,
+    canonical_postcode,
+    check_id_number,
+    check_postcode,
+    has_code_characters,
+    is_possible_postcode,
+)
 from chalicelib.signing.statement import PersonalData
 
 OLDEST_BIRTH_YEAR = 1900
@@ -28,8 +37,9 @@ _EU_SCRIPT_RANGES = (
     (0x0400, 0x052F),  # Cyrillic and Cyrillic Supplement
     (0x1E00, 0x1FFF),  # Latin Extended Additional, Greek Extended
 )
-_NAME_PUNCTUATION = frozenset("'’ʼ-‐ ")
-_TEXT_PUNCTUATION = frozenset(" '’ʼ-‐.,/()&#°ºª\"")
+# The full stop of "St. John" and the Catalan middle dot of "Sol·la" belong to real names.
+_NAME_PUNCTUATION = frozenset("'’ʼ-‐ .·")
+_TEXT_PUNCTUATION = frozenset(" '’ʼ-‐.,/()&#°ºª\"·")
 _SPACES = re.compile(r"\s+")
 
 
@@ -90,7 +100,8 @@ def _check_text(spec_field: FormField, value: str) -> FieldError | None:
 
 def _parse_date(name: str, parts: Mapping[str, str], today: date) -> tuple[date | None, FieldError | None]:
     day, month, year = (parts[f"{name}_{part}"].strip() for part in ("day", "month", "year"))
-    if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
+    # ASCII digits of the lengths dates have: int() would take other scripts' digits and any length.
+    if not (_is_number(day, 2) and _is_number(month, 2) and _is_number(year, 4)) or len(year) != 4:
         return None, FieldError(name, "date_invalid")
     try:
         value = date(int(year), int(month), int(day))
@@ -101,6 +112,19 @@ def _parse_date(name: str, parts: Mapping[str, str], today: date) -> tuple[date 
     if value.year < OLDEST_BIRTH_YEAR:
         return None, FieldError(name, "date_invalid")
     return value, None
+
+
+def _is_number(text: str, max_digits: int) -> bool:
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+def _birth_date_error(field_name: str, state: MemberState, birth: date, today: date) -> FieldError | None:
+    """The same refusal for a birth date typed (Part A) or read from the number (Part B)."""
+    if birth > today:
+        return FieldError(field_name, "date_in_future")
+    if not age_reached(state, birth, today):
+        return FieldError(field_name, "too_young", {"age": state.min_age})
+    return None
 
 
 def age_reached(state: MemberState, birth: date, today: date) -> bool:
@@ -135,10 +159,10 @@ def validate(
                 errors.append(FieldError(spec_field.name, "required"))
                 continue
             birth, error = _parse_date(spec_field.name, values, today)
+            if birth and not error:
+                error = _birth_date_error(spec_field.name, state, birth, today)
             if error:
                 errors.append(error)
-            elif birth and not age_reached(state, birth, today):
-                errors.append(FieldError(spec_field.name, "too_young", {"age": state.min_age}))
             continue
         value = normalise_text(values[spec_field.name])
         if spec_field.kind == "id_type" and not spec.chooses_id_type:
@@ -146,7 +170,7 @@ def validate(
         if not value:
             errors.append(FieldError(spec_field.name, "required"))
             continue
-        error = _check_field(spec, spec_field, value, residence_countries, residence, cleaned)
+        error, value = _check_field(spec, spec_field, value, residence_countries, residence, cleaned, today)
         if error:
             errors.append(error)
         cleaned[spec_field.name] = value
@@ -168,34 +192,43 @@ def _check_field(
     residence_countries: frozenset[str],
     residence: str,
     cleaned: dict[str, str],
-) -> FieldError | None:
+    today: date,
+) -> tuple[FieldError | None, str]:
+    """The field's error, if any, and its value in the canonical spelling it is stored in."""
     state = spec.member_state
     if spec_field.kind == "name":
-        return _check_name(spec_field, value)
+        return _check_name(spec_field, value), value
     if spec_field.kind == "text":
-        return _check_text(spec_field, value)
+        return _check_text(spec_field, value), value
     if spec_field.kind == "country":
-        return None if value.upper() in residence_countries else FieldError(spec_field.name, "unknown_option")
-    if spec_field.kind == "postcode":
-        if len(value) > spec_field.max_length:
-            return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
-        if check_postcode(residence, compact(value)) is Check.FORMAT_MISMATCH:
-            return FieldError(spec_field.name, "postcode_format", confirmable=True)
-        return None
+        known = value.upper() in residence_countries
+        return (None if known else FieldError(spec_field.name, "unknown_option")), value.upper()
     if spec_field.kind == "id_type":
-        return None if state.id_document(value) else FieldError(spec_field.name, "unknown_option")
+        return (None if state.id_document(value) else FieldError(spec_field.name, "unknown_option")), value
+    if len(value) > spec_field.max_length:
+        return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length}), value
+    if spec_field.kind == "postcode":
+        postcode = canonical_postcode(residence, value)
+        # The box confirms an unusual format, never unusual characters or a length no postal code has.
+        if not is_possible_postcode(postcode):
+            return FieldError(spec_field.name, "postcode_characters"), value
+        if check_postcode(residence, postcode) is Check.FORMAT_MISMATCH:
+            return FieldError(spec_field.name, "postcode_format", confirmable=True), postcode
+        return None, postcode
     if spec_field.kind == "id_number":
-        if len(value) > spec_field.max_length:
-            return FieldError(spec_field.name, "too_long", {"max": spec_field.max_length})
         document = state.id_document(cleaned.get("id_type", ""))
         if document is None:
-            return None  # the type itself is wrong; that error stands next to the type
-        outcome = check_id_number(document, compact(value))
+            return None, value  # the type itself is wrong; that error stands next to the type
+        number = canonical_id_number(document, value, today)
+        if not has_code_characters(number):
+            return FieldError(spec_field.name, "id_characters"), value
+        outcome = check_id_number(document, number)
         if outcome is Check.INVALID:
-            return FieldError(spec_field.name, "id_invalid")
+            return FieldError(spec_field.name, "id_invalid"), number
         if outcome is Check.FORMAT_MISMATCH:
-            return FieldError(spec_field.name, "id_format", confirmable=True)
-        return None
+            return FieldError(spec_field.name, "id_format", confirmable=True), number
+        birth = birth_date_in(document, number)
+        return (_birth_date_error(spec_field.name, state, birth, today) if birth else None), number
     raise ValueError(f"unknown field kind {spec_field.kind}")
 
 
@@ -207,7 +240,7 @@ def _personal_data(spec: FormSpec, cleaned: Mapping[str, str], birth: date | Non
             full_first_names=cleaned["full_first_names"],
             family_names=cleaned["family_names"],
             id_type=cleaned["id_type"],
-            id_number=compact(cleaned["id_number"]),
+            id_number=cleaned["id_number"],
         )
     return PersonalData(
         member_state=state.code,
@@ -215,8 +248,8 @@ def _personal_data(spec: FormSpec, cleaned: Mapping[str, str], birth: date | Non
         family_names=cleaned["family_names"],
         street=cleaned["street"],
         street_number=cleaned["street_number"],
-        postal_code=cleaned["postal_code"].upper(),
+        postal_code=cleaned["postal_code"],
         city=cleaned["city"],
-        country=cleaned["country"].upper(),
+        country=cleaned["country"],
         date_of_birth=birth,
     )

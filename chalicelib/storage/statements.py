@@ -8,6 +8,9 @@ Item layout (one table, keys pk/sk, both strings):
   The stream is KEYS_ONLY, so the counter learns (initiative, Member State) from the key alone.
 * duplicate marker: pk ``F#{initiative_id}#{fingerprint}``, sk ``F``. The fingerprint is a keyed HMAC,
   so the marker reveals nothing without the fingerprint key.
+* form nonce: pk ``T#{initiative_id}#{nonce}``, sk ``T``, with ``expires_at`` (the table's TTL attribute):
+  the random part of the form token a statement was sent with, so each form is used once. It holds
+  nothing about the signatory and goes by itself once the token could no longer be accepted anyway.
 
 The statement item names its marker (``marker_pk``) and the marker its statement (``statement_pk``,
 ``statement_sk``), so deleting a statement on the signatory's request (chalicelib/console) removes both
@@ -22,7 +25,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.signing.ports import StatementRecord, StorageUnavailableError
+from chalicelib.signing.ports import FormNonce, FormReplayedError, StatementRecord, StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 STATEMENT_PREFIX = "S"
 MARKER_PREFIX = "F"
 MARKER_SORT_KEY = "F"
+NONCE_PREFIX = "T"
+NONCE_SORT_KEY = "T"
+EXPIRES_ATTRIBUTE = "expires_at"  # the statements table's TTL attribute (infra/data.yaml); nonces only
+_CONDITION_FAILED = "ConditionalCheckFailed"
 # Partitions per (initiative, Member State). Readers (export, recount) query each bucket in turn.
 STATEMENT_BUCKETS = 16
 _SEPARATOR = "#"
@@ -76,6 +83,12 @@ def marker_key(initiative_id: str, fingerprint: str) -> ItemKey:
     return ItemKey(pk=_SEPARATOR.join((MARKER_PREFIX, initiative_id, fingerprint)), sk=MARKER_SORT_KEY)
 
 
+def nonce_key(initiative_id: str, nonce: str) -> ItemKey:
+    _check_key_part("initiative_id", initiative_id)
+    _check_key_part("nonce", nonce)
+    return ItemKey(pk=_SEPARATOR.join((NONCE_PREFIX, initiative_id, nonce)), sk=NONCE_SORT_KEY)
+
+
 def parse_statement_partition_key(pk: str) -> tuple[str, str] | None:
     """(initiative_id, member_state) of a statement item's pk; None for any other item (markers)."""
     parts = pk.split(_SEPARATOR)
@@ -91,7 +104,22 @@ class DynamoDBStatementStore:
         self._client = client
         self._table = table_name
 
-    def add(self, record: StatementRecord, fingerprint: str) -> bool:
+    def _nonce_put(self, initiative_id: str, nonce: FormNonce) -> TransactWriteItemTypeDef:
+        key = nonce_key(initiative_id, nonce.value)
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": key.pk},
+                    "sk": {"S": key.sk},
+                    "initiative_id": {"S": initiative_id},
+                    EXPIRES_ATTRIBUTE: {"N": str(nonce.expires_at)},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def add(self, record: StatementRecord, fingerprint: str, nonce: FormNonce | None = None) -> bool:
         statement = statement_key(record.initiative_id, record.member_state, record.statement_id)
         marker = marker_key(record.initiative_id, fingerprint)
         items: list[TransactWriteItemTypeDef] = [
@@ -130,6 +158,8 @@ class DynamoDBStatementStore:
                 }
             },
         ]
+        if nonce is not None:
+            items.append(self._nonce_put(record.initiative_id, nonce))
         from botocore.exceptions import BotoCoreError, ClientError
 
         for attempt in range(_CONFLICT_ATTEMPTS):
@@ -142,7 +172,14 @@ class DynamoDBStatementStore:
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
                 statement_reason = reasons[0] if len(reasons) > 0 else None
                 marker_reason = reasons[1] if len(reasons) > 1 else None
-                if marker_reason == "ConditionalCheckFailed" and statement_reason in (None, "None"):
+                nonce_reason = reasons[2] if len(reasons) > 2 else None
+                # A used nonce is a replay whatever the marker says: the answer must not tell a replayer
+                # whether this person had signed.
+                if nonce_reason == _CONDITION_FAILED:
+                    raise FormReplayedError("form token already used") from None
+                if marker_reason == _CONDITION_FAILED and statement_reason in (None, "None"):
+                    if nonce is not None:
+                        self._spend_for_duplicate(record.initiative_id, nonce)
                     return False
                 if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_ATTEMPTS:
                     # The same person submitting twice at once: the retry finds the other's marker.
@@ -153,3 +190,20 @@ class DynamoDBStatementStore:
             except (ClientError, BotoCoreError) as error:
                 raise StorageUnavailableError(f"statement not stored: {type(error).__name__}") from None
         raise StorageUnavailableError("statement not stored: conflicting writes")
+
+    def _spend_for_duplicate(self, initiative_id: str, nonce: FormNonce) -> None:
+        """Record the nonce of a duplicate's form, which its cancelled transaction did not.
+
+        Otherwise the same token would still pass after a duplicate but not after a new statement, and
+        a second use of it would tell whether the first person had signed before. DynamoDB need not
+        report every failed condition of a cancelled transaction, so this write is also what decides
+        whether the nonce was used: if it was, the answer is a replay, as for any used token.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.put_item(**self._nonce_put(initiative_id, nonce)["Put"])
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise FormReplayedError("form token already used") from None
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailableError(f"statement not stored: {type(error).__name__}") from None

@@ -77,6 +77,8 @@ _ERRORS = {
     "postcode_format": N_("This postal code does not have the usual format of the country. "
                           "Check it; if it is correct, tick the box “The format is correct”."),
     "privacy_not_accepted": N_("Confirm that you have read the privacy statement."),
+    "id_characters": N_("Enter the number with its letters and digits only."),
+    "postcode_characters": N_("Enter a postal code of 3 to 10 letters and digits."),
 }
 
 BAD_REQUESTS = {
@@ -92,6 +94,8 @@ BAD_REQUESTS = {
                               "Please send the form again in a moment."),
     "form_rejected": N_("This form could not be accepted, perhaps because it was open for too long. "
                         "Open the form again and send it once more."),
+    "form_replayed": N_("This form had already been sent once. If you did not get a statement identifier, "
+                        "check your details below and send them again."),
 }
 
 def error_message(error: FieldError, translations: gettext.NullTranslations, calendar_year_rule: bool) -> str:

@@ -5,11 +5,24 @@ Refusals carry a reason code; the page says what went wrong, in the citizen's la
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
 MAX_BODY_BYTES = 16 * 1024
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+# Control, format (zero-width, bidi, soft hyphen), surrogate and unassigned code points, non-characters
+# among them: no field of ours holds one, none is visible, and XML cannot carry some of them.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn"})
+
+
+def has_invisible_characters(value: str) -> bool:
+    # isprintable() is C code and true for almost every value: only the rest is looked at closely.
+    return not value.isprintable() and any(
+        unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value
+    )
 
 
 class BadRequestError(Exception):
@@ -49,7 +62,7 @@ def parse_form_body(
             raise BadRequestError("unknown_field")
         if name in fields:
             raise BadRequestError("repeated_field")
-        if "\x00" in value:
+        if has_invisible_characters(value):
             raise BadRequestError("encoding")
         fields[name] = value
     return fields

@@ -7,6 +7,7 @@ produces a 500.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -20,11 +21,11 @@ from chalicelib.counting.progress import Progress, measure_progress
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import MemberState, member_state
 from chalicelib.signing.form import FORM_TOKEN, HONEYPOT, form_spec
-from chalicelib.signing.ports import StorageUnavailableError
+from chalicelib.signing.ports import FormReplayedError, StorageUnavailableError
 from chalicelib.web import i18n, pages
 from chalicelib.web.conditional import with_entity_tag
 from chalicelib.web.counts_json import counts_json
-from chalicelib.web.form_token import issue_token, token_is_valid
+from chalicelib.web.form_token import accepted_nonce, issue_token
 from chalicelib.web.headers import json_headers, security_headers, shared_cache_control
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 
@@ -35,6 +36,24 @@ ASSET_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
 
 ORIGIN_VERIFY_HEADER = "x-eci-origin-verify"  # set by CloudFront on every request it forwards (infra/edge.yaml)
+
+
+API_HANDLER = "app.app"  # the handler Chalice gives the API's function; the others are app.<name>
+
+
+def check_origin_secret(environ: Mapping[str, str]) -> None:
+    """Start-up check: deployed, the API function refuses to start without the origin secret.
+
+    Without it every request would be served, and the execute-api address would go round WAF (a plain
+    `chalice deploy` sets no secret). Lambda names the function's handler in _HANDLER; locally
+    (`make run`, tests) there is no Lambda, no CloudFront, and nothing to check.
+    """
+    from chalicelib.config import ConfigError
+
+    deployed_api = environ.get("AWS_LAMBDA_FUNCTION_NAME") and environ.get("_HANDLER") == API_HANDLER
+    if deployed_api and not environ.get("ORIGIN_VERIFY_SECRET", "").strip():
+        raise ConfigError("environment variable ORIGIN_VERIFY_SECRET is not set: the API would answer requests "
+                          "that did not come through CloudFront and WAF. Deploy with `make deploy`.")
 
 
 def refusal_unless_through_the_edge(request: Request) -> Response | None:
@@ -159,10 +178,10 @@ def submit(request: Request, code: str) -> Response:
     # The form's own language field decides the reply's language when the URL lost it.
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
         context = _context(request, f"/sign/{code}", fields["lang"])
-    token_ok = token_is_valid(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
-                              current.settings.form_token_max_age_seconds)
-    if not token_ok or fields.get(HONEYPOT, ""):
-        logger.info("form refused: %s", "token" if not token_ok else "honeypot")
+    nonce = accepted_nonce(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
+                           current.settings.form_token_max_age_seconds)
+    if nonce is None or fields.get(HONEYPOT, ""):
+        logger.info("form refused: %s", "token" if nonce is None else "honeypot")
         return pages.error_page(context, "form_rejected", 403, after_post=True)
     from chalicelib.signing.submit import submit_statement  # the POST path only: validation and stdnum
 
@@ -177,7 +196,13 @@ def submit(request: Request, code: str) -> Response:
             fingerprint_key=current.fingerprint_key,
             sealer=current.sealer,
             store=current.store,
+            nonce=nonce,
         )
+    except FormReplayedError:
+        # A fresh form: a person who sent twice (a double click, a page reloaded) sends once more.
+        logger.info("form refused: token used before")
+        token = issue_token(current.form_token_key, state.code, current.now())
+        return pages.form_page(context, spec, token, fields, notice="form_replayed", status=409)
     except StorageUnavailableError as error:
         logger.warning("statement for %s not stored: %s", state.code, error)
         token = issue_token(current.form_token_key, state.code, current.now())
@@ -188,10 +213,14 @@ def submit(request: Request, code: str) -> Response:
     return pages.receipt_page(context, state, result.receipt)
 
 
+# The names our assets have: anything else (a path, a name longer than a file system takes) is not one.
+_ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+
+
 def asset(name: str) -> Response:
     path = ASSETS_DIR / name
     content_type = ASSET_TYPES.get(Path(name).suffix)
-    if content_type is None or "/" in name or not path.is_file():
+    if content_type is None or not _ASSET_NAME.fullmatch(name) or not path.is_file():
         return Response(body="Not found", status_code=404,
                         headers={**security_headers(), "Content-Type": "text/plain; charset=utf-8"})
     return Response(body=path.read_text(encoding="utf-8"), status_code=200,

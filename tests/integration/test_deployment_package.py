@@ -267,7 +267,7 @@ def test_the_export_function_decrypts_statements_encrypts_exports_and_writes_the
     ]
     assert [statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
             for statement in granted("kms:GenerateDataKey")] == ["alias/eci-dev-exports"]
-    assert [statement["Resource"] for statement in granted("s3:PutObject")] == ["arn:aws:s3:::eci-dev-exports-*/*"]
+    assert [statement["Resource"] for statement in granted("s3:PutObject")] == [EXPORT_OBJECTS]
     reads = [statement for statement in statements if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
     assert [_actions(statement) for statement in reads] == [["dynamodb:Query"]], "reads statements, never writes"
     assert not any(action.startswith("dynamodb:") and action != "dynamodb:Query"
@@ -281,6 +281,8 @@ def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing
     [delete] = [statement for statement in statements if "dynamodb:BatchWriteItem" in _actions(statement)]
     assert delete["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-statements"
     assert delete["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["S#*", "F#*"]
+    # BatchWriteItem also puts: a put through it may carry the keys alone, never a statement's content.
+    assert delete["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"]
     [scan] = [statement for statement in statements if "dynamodb:Scan" in _actions(statement)]
     assert scan["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"], "keys only"
     assert "s3:DeleteObjectVersion" in granted
@@ -346,6 +348,58 @@ def test_every_function_gets_the_data_stacks_outputs_as_environment_variables(pa
         variables = template["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert {key: variables.get(key) for key in FUNCTION_ENVIRONMENT} == STACK_OUTPUTS, name
         assert variables["ECI_STAGE"] == "dev"
+
+
+# Bucket names are global: the pattern names this account, and the condition requires that it owns the bucket.
+EXPORT_BUCKETS = "arn:aws:s3:::eci-dev-exports-${aws:PrincipalAccount}-*"
+EXPORT_OBJECTS = EXPORT_BUCKETS + "/*"
+# The log group Lambda writes for each function, as chalice deploy (and the merged template) names it.
+LOG_GROUPS = {
+    "APIHandler": "/aws/lambda/eci-dev",
+    "CountStatements": "/aws/lambda/eci-dev-count_statements",
+    "RecountStatements": "/aws/lambda/eci-dev-recount_statements",
+    "ExportDaily": "/aws/lambda/eci-dev-export_daily",
+    "ExportWorker": "/aws/lambda/eci-dev-export_worker",
+    "PurgeStatements": "/aws/lambda/eci-dev-purge_statements",
+}
+
+
+def _function_statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [statement for policy in _roles_and_policies(template)[role]
+            for statement in policy["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize("variant", ["deploy", "pipeline"])
+def test_each_function_writes_only_its_own_log_group(package: Path, merged: Path, variant: str) -> None:
+    template = _template(package / "sam.json" if variant == "deploy" else merged)
+
+    for function, group in LOG_GROUPS.items():
+        logs = [statement for statement in _function_statements(template, function)
+                if any(action.startswith("logs:") for action in _actions(statement))]
+        assert [sorted(statement["Resource"]) for statement in logs] == [
+            [f"arn:aws:logs:*:*:log-group:{group}", f"arn:aws:logs:*:*:log-group:{group}:*"]], function
+        if variant == "pipeline":  # CloudFormation would otherwise name the function, and its log group
+            name = template["Resources"][function]["Properties"]["FunctionName"]["Fn::Sub"]
+            assert name.replace("${Stage}", "dev") == group.removeprefix("/aws/lambda/"), function
+
+
+def test_functions_reach_only_export_buckets_their_own_account_owns(package: Path) -> None:
+    template = _template(package / "sam.json")
+
+    s3_statements = [statement for function in FUNCTIONS for statement in _function_statements(template, function)
+                     if any(action.startswith("s3:") for action in _actions(statement))]
+    assert s3_statements, "the exporter and the purge reach the bucket"
+    for statement in s3_statements:
+        assert statement["Resource"] in (EXPORT_BUCKETS, EXPORT_OBJECTS), statement
+        assert statement["Condition"]["StringEquals"] == {"aws:ResourceAccount": "${aws:PrincipalAccount}"}
+
+
+def test_the_route_function_puts_only_statements_markers_and_form_nonces(package: Path) -> None:
+    [put] = [statement for statement in _policy_statements(package, "ApiHandlerRole")
+             if "dynamodb:PutItem" in _actions(statement)]
+
+    assert put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["S#*", "F#*", "T#*"]
 
 
 # --- the pipelines' variant: chalice package --merge-template infra/stream-mapping.merge.json ----------------

@@ -306,7 +306,7 @@ def test_initiative_page_shows_the_initiative_and_zero_signatories(client: Clien
 
 
 class _UnavailableStore:
-    def add(self, record: Any, fingerprint: str) -> bool:
+    def add(self, record: Any, fingerprint: str, nonce: Any = None) -> bool:
         raise StorageUnavailableError("statement not stored: ProvisionedThroughputExceededException")
 
 

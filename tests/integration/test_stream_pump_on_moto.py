@@ -59,7 +59,7 @@ def test_a_polish_citizen_signs_and_one_pump_later_poland_counts_one(
     assert _sign(client, "PL", POLISH_CITIZEN) == 200
     delivered = pump.pump_once()
 
-    assert delivered == 2  # the statement and its duplicate marker
+    assert delivered == 3  # the statement, its duplicate marker and its form's nonce
     assert _counts(empty_tables) == {"PL": 1}
 
 

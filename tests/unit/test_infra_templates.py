@@ -176,11 +176,13 @@ def test_operator_decrypts_exports_and_nothing_else() -> None:
         assert not allowed(exports, caller, "kms:Decrypt", EXPORT_FILE), caller
 
 
-def test_without_a_named_operator_the_accounts_principals_may_decrypt_exports() -> None:
-    """The default for a small team: whoever the account's IAM policies allow (two locks still)."""
+def test_without_a_named_operator_no_principal_of_the_account_may_decrypt_exports() -> None:
+    """Any principal whose IAM policies allow kms:Decrypt would otherwise read every export."""
     policy = _key_policy("ExportsKey")
 
-    assert allowed(policy, ADMINISTRATOR, "kms:Decrypt", EXPORT_FILE)
+    for caller in (ADMINISTRATOR, OPERATOR, WRITER):
+        assert not allowed(policy, caller, "kms:Decrypt", EXPORT_FILE), caller
+    assert allowed(policy, EXPORTER, "kms:Decrypt", {"aws:s3:arn": "x"}, via=S3)  # its own progress still
     assert not allowed(_key_policy("StatementsKey"), ADMINISTRATOR, "kms:Decrypt", STATEMENT)
 
 
@@ -263,8 +265,10 @@ def test_statements_table_is_encrypted_with_the_statements_key_and_cannot_be_los
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTables", True, False]}  # true by default
     assert table["DeletionPolicy"] == "RetainExceptOnCreate"
-    # No TTL: the purge destroys statements on the legal clock and records it.
-    assert "TimeToLiveSpecification" not in properties
+    # The TTL attribute is the used form nonces' only: the purge destroys statements on the legal clock.
+    from chalicelib.storage.statements import EXPIRES_ATTRIBUTE
+
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_ATTRIBUTE, "Enabled": True}
 
 
 def test_counted_records_never_expire_so_a_late_record_cannot_count_twice() -> None:
@@ -312,6 +316,26 @@ def test_export_bucket_refuses_plain_http_and_puts_not_sealed_with_the_exports_k
     assert _denies(policy, *put, "StringNotEqualsIfExists", "s3:x-amz-server-side-encryption") == ["aws:kms"]
     assert _denies(policy, *put, "StringNotEqualsIfExists", "s3:x-amz-server-side-encryption-aws-kms-key-id") == [
         f"arn:aws:kms:{REGION}:{ACCOUNT}:key/exports"]
+
+
+def _reads_denied_to(policy: Mapping[str, Any], caller: str, action: str) -> bool:
+    """Whether a Deny of the bucket policy (ArnNotEquals on the principal) stops `caller` doing `action`."""
+    for statement in policy["Statement"]:
+        not_equals = statement.get("Condition", {}).get("ArnNotEquals", {})
+        if statement["Effect"] == "Deny" and action in _as_list(statement["Action"]) and not_equals:
+            return caller not in _as_list(not_equals["aws:PrincipalArn"])
+    return False
+
+
+@pytest.mark.parametrize("operator", [OPERATOR, ""], ids=["operator-named", "no-operator"])
+def test_export_files_are_read_only_by_the_exporter_and_the_named_operator(operator: str) -> None:
+    policy = _data_resource("ExportBucketPolicy", operator)["PolicyDocument"]
+
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        assert not _reads_denied_to(policy, EXPORTER, action)
+        assert _reads_denied_to(policy, OPERATOR, action) is (operator == "")
+        for caller in (WRITER, COUNTER, ADMINISTRATOR, ROOT):
+            assert _reads_denied_to(policy, caller, action), (caller, action)
 
 
 def test_export_bucket_lifecycle_is_the_backstop_of_the_retention_clock() -> None:
@@ -461,7 +485,8 @@ def test_waf_guards_the_distribution_with_a_rate_limit_and_amazons_rule_sets() -
     assert _distribution()["WebACLId"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
     assert acl["Scope"] == "CLOUDFRONT"
     assert acl["DefaultAction"] == {"Allow": {}}
-    (rate,) = [rule for rule in rules.values() if "RateBasedStatement" in rule["Statement"]]
+    (rate,) = [rule for rule in rules.values() if "RateBasedStatement" in rule["Statement"]
+               and "ScopeDownStatement" not in rule["Statement"]["RateBasedStatement"]]
     assert rate["Action"] == {"Block": {}}
     assert rate["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert rate["Statement"]["RateBasedStatement"]["Limit"] == {"Ref": "RequestsPerIpPer5Minutes"}
@@ -697,3 +722,17 @@ def test_a_failed_export_worker_lands_in_a_queue_its_role_may_send_to() -> None:
     policy = json.loads((PROJECT_ROOT / ".chalice" / f"policy-{STAGE}-export.json").read_text(encoding="utf-8"))
     sends = [statement for statement in policy["Statement"] if statement["Action"] == "sqs:SendMessage"]
     assert [statement["Resource"] for statement in sends] == [f"arn:aws:sqs:*:*:eci-{STAGE}-export-failures"]
+
+
+def test_statements_from_one_address_are_limited_far_below_the_page_limit() -> None:
+    """One solved CAPTCHA lasts two hours: this, not the 1,000-request limit, bounds a script's statements."""
+    (rule,) = [rule for rule in _rules().values() if "ScopeDownStatement" in rule["Statement"].get(
+        "RateBasedStatement", {})]
+    rate = rule["Statement"]["RateBasedStatement"]
+
+    assert rule["Action"] == {"Block": {}}
+    assert rate["AggregateKeyType"] == "IP" and rate["EvaluationWindowSec"] == 300
+    assert 10 <= rate["Limit"] <= 60  # a person sends one, or a few; a script sends one per form it fetches
+    assert _method_and_path({"Statement": rate["ScopeDownStatement"]}) == ("POST", "/sign/")
+    captcha_on_post = next(r for r in _rules().values() if r["Name"] == "CaptchaTokenOnSubmission")
+    assert rule["Priority"] > captcha_on_post["Priority"]  # counts what got past the CAPTCHA

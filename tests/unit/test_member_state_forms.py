@@ -22,6 +22,16 @@ from tests.unit.submissions import (
     valid_submission,
 )
 
+
+def _stored_number(code: str, number: str) -> str:
+    """The canonical spelling: compacted; a Swedish number with its century (these specimens are 19xx)."""
+    compacted = compact(number)
+    return "19" + compacted if code == "SE" and len(compacted) == 10 else compacted
+
+
+# How the postal codes of VALID_POSTCODES are stored: letters and digits, the post's country prefix dropped.
+STORED_POSTCODES = {"IE": "D02X285", "GR": "10557", "LU": "1009", "NL": "1234AB", "SK": "81101"}
+
 BORN_2005 = date(2005, 3, 15)
 
 # More real shapes of the accepted documents: births after 2000, the newer number series, separators.
@@ -123,10 +133,11 @@ def test_citizen_of_each_member_state_filling_the_form_correctly_is_accepted(cod
     expected = {"full.first.names": "Anna Maria", "family.names": "Schmidt"}
     if code in PART_A_CODES:
         iso = state(code).iso_code
-        expected |= {"street": "Hauptstraße", "street.number": "12a", "postal.code": VALID_POSTCODES[iso].upper(),
+        postcode = STORED_POSTCODES.get(iso, VALID_POSTCODES[iso])
+        expected |= {"street": "Hauptstraße", "street.number": "12a", "postal.code": postcode,
                      "city": "Musterstadt", "country": iso, "date.of.birth": ADULT_BIRTH.isoformat()}
     else:
-        expected[submitted["id_type"]] = compact(submitted["id_number"])
+        expected[submitted["id_type"]] = _stored_number(code, submitted["id_number"])
     assert personal_data.properties() == expected
 
 
@@ -140,7 +151,7 @@ def test_citizen_with_a_real_document_number_is_accepted(code: str, doc_type: st
 
     assert result.errors == ()
     assert result.personal_data is not None
-    assert result.personal_data.properties()[doc_type] == compact(number)
+    assert result.personal_data.properties()[doc_type] == _stored_number(code, number)
 
 
 @pytest.mark.parametrize(("code", "doc_type", "module"), CHECKSUM_DOCUMENTS,
@@ -279,7 +290,7 @@ def test_part_a_citizen_living_at_home_with_a_local_postcode_is_accepted(code: s
 
 @pytest.mark.parametrize(("residence", "postcode"), [
     ("US", "90210-1234"), ("CH", "8001"), ("NO", "0150"), ("GB", "SW1A 1AA"), ("CA", "K1A 0B1"),
-    ("JP", "100-0001"), ("US", "ANY"),
+    ("JP", "100-0001"), ("US", "ANY 1"),
 ])
 def test_citizen_living_outside_the_eu_is_held_to_no_postcode_format(residence: str, postcode: str) -> None:
     result = check("FR", valid_submission("FR", country=residence, postal_code=postcode))

@@ -45,3 +45,41 @@ def test_a_request_past_cloudfront_finds_no_page_where_a_secret_is_set(
     assert response.status_code == 404
     assert b'<html lang="de">' in response.body  # the usual error page, in the visitor's language
     assert SECRET.encode() not in response.body
+
+
+DEPLOYED_API = {"AWS_LAMBDA_FUNCTION_NAME": "eci-dev", "_HANDLER": "app.app"}
+
+
+def test_deployed_api_function_without_the_origin_secret_refuses_to_start() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from chalicelib.config import PROJECT_ROOT
+
+    environment = {name: value for name, value in os.environ.items() if name != "ORIGIN_VERIFY_SECRET"}
+    started = subprocess.run([sys.executable, "-c", "import app"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, env={**environment, **DEPLOYED_API}, timeout=120, check=False)
+
+    assert started.returncode != 0
+    assert "ORIGIN_VERIFY_SECRET is not set" in started.stderr
+
+
+@pytest.mark.parametrize("environ", [
+    {**DEPLOYED_API, "ORIGIN_VERIFY_SECRET": SECRET},  # make deploy
+    {"AWS_LAMBDA_FUNCTION_NAME": "eci-dev-count_statements", "_HANDLER": "app.count_statements"},
+    {},  # make run, chalice local, the tests
+], ids=["deployed-with-secret", "other-function", "local"])
+def test_functions_start_where_the_secret_is_set_or_not_needed(environ: dict[str, str]) -> None:
+    from chalicelib.web.views import check_origin_secret
+
+    check_origin_secret(environ)
+
+
+@pytest.mark.parametrize("secret", ["", "   "])
+def test_deployed_api_function_with_an_empty_secret_refuses_to_start(secret: str) -> None:
+    from chalicelib.config import ConfigError
+    from chalicelib.web.views import check_origin_secret
+
+    with pytest.raises(ConfigError, match="ORIGIN_VERIFY_SECRET"):
+        check_origin_secret({**DEPLOYED_API, "ORIGIN_VERIFY_SECRET": secret})

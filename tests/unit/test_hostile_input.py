@@ -1,0 +1,140 @@
+"""What a hostile or careless sender types: every value is refused clearly or stored in one canonical form."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from chalicelib.signing.fingerprint import fingerprint
+from chalicelib.web.request_body import BadRequestError, parse_form_body
+from tests.unit import specimens
+from tests.unit.submissions import ADULT_BIRTH, check, error_codes, valid_submission
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+KEY = bytes(range(32))
+
+
+def _stored(code: str, **fields: str) -> object:
+    result = check(code, valid_submission(code, **fields))
+    assert result.personal_data is not None, result.errors
+    return result.personal_data
+
+
+def _fingerprint(code: str, **fields: str) -> str:
+    return fingerprint(KEY, "demo", _stored(code, **fields))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("encoded", [
+    "%01", "%1B", "%7F", "%C2%85",  # control characters (C0, DEL, C1)
+    "%E2%80%8B", "%E2%80%8D", "%E2%80%AE", "%EF%BB%BF", "%C2%AD",  # zero width, bidi override, BOM, soft hyphen
+    "%EF%BF%BF", "%EF%BF%BE", "%EF%B7%90", "%F0%9F%BF%BF",  # non-characters
+])
+def test_form_with_an_invisible_or_control_character_is_refused_whole_at_the_door(encoded: str) -> None:
+    allowed = frozenset({"postal_code", "id_number"})
+    for body in (f"postal_code=75001{encoded}", f"id_number=8507300{encoded}3328"):
+        with pytest.raises(BadRequestError) as raised:
+            parse_form_body(FORM, body.encode("ascii"), allowed)
+        assert raised.value.reason == "encoding"
+
+
+def test_visible_text_in_any_eu_script_still_passes_the_door() -> None:
+    body = "full_first_names=%C5%81ukasz+%CE%91%CE%BB%CE%AD%CE%BE%CE%B1%CE%BD%CE%B4%CF%81%CE%BF%CF%82&city=Sol%C2%B7la"
+    assert parse_form_body(FORM, body.encode("ascii"), {"full_first_names", "city"}) == {
+        "full_first_names": "Łukasz Αλέξανδρος", "city": "Sol·la"}
+
+
+@pytest.mark.parametrize("postcode", ["<75001>", "75001😀", "75'001", '"75001"', "7500١"])
+def test_ticking_the_format_box_does_not_let_other_characters_into_a_postcode(postcode: str) -> None:
+    submitted = valid_submission("DE", country="US", postal_code=postcode, format_confirmed="yes")
+    assert error_codes(check("DE", submitted)) == {"postal_code": "postcode_characters"}
+
+
+@pytest.mark.parametrize("postcode", ["!!!!!", "12", "ABCDEFG"])
+def test_ticking_the_format_box_does_not_make_a_postcode_of_what_no_country_uses(postcode: str) -> None:
+    submitted = valid_submission("FR", postal_code=postcode, format_confirmed="yes")
+    assert error_codes(check("FR", submitted)) == {"postal_code": "postcode_characters"}
+
+
+@pytest.mark.parametrize("number", ["<85073003328>", "850730😀03328", "8507300332'8", "ABC&123"])
+def test_ticking_the_format_box_does_not_let_other_characters_into_a_number(number: str) -> None:
+    submitted = valid_submission("BE", id_number=number, format_confirmed="yes")
+    assert error_codes(check("BE", submitted)) == {"id_number": "id_characters"}
+
+
+def test_belgian_number_typed_with_full_width_digits_is_the_same_person() -> None:
+    number = specimens.belgian_national_number(ADULT_BIRTH)
+    full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in number)
+
+    assert _fingerprint("BE", id_number=full_width) == _fingerprint("BE", id_number=number)
+
+
+def test_swedish_number_with_ten_or_twelve_digits_is_one_person_stored_with_twelve() -> None:
+    ten = specimens.personnummer(ADULT_BIRTH)
+    twelve = specimens.personnummer(ADULT_BIRTH, full_year=True)
+
+    assert _fingerprint("SE", id_number=ten) == _fingerprint("SE", id_number=twelve)
+    assert _fingerprint("SE", id_number=f"{ten[:6]}-{ten[6:]}") == _fingerprint("SE", id_number=twelve)
+    assert _stored("SE", id_number=ten).id_number == twelve  # type: ignore[attr-defined]
+
+
+def test_croatian_oib_with_the_hr_prefix_is_the_same_person_stored_without_it() -> None:
+    oib = specimens.oib()
+
+    assert _fingerprint("HR", id_number="HR" + oib) == _fingerprint("HR", id_number=oib)
+    assert _fingerprint("HR", id_number="hr " + oib) == _fingerprint("HR", id_number=oib)
+    assert _stored("HR", id_number="HR" + oib).id_number == oib  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("residence", "with_prefix", "stored"), [
+    ("LU", "L-1661", "1661"), ("LV", "LV-1050", "1050"), ("LT", "LT-01100", "01100"),
+])
+def test_postcode_with_or_without_the_posts_country_prefix_is_one_address(
+    residence: str, with_prefix: str, stored: str
+) -> None:
+    with_it = {"country": residence, "postal_code": with_prefix}
+    without = {"country": residence, "postal_code": stored}
+
+    assert _fingerprint("LU", **with_it) == _fingerprint("LU", **without)
+    assert _stored("LU", **with_it).postal_code == stored  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("typed", ["75001", "75 001", "75-001", "７５００１"])
+def test_french_postcode_typed_in_any_usual_way_is_one_address_stored_as_digits(typed: str) -> None:
+    assert _stored("FR", postal_code=typed).postal_code == "75001"  # type: ignore[attr-defined]
+    assert _fingerprint("FR", postal_code=typed) == _fingerprint("FR", postal_code="75001")
+
+
+@pytest.mark.parametrize("eircode", ["1234567", "ABCDEFG", "D02 X28B", "B12 3456", "D6W 1234X"])
+def test_irish_resident_with_something_that_is_no_eircode_is_asked_to_check_it(eircode: str) -> None:
+    codes = error_codes(check("IE", valid_submission("IE", postal_code=eircode)))
+    assert codes["postal_code"] in ("postcode_format", "postcode_characters")
+
+
+@pytest.mark.parametrize("eircode", ["D02 X285", "A65 F4E2", "D6W 1F23", "T12 RX8Y", "v94t2fp"])
+def test_irish_resident_with_a_real_eircode_is_accepted(eircode: str) -> None:
+    assert error_codes(check("IE", valid_submission("IE", postal_code=eircode))) == {}
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("family_names", "St. John"), ("family_names", "Sol·la"), ("full_first_names", "Ma. Teresa"),
+    ("street", "Carrer de la Col·legiata"), ("city", "Sant Cugat del Vallès"),
+])
+def test_names_with_a_full_stop_or_the_catalan_middle_dot_are_accepted(field: str, value: str) -> None:
+    assert error_codes(check("FR", valid_submission("FR", **{field: value}))) == {}
+
+
+@pytest.mark.parametrize("parts", [
+    {"date_of_birth_day": "1" * 19}, {"date_of_birth_month": "9" * 40}, {"date_of_birth_day": "015"},
+    {"date_of_birth_year": "１９８５"}, {"date_of_birth_day": "²"},
+])
+def test_date_with_a_part_of_absurd_length_or_other_digits_is_simply_not_a_date(parts: dict[str, str]) -> None:
+    assert error_codes(check("DE", valid_submission("DE", **parts), today=date(2026, 10, 15))) == {
+        "date_of_birth": "date_invalid"}
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + ".css", "é" * 200 + ".svg", "..%2f" * 60 + "x.css"])
+def test_asset_name_longer_than_a_file_name_can_be_is_simply_not_found(name: str) -> None:
+    from chalicelib.web.views import asset
+
+    assert asset(name).status_code == 404
