@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ class Settings:
     # The value CloudFront sends in ORIGIN_VERIFY_HEADER (infra/edge.yaml); requests without it came to
     # the execute-api address directly, past WAF. Empty (locally): every request is served.
     origin_verify_secret: str = field(default="", repr=False)
+    # ECI_TODAY: the day the system takes for today (local runs and tests); None: the day in Brussels.
+    today_setting: date | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -82,6 +85,7 @@ class Settings:
             counts_cache_seconds=max(1, int(number("COUNTS_CACHE_SECONDS", "3"))),
             count_reports_item_failures=environ.get("COUNT_REPORTS_ITEM_FAILURES", "").strip().lower() == "true",
             origin_verify_secret=environ.get("ORIGIN_VERIFY_SECRET", "").strip(),
+            today_setting=fixed_today_from(environ),
             **_export_settings(environ, number),
         )
 
@@ -106,6 +110,45 @@ def _export_settings(environ: Mapping[str, str], number: Callable[[str, str], fl
         "export_worker_function": environ.get("EXPORT_WORKER_FUNCTION", "").strip() or f"eci-{stage}-export_worker",
         "export_fan_out": fan_out,
     }
+
+
+TODAY_VARIABLE = "ECI_TODAY"
+
+
+def fixed_today_from(environ: Mapping[str, str]) -> date | None:
+    """ECI_TODAY=YYYY-MM-DD: run the local system or the tests as if it were that day.
+
+    It moves every clock that counts in days: collection open or closed, ages, the retention clock, the
+    export's run ids. Refused in a Lambda function: on AWS the day is the day.
+    """
+    raw = environ.get(TODAY_VARIABLE, "").strip()
+    if not raw:
+        return None
+    if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise ConfigError(f"environment variable {TODAY_VARIABLE} is for local runs and tests, "
+                          "never for a deployed function")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {TODAY_VARIABLE} must be a date (YYYY-MM-DD), got {raw!r}") from None
+
+
+@lru_cache(maxsize=1)
+def _process_fixed_today() -> date | None:
+    return fixed_today_from(os.environ)
+
+
+def today_in_brussels() -> date:
+    """Today as the EU's citizens and the law count it: the day in Brussels, not in UTC; or ECI_TODAY."""
+    fixed = _process_fixed_today()
+    if fixed is not None:
+        return fixed
+    try:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo("Europe/Brussels")).date()
+    except (ImportError, KeyError):  # no time zone data on this system
+        return datetime.now(UTC).date()
 
 
 # What the count function's stream mapping names when STATEMENTS_STREAM_ARN is unset: `chalice package`

@@ -11,12 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.config import Settings, initiative_file_from, settings
+from chalicelib.config import Settings, initiative_file_from, settings, today_in_brussels
 from chalicelib.initiative import Initiative, load_initiative
 from chalicelib.signing.ports import CounterReader, StatementSealer, StatementStore
 from chalicelib.web.form_token import derive_token_key
@@ -26,13 +26,8 @@ if TYPE_CHECKING:
 
 
 def _signing_day() -> date:
-    """Today as the EU's citizens count it: the day in Brussels, not in UTC."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return datetime.now(ZoneInfo("Europe/Brussels")).date()
-    except (ImportError, KeyError):  # no time zone data on this system
-        return datetime.now(UTC).date()
+    """Today as the EU's citizens count it: the day in Brussels, or ECI_TODAY (chalicelib/config.py)."""
+    return today_in_brussels()
 
 
 @dataclass

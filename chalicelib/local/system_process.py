@@ -1,7 +1,7 @@
 """`make run`'s system started as a child process, for the browser test, the local-run tests and the bench.
 
-It serves an initiative collecting today (a copy of the demo file with its dates moved), on free ports,
-and stops only its own process.
+It serves an initiative collecting today (a copy of the demo file with its dates moved; "today" is
+ECI_TODAY when set, chalicelib/config.py), on free ports, and stops only its own process.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from chalicelib.config import PROJECT_ROOT
+from chalicelib.config import PROJECT_ROOT, today_in_brussels
 
 HOST = "127.0.0.1"
 
@@ -45,7 +45,7 @@ def free_port() -> int:
 def initiative_collecting_today(directory: Path) -> Path:
     """The demo initiative, registered a month ago and collecting since yesterday, written to `directory`."""
     demo = json.loads((PROJECT_ROOT / "initiatives" / "demo.json").read_text(encoding="utf-8"))
-    today = date.today()
+    today = today_in_brussels()
     demo["registration_date"] = (today - timedelta(days=30)).isoformat()
     demo["collection"] = {"start": (today - timedelta(days=1)).isoformat(),
                           "end": (today + timedelta(days=300)).isoformat()}

@@ -290,7 +290,8 @@ class S3ExportFileStore:
 
 
 class S3ExportPurger:
-    """ExportPurger on a versioned bucket: deletes every version and delete marker under a prefix.
+    """ExportPurger on a versioned bucket: deletes every version and delete marker under a prefix, and
+    aborts the unfinished multipart uploads there.
 
     A plain DeleteObject on a versioned bucket only hides an object behind a delete marker; the
     data would stay in its older versions. Deleting each version by id destroys it.
@@ -321,4 +322,16 @@ class S3ExportPurger:
                 if errors:
                     raise RuntimeError(f"S3 refused to delete {len(errors)} object version(s) under {prefix}")
                 deleted += len(chunk)
-        return deleted
+        return deleted + self._abort_uploads(prefix)
+
+    def _abort_uploads(self, prefix: str) -> int:
+        """Abort uploads a worker left unfinished: their parts are stored data too, listed by no version."""
+        aborted = 0
+        paginator = self._s3.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Key"].startswith(prefix):
+                    self._s3.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"],
+                                                    UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted
