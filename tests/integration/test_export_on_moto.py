@@ -165,6 +165,7 @@ def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None
     patch.setenv("EXPORT_FAN_OUT", "in-process")
     patch.setenv("EXPORT_MAX_STATEMENTS_PER_FILE", "5")
     patch.setenv("AUTHORITY_KEYS_DIR", str(world.settings.authority_keys_dir))
+    patch.setenv("ECI_OPERATOR_COPIES", str(folder / "copies.json"))  # the register of copies, not in $HOME
 
 
 @pytest.fixture
@@ -216,7 +217,8 @@ def test_person_signs_for_three_states_exports_and_gets_verified_decrypted_xml(
     status, out, errors = _cli("download", "r1", "--to", str(tmp_path / "exports"))
     assert status == 0, errors
     run_dir = tmp_path / "exports" / "r1"
-    assert sorted(path.name for path in run_dir.iterdir()) == ["DE", "FR", "PL", "manifest.json"]
+    assert sorted(path.name for path in run_dir.iterdir()) == ["DE", "DESTROY-BEFORE-2028-06-01.txt", "FR", "PL",
+                                                                "manifest.json"]
 
     status, out, errors = _cli("verify", str(run_dir))
     assert status == 0 and "all 7 files match" in out, errors
