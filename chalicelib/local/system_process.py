@@ -55,11 +55,14 @@ def initiative_collecting_today(directory: Path) -> Path:
 
 
 @contextmanager
-def running_local_system(start_timeout_seconds: float = 90.0) -> Iterator[LocalSystem]:
-    """`python -m chalicelib.local` on free ports until the block ends."""
+def running_local_system(start_timeout_seconds: float = 90.0,
+                         initiative_file: Path | None = None) -> Iterator[LocalSystem]:
+    """`python -m chalicelib.local` on free ports until the block ends (the initiative collecting today,
+    or `initiative_file`); it inherits ECI_TODAY, as `make run` does."""
     port, moto_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as directory:
-        environment = {**os.environ, "INITIATIVE_FILE": str(initiative_collecting_today(Path(directory)))}
+        chosen = initiative_file or initiative_collecting_today(Path(directory))
+        environment = {**os.environ, "INITIATIVE_FILE": str(chosen)}
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # the local system sets up its own moto
             environment.pop(name, None)
         log_path = Path(directory) / "local-system.log"
