@@ -237,7 +237,7 @@ def purge_if_due(
     # Final first: from here on the counts are what stays, whatever the deletions below do.
     records.mark_counts_final(initiative.id, now())
     if records.purge_started(initiative.id, clock, now()):
-        return _sweep(initiative, clock, today, now, statements, exports, backups, records)
+        return _sweep(initiative, clock, today, now, statements, exports, backups, records, should_stop)
     per_state: dict[str, int] = {}
     markers = 0
     for page in statements.find_pages(initiative.id):
@@ -264,8 +264,12 @@ def _sweep(
     exports: ExportPurger,
     backups: BackupPurger,
     records: RetentionRecords,
+    should_stop: Callable[[], bool],
 ) -> PurgeOutcome:
-    """Look again, once a day after the purge, for copies made or restored since; destroy and record them."""
+    """Look again, once a day after the purge, for copies made or restored since; destroy and record them.
+
+    A sweep that runs out of time stops cleanly; the next day's sweep starts again from the beginning.
+    """
     completed_at = records.claim_sweep(initiative.id, today)
     if completed_at is None:
         return PurgeOutcome(clock.due_on, "already-done")
@@ -277,6 +281,8 @@ def _sweep(
         for code, number in page.statements.items():
             per_state[code] = per_state.get(code, 0) + number
         markers += page.markers
+        if should_stop():
+            return PurgeOutcome(clock.due_on, "stopped", per_state, markers)
     objects = exports.delete_prefix(initiative_prefix(initiative.id))
     # A restore point from before the purge completed holds what it destroyed; one taken since does not.
     restorable = backups.destroy_restorable_before(completed_at)

@@ -326,3 +326,15 @@ def test_the_day_after_the_purge_a_sweep_destroys_and_reports_what_was_written_s
     assert again_that_day.state == "already-done"
     assert day_after.state == "swept" and not day_after.found_anything
     assert records.found_later == {"export_objects": 2, "backups": 1, "backups_left": 0}
+
+
+def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_destroyed() -> None:
+    purger, exports, records = FakePurger(_pages()), FakeExports([7, 0]), FakeRecords()
+    assert _purge(purger, exports, records, date(2028, 6, 1)).state == "done"
+    purger.pages = [DeletedPage({"DE": 1}, 1, ("late",)), DeletedPage({"PL": 1}, 1, ("later",))]
+
+    outcome = _purge(purger, exports, records, date(2028, 6, 2), should_stop=lambda: True)
+
+    assert outcome.state == "stopped" and outcome.statements == {"DE": 1}
+    assert records.found_later == {"statements": 1, "markers": 1}
+    assert len(purger.pages) == 1  # the rest waits for the next day's sweep
