@@ -151,8 +151,11 @@ class StatementPurger(Protocol):
 
 
 class ExportPurger(Protocol):
-    def delete_prefix(self, prefix: str) -> int:
-        """Delete every object (every version) and unfinished upload under the prefix; returns how many."""
+    def delete_prefix(self, prefix: str, before_delete: Callable[[int], None]) -> int:
+        """Delete every object (every version) and unfinished upload under the prefix; returns how many.
+
+        Each batch's size is handed to before_delete first, so the audit record is written before it goes.
+        """
         ...
 
 
@@ -183,8 +186,9 @@ class RetentionRecords(Protocol):
 
     def add_deleted(self, initiative_id: str, page: DeletedPage) -> None: ...
 
-    def purge_completed(self, initiative_id: str, export_objects: int, backups: RestorableCopies,
-                        at: datetime) -> None: ...
+    def add_export_objects(self, initiative_id: str, number: int) -> None: ...
+
+    def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None: ...
 
     def claim_sweep(self, initiative_id: str, today: date) -> datetime | None:
         """When the completed purge finished, if no sweep ran today (this call claims today's); else None."""
@@ -248,10 +252,11 @@ def purge_if_due(
         markers += page.markers
         if should_stop():
             return PurgeOutcome(clock.due_on, "stopped", per_state, markers)
-    objects = exports.delete_prefix(initiative_prefix(initiative.id))
+    objects = exports.delete_prefix(initiative_prefix(initiative.id),
+                                    lambda number: records.add_export_objects(initiative.id, number))
     # After the deletions: a backup or a restore point taken up to now holds them.
     restorable = backups.destroy_restorable_before(now())
-    records.purge_completed(initiative.id, objects, restorable, now())
+    records.purge_completed(initiative.id, restorable, now())
     return PurgeOutcome(clock.due_on, "done", per_state, markers, objects, restorable)
 
 
@@ -283,10 +288,12 @@ def _sweep(
         markers += page.markers
         if should_stop():
             return PurgeOutcome(clock.due_on, "stopped", per_state, markers)
-    objects = exports.delete_prefix(initiative_prefix(initiative.id))
+    objects = exports.delete_prefix(
+        initiative_prefix(initiative.id),
+        lambda number: records.sweep_found(initiative.id, {"export_objects": number}, now()))
     # A restore point from before the purge completed holds what it destroyed; one taken since does not.
     restorable = backups.destroy_restorable_before(completed_at)
-    records.sweep_found(initiative.id, {"export_objects": objects, "backups": len(restorable.destroyed),
+    records.sweep_found(initiative.id, {"backups": len(restorable.destroyed),
                                         "backups_left": len(restorable.left)}, now())
     return PurgeOutcome(clock.due_on, "swept", per_state, markers, objects, restorable)
 

@@ -9,8 +9,9 @@ Items (pk ``{initiative_id}``, beside the counters, which stay):
   (duplicate markers destroyed), ``export_objects`` (object versions and unfinished uploads destroyed),
   ``backups`` (restorable copies destroyed: point-in-time recovery, backups) and ``backups_left``
   (what the purge could not destroy itself); then ``last_swept_on`` and ``found_later`` (a map: what
-  the daily sweeps found and destroyed after completion). Each page's numbers are added before the
-  page is deleted: a purge killed in between overstates, never understates. Numbers and dates only.
+  the daily sweeps found and destroyed after completion). Each page of keys and each batch of export
+  objects is added before it is deleted: a purge killed in between overstates, never understates.
+  Numbers and dates only.
 * the operator's records that move the clock: sk ``TRIGGER#{recorded_at}#{id}``: ``kind`` (submitted,
   withdrawn, hold-started, hold-ended), ``day``, ``reference`` (a hold's proceedings), ``recorded_at``
   and ``by`` (the operator's AWS identity). Written once, never changed: a correction is a later record.
@@ -97,10 +98,18 @@ class DynamoDBRetentionRecords:
             **request,
         )
 
-    def purge_completed(self, initiative_id: str, export_objects: int, backups: RestorableCopies,
-                        at: datetime) -> None:
+    def add_export_objects(self, initiative_id: str, number: int) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": initiative_id}, "sk": {"S": PURGE_SORT_KEY}},
+            UpdateExpression="ADD export_objects :number",
+            ExpressionAttributeValues={":number": {"N": str(number)}},
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None:
         values: dict[str, Any] = {
-            ":at": {"S": at.isoformat()}, ":objects": {"N": str(export_objects)},
+            ":at": {"S": at.isoformat()}, ":zero": {"N": "0"},
             # The day it completed counts as swept: the first sweep looks again on a later day.
             ":day": {"S": at.date().isoformat()},
             ":backups": {"L": [{"S": name} for name in backups.destroyed]},
@@ -109,8 +118,8 @@ class DynamoDBRetentionRecords:
         self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": initiative_id}, "sk": {"S": PURGE_SORT_KEY}},
-            UpdateExpression="SET completed_at = :at, export_objects = :objects, last_swept_on = :day, "
-                             "backups = :backups, backups_left = :left",
+            UpdateExpression="SET completed_at = :at, export_objects = if_not_exists(export_objects, :zero), "
+                             "last_swept_on = :day, backups = :backups, backups_left = :left",
             ExpressionAttributeValues=values,
             ConditionExpression="attribute_exists(pk)",
         )

@@ -325,3 +325,43 @@ def test_submission_to_the_commission_brings_the_clock_forward(aws_settings: Set
 
     assert outcome.state == "done" and outcome.due_on == date(2027, 12, 2)
     assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
+class KilledMidDelete(S3ExportPurger):
+    """Dies in S3's DeleteObjects after it has removed the versions, before answering."""
+
+    def __init__(self, clients: AwsClients, bucket: str) -> None:
+        super().__init__(clients.s3, bucket)
+        self._clients = clients
+        self._bucket_name = bucket
+
+    def delete_prefix(self, prefix: str, before_delete: Any = lambda number: None) -> int:
+        def then_die(number: int) -> None:
+            before_delete(number)
+            listing: Any = self._clients.s3.list_object_versions(Bucket=self._bucket_name, Prefix=prefix)
+            for version in listing.get("Versions", []):
+                self._clients.s3.delete_object(Bucket=self._bucket_name, Key=version["Key"],
+                                               VersionId=version["VersionId"])
+            raise TimeoutError("killed")
+
+        return super().delete_prefix(prefix, then_die)
+
+
+def test_a_purge_killed_while_deleting_export_objects_has_recorded_them(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 1})
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    common: dict[str, Any] = {
+        "today": DUE, "now": lambda: NOW, "records": records,
+        "statements": DynamoDBStatementPurger(clients.dynamodb, aws_settings.statements_table),
+        "backups": DynamoDBBackupPurger(clients.dynamodb, aws_settings.statements_table),
+    }
+
+    with pytest.raises(TimeoutError):
+        purge_if_due(initiative, exports=KilledMidDelete(clients, aws_settings.export_bucket), **common)
+
+    assert _versions(aws_settings, clients, initiative.id) == 0
+    record = records.purge_record(initiative.id)
+    assert record is not None and record["export_objects"] == 3 and "completed_at" not in record

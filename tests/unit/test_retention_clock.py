@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -182,9 +182,12 @@ class FakeExports:
         self.prefixes: list[str] = []
         self.found = list(found) if found is not None else [7]
 
-    def delete_prefix(self, prefix: str) -> int:
+    def delete_prefix(self, prefix: str, before_delete: Callable[[int], None]) -> int:
         self.prefixes.append(prefix)
-        return self.found.pop(0) if self.found else 0
+        number = self.found.pop(0) if self.found else 0
+        if number:
+            before_delete(number)
+        return number
 
 
 class FakeBackups:
@@ -226,8 +229,10 @@ class FakeRecords:
             self.statements[code] = self.statements.get(code, 0) + number
         self.markers += page.markers
 
-    def purge_completed(self, initiative_id: str, export_objects: int, backups: RestorableCopies,
-                        at: datetime) -> None:
+    def add_export_objects(self, initiative_id: str, number: int) -> None:
+        self.events.append("export objects")
+
+    def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None:
         self.events.append("completed")
         self.completed_at, self.swept_on = at, at.date()
 
@@ -278,7 +283,7 @@ def test_purge_marks_counts_final_first_then_destroys_and_records_what_went() ->
     outcome = _purge(purger, exports, records, date(2028, 6, 1), backups)
 
     assert outcome.state == "done"
-    assert records.events == ["final", "started", "deleted", "deleted", "completed"]
+    assert records.events == ["final", "started", "deleted", "deleted", "export objects", "completed"]
     assert records.statements == {"DE": 4, "PL": 2} and records.markers == 6
     assert purger.asked == ["demo-2026"]
     assert exports.prefixes == ["demo-2026/"]  # this initiative's exports only
