@@ -33,8 +33,11 @@ from chalicelib.exporting.retention import (
     PurgeOutcome,
     RetentionClock,
     RetentionOverError,
+    RetentionTrigger,
+    TriggerRefusedError,
     purge_if_due,
     retention_clock,
+    trigger_problem,
 )
 from chalicelib.exporting.run import ExportRun, RunStatus
 from chalicelib.initiative import Initiative
@@ -159,6 +162,23 @@ class Jobs:
     def retention_clock(self) -> RetentionClock:
         """The clock from the initiative file and the operator's records (submission, withdrawal, holds)."""
         return retention_clock(self.initiative, self.retention_records.triggers(self.initiative.id))
+
+    def record_trigger(self, kind: str, day: date, reference: str, by: str) -> RetentionClock:
+        """Record the submission, a withdrawal, or a hold's start or end (the operator's tool, the console).
+
+        Refused (TriggerRefusedError) if it cannot be true or if the purge has begun; returns the new clock.
+        """
+        records = self.retention_records
+        if records.purge_record(self.initiative.id) is not None:
+            raise TriggerRefusedError(f"the statements of {self.initiative.id} are already being destroyed: "
+                                      "nothing recorded now can change that")
+        trigger = RetentionTrigger(kind, day, self.now(), reference.strip(), by)
+        problem = trigger_problem(self.initiative, records.triggers(self.initiative.id), trigger, self.today())
+        if problem is not None:
+            raise TriggerRefusedError(problem)
+        records.record_trigger(self.initiative.id, trigger)
+        logger.info("retention initiative=%s: %s %s recorded", self.initiative.id, kind, day)
+        return self.retention_clock()
 
     def _dispatch(self, event: Mapping[str, str]) -> None:
         from chalicelib.storage.export_dispatch import LambdaDispatcher

@@ -514,24 +514,17 @@ def command_retention(context: Context, args: argparse.Namespace) -> int:
 
 
 def _record_trigger(context: Context, kind: str, day_text: str, reference: str = "") -> int:
-    from chalicelib.exporting.retention import RetentionTrigger, trigger_problem
+    from chalicelib.exporting.retention import TriggerRefusedError
 
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
         raise OperatorError(f"{day_text!r} is not a date (YYYY-MM-DD)") from None
-    records = context.jobs.retention_records
-    recorded = records.triggers(context.initiative_id)
-    if records.purge_record(context.initiative_id) is not None:
-        raise OperatorError(f"the statements of {context.initiative_id} are already being destroyed: "
-                            "nothing recorded now can change that")
     by = str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
-    trigger = RetentionTrigger(kind, day, context.jobs.now(), reference.strip(), by)
-    problem = trigger_problem(context.jobs.initiative, recorded, trigger, context.jobs.today())
-    if problem is not None:
-        raise OperatorError(problem)
-    records.record_trigger(context.initiative_id, trigger)
-    clock = context.jobs.retention_clock()
+    try:
+        clock = context.jobs.record_trigger(kind, day, reference, by)
+    except TriggerRefusedError as refused:
+        raise OperatorError(str(refused)) from None
     context.out.write(f"recorded {kind} {day} by {by}\n")
     held = f"; held by proceedings {', '.join(clock.held_by)}" if clock.held_by else ""
     context.out.write(f"statements of {context.initiative_id} are destroyed on {clock.due_on} ({clock.reason}){held}\n")

@@ -119,6 +119,10 @@ def trigger_problem(initiative: Initiative, recorded: Iterable[RetentionTrigger]
     return None
 
 
+class TriggerRefusedError(ValueError):
+    """A record that cannot be true or comes too late; the message says why, in a sentence."""
+
+
 class RetentionOverError(RuntimeError):
     """The retention period has ended: there is nothing to export any more, and nothing may be."""
 

@@ -184,3 +184,21 @@ def test_downloaded_and_decrypted_copies_carry_their_due_date_and_are_destroyed_
     assert "2 copie(s) destroyed" in out
     assert operator.cli("copies")[1] == "no copies recorded on this machine\n"
     assert "past their destruction date" not in operator.cli("list")[2]
+
+
+def test_nothing_recorded_after_the_purge_began_can_change_it(
+    operator: Operator, aws_settings: Settings, aws_clients: AwsClients
+) -> None:
+    from chalicelib.jobs import Jobs
+
+    operator.on("2028-06-02")
+    purged = Jobs(aws_settings, operator.initiative, today=lambda: date(2028, 6, 1), aws=aws_clients).purge()
+    assert purged.state == "done"
+    aws_clients.dynamodb.update_continuous_backups(  # as deployed, for the tests after this one
+        TableName=aws_settings.statements_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+    status, _, errors = operator.cli("hold-start", "T-9/28", "2028-06-02")
+
+    assert status == 1 and errors == (f"error: the statements of {operator.initiative.id} are already being "
+                                      "destroyed: nothing recorded now can change that\n")
+    assert _triggers(aws_settings, aws_clients, operator.initiative.id) == []
