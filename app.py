@@ -73,7 +73,8 @@ def count_statements(event: DynamoDBEvent) -> dict[str, list[dict[str, str]]]:
 
     # Chalice's wrapper returns this to Lambda: the partial batch response (ReportBatchItemFailures).
     current = services.current()
-    return count_stream_batch(event.to_dict(), current.count_ledger, current.settings.count_reports_item_failures)
+    return count_stream_batch(event.to_dict(), current.count_ledger, current.settings.count_reports_item_failures,
+                              current.today)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
@@ -81,7 +82,7 @@ def recount_statements(event: CloudWatchEvent) -> None:
     from chalicelib.counting.recount import recount
 
     current = services.current()
-    recount(current.initiative.id, current.recount_store)
+    recount(current.initiative.id, current.recount_store, current.count_ledger, now=current.now, today=current.today)
 
 
 def _remaining_ms(context: object) -> Callable[[], int] | None:

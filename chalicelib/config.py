@@ -143,12 +143,9 @@ def today_in_brussels() -> date:
     fixed = _process_fixed_today()
     if fixed is not None:
         return fixed
-    try:
-        from zoneinfo import ZoneInfo
+    from chalicelib.signing.statement_id import signing_day  # the one definition of the day in Brussels
 
-        return datetime.now(ZoneInfo("Europe/Brussels")).date()
-    except (ImportError, KeyError):  # no time zone data on this system
-        return datetime.now(UTC).date()
+    return signing_day(datetime.now(UTC))
 
 
 # What the count function's stream mapping names when STATEMENTS_STREAM_ARN is unset: `chalice package`

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from chalicelib.config import PROJECT_ROOT
+from chalicelib.counting.mapping_settings import STREAM_MAPPING as COUNT_STREAM_MAPPING
 from infra.chalice_stage import assignments
 
 INFRA = PROJECT_ROOT / "infra"
@@ -58,17 +59,10 @@ FUNCTION_ENVIRONMENT = {
     "STATEMENTS_STREAM_ARN": "StatementsTableStreamArn",
 }
 
-# What the count function's stream mapping gets beyond chalice's settings; the same values are in
-# infra/stream-mapping.merge.json (a test holds them equal). The handler answers a failed batch by naming
-# its first record (chalicelib/counting/exactly_once.py, count_stream_batch), so Lambda delivers it again
-# without bisecting it; bisection still splits a batch that timed out. After the retries a batch is
-# skipped: its shard and sequence numbers (nothing personal) go to the failure queue and the hourly
-# recount corrects the counts it missed.
-STREAM_MAPPING = {
-    "FunctionResponseTypes": ["ReportBatchItemFailures"],
-    "MaximumRetryAttempts": 10,
-    "BisectBatchOnFunctionError": True,
-}
+# What the count function's stream mapping gets beyond chalice's settings, and why: one place,
+# chalicelib/counting/mapping_settings.py; infra/stream-mapping.merge.json holds the same values (a test
+# holds them equal).
+STREAM_MAPPING = COUNT_STREAM_MAPPING
 # The count function answers failures as partial batch responses only where its mapping takes them.
 MAPPING_ENVIRONMENT = {"COUNT_REPORTS_ITEM_FAILURES": "true"}
 _MAPPING_ATTEMPTS = 12  # the count role's new SQS permission takes a few seconds to reach Lambda
@@ -306,7 +300,8 @@ class Deployment:
                 self.out.write(f"  waiting for the mapping and its role to settle ({type(error).__name__})\n")
                 self.sleep(5)
         self.out.write(f"  {function}: partial batch responses, at most {STREAM_MAPPING['MaximumRetryAttempts']} "
-                       f"retries, bisection on errors, skipped batches to {queue_arn}\n")
+                       f"retries, records older than {STREAM_MAPPING['MaximumRecordAgeInSeconds']} s skipped, "
+                       f"bisection on errors, skipped batches to {queue_arn}\n")
 
     def deployed_resources(self) -> list[dict[str, Any]]:
         path = self.project_dir / ".chalice" / "deployed" / f"{self.stage}.json"

@@ -10,13 +10,14 @@ from typing import Any
 
 from chalicelib.counting.ports import (
     TRANSACTION_ITEM_LIMIT,
-    AppliedRun,
-    CounterReading,
+    CountedRecord,
+    CountedState,
     CountTransaction,
     DeadLetter,
-    LedgerConflictError,
-    LedgerState,
-    SeenDrift,
+    LedgerRefusedError,
+    StatementItemKeys,
+    StatementRef,
+    transaction_items,
 )
 from chalicelib.counting.stream_records import PoisonRecord
 from chalicelib.exporting.ports import StoredObject, StoredStatement
@@ -65,113 +66,180 @@ class ReversibleSealer:
 
 
 class SimulatedCrash(Exception):  # noqa: N818 - it is what the test simulates, not an error of the code
-    """The count function's process dying, before or after its write reached the table."""
+    """A process dying part-way, as the export tests simulate it (raised from a store)."""
+
+
+class ProcessDied(BaseException):
+    """The count function's process dying (a timeout, an out-of-memory kill): nothing in the process can
+    catch it, so it is a BaseException; Lambda sees a function error."""
 
 
 class InMemoryCountLedger:
-    """CountLedger in memory with TransactWriteItems' all-or-nothing semantics and its item limit.
-
-    `crash_at(n, after_write)` makes the n-th next transaction die before or after it is written.
-    `before_next_apply` runs once just before the next transaction is checked (another delivery racing).
-    """
+    """CountLedger in memory, with TransactWriteItems' semantics: every condition checked, all or nothing,
+    the item limit, and a refusal naming what failed (as CancellationReasons do)."""
 
     def __init__(self, max_items: int = TRANSACTION_ITEM_LIMIT) -> None:
         self.max_items = max_items
-        self.counters: dict[tuple[str, str], int] = {}
-        self.markers: dict[str, AppliedRun] = {}
+        self.records: dict[StatementRef, CountedRecord] = {}
+        self.totals: dict[tuple[str, str], int] = {}
+        self.daily: dict[tuple[str, date, str], int] = {}
         self.dead_letters: dict[tuple[str, str], PoisonRecord] = {}
         self.final: set[str] = set()
         self.reads = 0
         self.transactions = 0  # written
         self.refused = 0
+
+    def counted(self, statements: Collection[StatementRef]) -> dict[StatementRef, CountedRecord]:
+        self.reads += 1
+        return {ref: self.records.get(ref, CountedRecord(CountedState.ABSENT)) for ref in statements}
+
+    def apply(self, transaction: CountTransaction) -> None:
+        if transaction_items(transaction) > self.max_items:
+            raise ValueError(f"{transaction_items(transaction)} items in one transaction, limit {self.max_items}")
+        if len(set(transaction.statements)) != len(list(transaction.statements)):
+            raise ValueError("two operations on one item in one transaction")  # DynamoDB refuses it so
+        moved = {ref for ref, _ in transaction.count if ref in self.records}
+        moved |= {ref for ref, _ in transaction.bury if ref in self.records}
+        moved |= {ref for ref, _ in transaction.uncount
+                  if self.records.get(ref, CountedRecord(CountedState.ABSENT)).state is not CountedState.COUNTED}
+        became_final = transaction.not_final & self.final
+        if moved or became_final:
+            self.refused += 1
+            raise LedgerRefusedError(moved, became_final)
+        for ref, day in transaction.count:
+            self.records[ref] = CountedRecord(CountedState.COUNTED, day)
+        for ref, day in transaction.uncount:
+            self.records[ref] = CountedRecord(CountedState.REMOVED, day)
+        for ref, maybe_day in transaction.bury:
+            self.records[ref] = CountedRecord(CountedState.REMOVED, maybe_day)
+        for pair, delta in transaction.totals.items():
+            self.totals[pair] = self.totals.get(pair, 0) + delta
+        for key, delta in transaction.daily.items():
+            self.daily[key] = self.daily.get(key, 0) + delta
+        for poison in transaction.dead_letters:
+            self.dead_letters[(poison.initiative_id or "unknown", poison.sort_key)] = poison
+        self.transactions += 1
+
+    def counts(self, initiative_id: str) -> dict[str, int]:
+        return {state: count for (initiative, state), count in self.totals.items()
+                if initiative == initiative_id and count}
+
+    def daily_counts(self, initiative_id: str) -> dict[str, dict[str, int]]:
+        days: dict[str, dict[str, int]] = {}
+        for (initiative, day, state), count in sorted(self.daily.items()):
+            if initiative == initiative_id and count:
+                days.setdefault(day.isoformat(), {})[state] = count
+        return days
+
+
+class FaultyLedger:
+    """Any CountLedger (in memory, or on moto) with what the platform does to the count function's writes:
+
+    `crash_at(n, after_write)`: the n-th next transaction's process dies before or after its write (after:
+    the response is lost); `hold_next()`: the next transaction's process dies with its write in flight, to
+    land later with `land_held()`, checked against the table as it is then (a zombie write);
+    `busy_next(k)`: the next k transactions are refused for contention; `before_next_apply`: runs once just
+    before the next transaction (another delivery racing). Everything else is the wrapped ledger's.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
         self.before_next_apply: Callable[[], None] | None = None
+        self.held: list[CountTransaction] = []
         self._applies = 0
         self._crash: tuple[int, bool] | None = None
+        self._hold_next = False
+        self._busy = 0
+        self._failure = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
     def crash_at(self, transaction: int, after_write: bool) -> None:
         self._crash = (self._applies + transaction, after_write)
 
-    def no_crash(self) -> None:
-        self._crash = None
+    def hold_next(self) -> None:
+        self._hold_next = True
 
-    def read(self, marker_key: str, initiatives: Collection[str]) -> LedgerState:
-        self.reads += 1
-        return LedgerState(self.markers.get(marker_key, AppliedRun()), frozenset(self.final & set(initiatives)))
+    def fail_at(self, transaction: int) -> None:
+        """The n-th next transaction fails with an error the function sees (AWS unavailable): not written."""
+        self._failure = self._applies + transaction
+
+    def busy_next(self, transactions: int) -> None:
+        self._busy = transactions
+
+    def calm(self) -> None:
+        """No fault is pending any more."""
+        self._crash, self._hold_next, self._busy, self._failure, self.before_next_apply = None, False, 0, 0, None
+
+    def land_held(self) -> int:
+        """Zombie writes land now; returns how many were written (the others were refused)."""
+        written = 0
+        held, self.held = self.held, []
+        for transaction in held:
+            try:
+                self.inner.apply(transaction)
+                written += 1
+            except LedgerRefusedError:
+                pass
+        return written
+
+    def counted(self, statements: Collection[StatementRef]) -> dict[StatementRef, CountedRecord]:
+        result: dict[StatementRef, CountedRecord] = self.inner.counted(statements)
+        return result
 
     def apply(self, transaction: CountTransaction) -> None:
         racing, self.before_next_apply = self.before_next_apply, None
         if racing is not None:
             racing()
-        if transaction.item_count > self.max_items:
-            raise ValueError(f"{transaction.item_count} items in one transaction, limit {self.max_items}")
         self._applies += 1
+        if self._hold_next:
+            self._hold_next = False
+            self.held.append(transaction)
+            raise ProcessDied("died with the write in flight")
+        if self._busy:
+            self._busy -= 1
+            raise LedgerRefusedError(busy=True)
+        if self._failure == self._applies:
+            raise ConnectionError("simulated: DynamoDB unreachable")
         crash = self._crash if self._crash is not None and self._crash[0] == self._applies else None
         if crash is not None and not crash[1]:
             self._crash = None
-            raise SimulatedCrash("before the write")
-        marker = self.markers.get(transaction.marker_key, AppliedRun())
-        if marker.version != transaction.expected_version or transaction.not_final & self.final:
-            self.refused += 1
-            raise LedgerConflictError("marker or final flag moved")
-        self.markers[transaction.marker_key] = AppliedRun(transaction.applied, marker.version + 1)
-        for pair, delta in transaction.increments.items():
-            self.counters[pair] = self.counters.get(pair, 0) + delta
-        for poison in transaction.dead_letters:
-            self.dead_letters[(poison.initiative_id or "unknown", poison.sort_key)] = poison
-        self.transactions += 1
+            raise ProcessDied("before the write")
+        self.inner.apply(transaction)
         if crash is not None:
             self._crash = None
-            raise SimulatedCrash("after the write")
-
-    def continue_run(self, marker_key: str, applied: tuple[str, ...]) -> None:
-        existing = self.markers.get(marker_key)
-        if existing is None or len(existing.record_ids) < len(applied):
-            self.markers[marker_key] = AppliedRun(applied, (existing.version if existing else 0) + 1)
-
-    def counts(self, initiative_id: str) -> dict[str, int]:
-        return {state: count for (initiative, state), count in self.counters.items() if initiative == initiative_id}
+            raise ProcessDied("after the write")
 
 
 class InMemoryRecountStore:
-    """RecountStore in memory. `while_counting` runs once during the statements' count (a batch landing)."""
+    """RecountStore in memory over an InMemoryCountLedger's counted records and a set of statement items.
 
-    def __init__(self) -> None:
-        self.statements: dict[tuple[str, str], int] = {}
-        self.readings: dict[tuple[str, str], CounterReading] = {}
-        self.final: set[str] = set()
-        self.seen: dict[str, dict[str, SeenDrift]] = {}
+    `between_reads` runs once between the counted records' read and the statements' (a batch landing)."""
+
+    def __init__(self, ledger: InMemoryCountLedger) -> None:
+        self.ledger = ledger
+        self.statements: dict[StatementRef, StatementItemKeys] = {}
         self.letters: list[DeadLetter] = []
-        self.while_counting: Callable[[], None] | None = None
+        self.between_reads: Callable[[], None] | None = None
 
-    def add_to_counter(self, initiative_id: str, member_state: str, delta: int) -> None:
-        """What the count function does to a counter: add, and move its version."""
-        reading = self.readings.get((initiative_id, member_state), CounterReading(0, 0))
-        self.readings[(initiative_id, member_state)] = CounterReading(reading.signatories + delta, reading.version + 1)
+    def store(self, ref: StatementRef, day: date | None, stored_at: float | None) -> None:
+        self.statements[ref] = StatementItemKeys(ref, day, stored_at)
 
     def is_final(self, initiative_id: str) -> bool:
-        return initiative_id in self.final
+        return initiative_id in self.ledger.final
 
-    def counters(self, initiative_id: str) -> dict[str, CounterReading]:
-        return {state: reading for (initiative, state), reading in self.readings.items() if initiative == initiative_id}
+    def counted_records(self, initiative_id: str, member_state: str,
+                        bucket: int) -> dict[StatementRef, CountedRecord]:
+        return {ref: record for ref, record in self.ledger.records.items()
+                if (ref.initiative_id, ref.member_state, ref.bucket) == (initiative_id, member_state, bucket)}
 
-    def count_statements(self, initiative_id: str, member_state: str) -> int:
-        landing, self.while_counting = self.while_counting, None
+    def stored_statements(self, initiative_id: str, member_state: str, bucket: int) -> list[StatementItemKeys]:
+        landing, self.between_reads = self.between_reads, None
         if landing is not None:
             landing()
-        return self.statements.get((initiative_id, member_state), 0)
-
-    def seen_drifts(self, initiative_id: str) -> dict[str, SeenDrift]:
-        return dict(self.seen.get(initiative_id, {}))
-
-    def remember_drifts(self, initiative_id: str, drifts: Mapping[str, SeenDrift]) -> None:
-        self.seen[initiative_id] = dict(drifts)
-
-    def correct(self, initiative_id: str, member_state: str, expected_version: int, signatories: int) -> bool:
-        reading = self.readings.get((initiative_id, member_state), CounterReading(0, 0))
-        if reading.version != expected_version:
-            return False
-        self.readings[(initiative_id, member_state)] = CounterReading(signatories, reading.version + 1)
-        return True
+        return [statement for ref, statement in sorted(self.statements.items())
+                if (ref.initiative_id, ref.member_state, ref.bucket) == (initiative_id, member_state, bucket)]
 
     def dead_letters(self, initiative_id: str) -> list[DeadLetter]:
         return [letter for letter in self.letters if letter.initiative in (initiative_id, "unknown")]

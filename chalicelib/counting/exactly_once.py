@@ -1,54 +1,52 @@
-"""Apply a stream batch's increments exactly once, however often and in whatever pieces it is delivered.
+"""Count each statement exactly once, however Lambda delivers, splits, retries, discards or repeats records.
 
-The problem. Lambda delivers a shard's records in order, in batches, at least once. A batch may be
-delivered twice, retried after a crash part-way (starting again at its first record, possibly with
-a different number of records), and batches of different shards run concurrently. A Lambda event
-does not name its shard, and sequence numbers only increase within a shard, so "the last sequence
-number applied for this shard" cannot be kept: the shard is unknown.
+What we run on (AWS Lambda's event source mapping for DynamoDB streams, as documented): records of a
+shard arrive in order, in batches, at least once. A batch may be delivered again after a timeout or
+error, possibly with other boundaries (BisectBatchOnFunctionError splits it; a partial batch response
+restarts it at the record it names); after the retry limit or the record age limit the mapping
+discards a batch and moves on (to its on-failure destination); an invocation that timed out may still
+have a write in flight that lands later ("zombie" writes); batches of different shards run at once; and
+an event never names its shard. So no per-batch or per-shard bookkeeping can be trusted.
 
-The scheme. Every delivery is keyed by its first record's eventID (unique in the stream, and the same
-on every redelivery, because Lambda resumes a failed batch at its first record). Under that key a
-progress marker holds the run of records applied from there: their eventIDs, in order, and a version.
+The scheme: a statement is counted if and only if its **counted record** says so (ports.CountedState).
+The record is written in the same TransactWriteItems as the counter increments, under a condition on
+its previous state, and it only ever moves forward:
 
-* Nothing applied yet (no marker): apply the records and create the marker.
-* The delivery extends the run (a replay, or a redelivery with more records): apply only the records
-  not in the run, and extend the marker.
-* The delivery is shorter than the run (a crash after the write, then a smaller batch): apply
-  nothing; Lambda will next deliver from the record right after this one's last, which was applied
-  already, so store a continuation marker keyed by that record holding the rest of the run. The next
-  delivery finds it and applies only what follows.
+* INSERT of a statement: put COUNTED (with the signing day), only if there is no record; add one.
+* REMOVE: if COUNTED, move it to REMOVED and take one off (on the day it was counted under); if there is
+  no record yet (the insert was discarded, or is still to come), put REMOVED, which keeps the insert
+  from ever counting; if REMOVED already, nothing.
 
-Increments, dead letters and the marker are one TransactWriteItems, conditional on the marker's version
-(or its absence). So a crash leaves either everything or nothing, and of two concurrent deliveries of
-the same records only one can write; the other is refused, reads again and finds them applied. Batches
-of different shards have different keys and only add to counters (additions commute). Counter items
-are written once per transaction with the sum of the batch's changes, never once per statement.
+Any redelivery, split, zombie write or concurrent delivery then repeats a refused no-op: the condition
+fails, the whole transaction is refused (nothing written), and the retry leaves those statements out.
+What a discarded batch did not count, the scheduled repair (counting/recount.py) counts later through
+this same path, exactly once too.
 
-A transaction holds at most 100 items (the marker, one per (initiative, Member State), one per dead
-letter, one check per initiative whose removals it applies). A larger batch is applied in consecutive
-pieces, each extending the marker by the records it applies: after a crash between pieces the marker
-says exactly how far the batch got, as after any other crash.
-
-Removals for an initiative whose counts are final (the purge's FINAL item) change nothing; the
-transaction re-checks that flag, so a removal applied as the counts become final is refused and
-planned again. This relies on Lambda's documented delivery (parallelization factor 1, the default),
-and on markers outliving the stream's 24-hour retention (they expire after 48 hours).
+Counter changes are summed per transaction (one totals item, one item per signing day), so the cost per
+statement is one small conditional put, and a transaction takes up to 100 items (DynamoDB's limit).
+Counts that are final (the purge's FINAL flag) never change: every transaction that changes an
+initiative's counters checks the flag, and a refusal says so. Calls per delivery: one TransactWriteItems
+per 100 items, plus one read (BatchGetItem) when it holds removals.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from chalicelib.counting.ports import (
     TRANSACTION_ITEM_LIMIT,
-    AppliedRun,
+    CountedRecord,
+    CountedState,
     CountLedger,
     CountTransaction,
-    LedgerConflictError,
-    LedgerState,
+    LedgerRefusedError,
+    StatementRef,
+    transaction_items,
 )
 from chalicelib.counting.stream_records import (
     CountedChange,
@@ -60,83 +58,21 @@ from chalicelib.counting.stream_records import (
 
 logger = logging.getLogger(__name__)
 
-# Rereads after a refused transaction. Each refusal means another delivery made progress, so a few suffice.
-MAX_CONFLICTS = 8
-_SMALLEST_TRANSACTION = 3  # the marker, one counter, one check or dead letter: a single record must fit
+# Refusals for contention alone (other transactions on the same counter items) before giving up; the
+# delivery is then answered as failed and Lambda delivers it again.
+MAX_BUSY_REFUSALS = 6
+_BUSY_PAUSE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
-class DeliveryPlan:
-    """What a delivery has left to do, given the marker keyed by its first record."""
+class Step:
+    """What a delivery asks for one statement: any removal among its records makes it a removal (the
+    state machine ends in REMOVED whatever the order), else an insert."""
 
-    new: tuple[StreamRecord, ...]  # records the run does not hold, in delivery order
-    already_applied: int
-    continuation: tuple[str, tuple[str, ...]] | None  # (key, run) to store when nothing is new
-
-
-def plan_delivery(records: Sequence[StreamRecord], marker: AppliedRun) -> DeliveryPlan:
-    """Which of the delivered records are new, and whether a continuation marker is needed."""
-    applied = marker.record_ids
-    seen = set(applied)
-    new: list[StreamRecord] = []
-    for record in records:
-        if record.record_id not in seen:  # also drops a record delivered twice in one batch
-            seen.add(record.record_id)
-            new.append(record)
-    already = len(records) - len(new)
-    if new or not records:
-        if applied and tuple(record.record_id for record in records[: len(applied)]) != applied:
-            # Lambda never does this; counting each record once under this key is the best left to do.
-            logger.warning("stream delivery does not extend its progress marker (%d applied)", len(applied))
-        return DeliveryPlan(tuple(new), already, None)
-    position = applied.index(records[-1].record_id)
-    rest = applied[position + 1 :]
-    return DeliveryPlan((), already, (rest[0], rest) if rest else None)
-
-
-def next_transaction(
-    new: Sequence[StreamRecord],
-    marker_key: str,
-    marker: AppliedRun,
-    final_initiatives: frozenset[str],
-    max_items: int = TRANSACTION_ITEM_LIMIT,
-) -> tuple[CountTransaction, int]:
-    """The transaction applying the longest prefix of `new` that fits max_items; and that prefix's length."""
-    if max_items < _SMALLEST_TRANSACTION:
-        raise ValueError(f"a transaction must hold at least {_SMALLEST_TRANSACTION} items")
-    increments: dict[tuple[str, str], int] = {}
-    dead_letters: list[PoisonRecord] = []
-    not_final: set[str] = set()
-    taken = 0
-    for record in new:
-        change: CountedChange | None = None
-        if isinstance(record, CountedChange) and not (record.is_removal and record.initiative_id in final_initiatives):
-            change = record
-        pair = (change.initiative_id, change.member_state) if change is not None else None
-        check = change.initiative_id if change is not None and change.is_removal else None
-        poison = isinstance(record, PoisonRecord)
-        items = 1 + len(increments) + len(dead_letters) + len(not_final) + poison
-        items += (pair is not None and pair not in increments) + (check is not None and check not in not_final)
-        if items > max_items:
-            break
-        if change is not None and pair is not None:
-            increments[pair] = increments.get(pair, 0) + change.delta
-        if check is not None:
-            not_final.add(check)
-        if isinstance(record, PoisonRecord):
-            dead_letters.append(record)
-        taken += 1
-    applied = marker.record_ids + tuple(record.record_id for record in new[:taken])
-    transaction = CountTransaction(
-        marker_key=marker_key,
-        expected_version=marker.version,
-        applied=applied,
-        # A pair whose changes cancel out keeps its item slot (an upper bound) but is not written.
-        increments={pair: delta for pair, delta in increments.items() if delta},
-        dead_letters=tuple(dead_letters),
-        not_final=frozenset(not_final),
-    )
-    return transaction, taken
+    ref: StatementRef
+    removal: bool
+    day: date | None  # from the records: the id's day, else the stream record's
+    first_record: str  # sequence number of the statement's first record in this delivery
 
 
 @dataclass
@@ -144,89 +80,206 @@ class BatchOutcome:
     """What applying one delivery did; numbers only, nothing personal."""
 
     records: int = 0
-    applied: int = 0
-    already_applied: int = 0
+    counted: int = 0
+    uncounted: int = 0
+    buried: int = 0
+    already: int = 0  # statements whose counted record already said what this delivery says
     ignored: int = 0
-    kept_final: int = 0  # removals that did not count because the initiative's counts are final
+    kept_final: int = 0  # statements of initiatives whose counts are final: nothing changed
     dead_letters: list[PoisonRecord] = field(default_factory=list)
     increments: dict[tuple[str, str], int] = field(default_factory=dict)
     transactions: int = 0
-    conflicts: int = 0
-    continued: bool = False
+    refusals: int = 0
+
+
+class DeliveryNotAppliedError(Exception):
+    """Part of the delivery is not applied (AWS failed, or contention outlasted the retries); everything
+    before `first_unapplied` (a sequence number) is."""
+
+    def __init__(self, first_unapplied: str, cause: BaseException) -> None:
+        super().__init__(f"not applied from sequence {first_unapplied}: {type(cause).__name__}")
+        self.first_unapplied = first_unapplied
+        self.cause = cause
+
+
+def steps_of(records: Sequence[StreamRecord]) -> tuple[list[Step | PoisonRecord], int]:
+    """The delivery as steps in order of first appearance, and how many records change no count."""
+    steps: dict[StatementRef, Step] = {}
+    order: list[StatementRef | PoisonRecord] = []
+    ignored = 0
+    for record in records:
+        if isinstance(record, IgnoredRecord):
+            ignored += 1
+        elif isinstance(record, PoisonRecord):
+            order.append(record)
+        else:
+            ref = _ref(record)
+            known = steps.get(ref)
+            if known is None:
+                steps[ref] = Step(ref, record.is_removal, record.day, record.sequence_number)
+                order.append(ref)
+            elif record.is_removal and not known.removal:
+                steps[ref] = Step(ref, True, known.day or record.day, known.first_record)
+    return [steps[item] if isinstance(item, StatementRef) else item for item in order], ignored
+
+
+def _ref(change: CountedChange) -> StatementRef:
+    return StatementRef(change.initiative_id, change.member_state, change.bucket, change.statement_id)
+
+
+class _Planner:
+    """Turns steps into transactions of at most max_items, given what the ledger said."""
+
+    def __init__(self, max_items: int, today: Callable[[], date]) -> None:
+        if max_items < 4:
+            raise ValueError("a transaction must hold at least 4 items: statement, totals, day, final check")
+        self.max_items = max_items
+        self.today = today
+        self.final: set[str] = set()
+        self.known: dict[StatementRef, CountedRecord] = {}  # counted records read (removals only)
+        self.done: set[StatementRef] = set()  # inserts whose counted record exists (a refusal said so)
+
+    def transaction(self, pending: Sequence[Step | PoisonRecord]) -> tuple[CountTransaction, int, int, int]:
+        """The transaction for the longest prefix of pending that fits; that prefix's length; statements
+        left out because their counts are final or their record already says it; of those, how many final."""
+        count: list[tuple[StatementRef, date]] = []
+        uncount: list[tuple[StatementRef, date]] = []
+        bury: list[tuple[StatementRef, date | None]] = []
+        dead: list[PoisonRecord] = []
+        taken = skipped = final = 0
+        for item in pending:
+            trial_count, trial_uncount, trial_bury, trial_dead = list(count), list(uncount), list(bury), list(dead)
+            if isinstance(item, PoisonRecord):
+                trial_dead.append(item)
+            elif item.ref.initiative_id in self.final:
+                skipped += 1
+                final += 1
+                taken += 1
+                continue
+            elif not item.removal and item.ref in self.done:
+                skipped += 1
+                taken += 1
+                continue
+            elif not item.removal:
+                trial_count.append((item.ref, item.day or self.today()))
+            else:
+                record = self.known.get(item.ref, CountedRecord(CountedState.ABSENT))
+                if record.state is CountedState.COUNTED:
+                    trial_uncount.append((item.ref, record.day or item.day or self.today()))
+                elif record.state is CountedState.ABSENT:
+                    trial_bury.append((item.ref, item.day))
+                else:
+                    skipped += 1
+                    taken += 1
+                    continue
+            trial = _transaction(trial_count, trial_uncount, trial_bury, trial_dead)
+            if transaction_items(trial) > self.max_items:
+                break
+            count, uncount, bury, dead = trial_count, trial_uncount, trial_bury, trial_dead
+            taken += 1
+        return _transaction(count, uncount, bury, dead), taken, skipped, final
+
+
+def _transaction(count: list[tuple[StatementRef, date]], uncount: list[tuple[StatementRef, date]],
+                 bury: list[tuple[StatementRef, date | None]], dead: list[PoisonRecord]) -> CountTransaction:
+    changing = {ref.initiative_id for ref, _ in count} | {ref.initiative_id for ref, _ in uncount}
+    return CountTransaction(tuple(count), tuple(uncount), tuple(bury), tuple(dead), frozenset(changing))
 
 
 def apply_delivery(
-    records: Sequence[StreamRecord], ledger: CountLedger, max_items: int = TRANSACTION_ITEM_LIMIT
+    records: Sequence[StreamRecord],
+    ledger: CountLedger,
+    today: Callable[[], date],
+    max_items: int = TRANSACTION_ITEM_LIMIT,
+    pause: Callable[[float], None] = time.sleep,
 ) -> BatchOutcome:
-    """Apply one delivery of a shard's records exactly once (see the module's docstring).
-
-    Raises only when the ledger does (AWS unavailable) or after MAX_CONFLICTS refusals: then nothing
-    half-done is left behind, and Lambda's redelivery resumes from the marker.
-    """
+    """Apply one delivery (see the module's docstring). Raises DeliveryNotAppliedError naming the first
+    record not applied when the ledger fails; everything before it is applied, and nothing is half done."""
     outcome = BatchOutcome(records=len(records))
-    if not records:
+    pending, outcome.ignored = steps_of(records)
+    if not pending:
         return outcome
-    marker_key = records[0].record_id
-    removals_of = {record.initiative_id for record in records if isinstance(record, CountedChange)
-                   and record.is_removal}
-    state = ledger.read(marker_key, removals_of)
-    first = True
-    while True:
-        plan = plan_delivery(records, state.marker)
-        if first:
-            outcome.already_applied = plan.already_applied
-            first = False
-        if not plan.new:
-            if plan.continuation is not None:
-                ledger.continue_run(*plan.continuation)
-                outcome.continued = True
-            return outcome
-        transaction, taken = next_transaction(plan.new, marker_key, state.marker, state.final_initiatives, max_items)
+    planner = _Planner(max_items, today)
+    steps = [item for item in pending if isinstance(item, Step)]
+    removals = [step.ref for step in steps if step.removal]
+    try:
+        # Only removals need their record's state (and the day to take one off). Final flags are not
+        # read: a transaction on a final initiative is refused, and says so.
+        planner.known = ledger.counted(removals) if removals else {}
+    except Exception as error:
+        raise DeliveryNotAppliedError(_first_record(pending[0]), error) from error
+    busy = 0
+    while pending:
+        transaction, taken, skipped, final = planner.transaction(pending)
         try:
-            ledger.apply(transaction)
-        except LedgerConflictError:
-            outcome.conflicts += 1
-            if outcome.conflicts >= MAX_CONFLICTS:
-                raise
-            state = ledger.read(marker_key, removals_of)
+            if transaction_items(transaction):
+                ledger.apply(transaction)
+        except LedgerRefusedError as refusal:
+            outcome.refusals += 1
+            # Nothing learnt (contention only): count it, pause, and try again; else plan again at once.
+            busy = 0 if refusal.moved or refusal.became_final else busy + 1
+            if busy >= MAX_BUSY_REFUSALS:
+                raise DeliveryNotAppliedError(_first_record(pending[0]), refusal) from refusal
+            if busy:
+                pause(_BUSY_PAUSE_SECONDS * busy)
+            try:
+                _learn(refusal, transaction, planner, ledger)
+            except Exception as error:
+                raise DeliveryNotAppliedError(_first_record(pending[0]), error) from error
             continue
-        _record_applied(outcome, plan.new[:taken], transaction, state.final_initiatives)
-        state = LedgerState(AppliedRun(transaction.applied, state.marker.version + 1), state.final_initiatives)
+        except Exception as error:
+            raise DeliveryNotAppliedError(_first_record(pending[0]), error) from error
+        _record(outcome, transaction, skipped, final)
+        pending = pending[taken:]
+    return outcome
 
 
-def _record_applied(
-    outcome: BatchOutcome, records: Sequence[StreamRecord], transaction: CountTransaction, final: frozenset[str]
-) -> None:
-    outcome.transactions += 1
-    outcome.applied += len(records)
-    for record in records:
-        if isinstance(record, IgnoredRecord):
-            outcome.ignored += 1
-        elif isinstance(record, CountedChange) and record.is_removal and record.initiative_id in final:
-            outcome.kept_final += 1
+def _learn(refusal: LedgerRefusedError, transaction: CountTransaction, planner: _Planner,
+           ledger: CountLedger) -> None:
+    """After a refusal: what moved is known again, so the next plan leaves out what is done already."""
+    planner.final |= refusal.became_final
+    moved_inserts = {ref for ref, _ in transaction.count} & refusal.moved
+    # An insert whose record exists is done, whatever the record says (COUNTED or REMOVED).
+    planner.done |= moved_inserts
+    moved_removals = [ref for ref in refusal.moved if ref not in moved_inserts]
+    if moved_removals:
+        planner.known.update(ledger.counted(moved_removals))
+
+
+def _record(outcome: BatchOutcome, transaction: CountTransaction, skipped: int, final: int) -> None:
+    if transaction_items(transaction):
+        outcome.transactions += 1
+    outcome.counted += len(transaction.count)
+    outcome.uncounted += len(transaction.uncount)
+    outcome.buried += len(transaction.bury)
+    outcome.kept_final += final
+    outcome.already += skipped - final
     outcome.dead_letters.extend(transaction.dead_letters)
-    for pair, delta in transaction.increments.items():
+    for pair, delta in transaction.totals.items():
         outcome.increments[pair] = outcome.increments.get(pair, 0) + delta
 
 
-def count_stream_event(event: dict[str, Any], ledger: CountLedger) -> BatchOutcome:
+def _first_record(item: Step | PoisonRecord) -> str:
+    return item.first_record if isinstance(item, Step) else item.sequence_number
+
+
+def count_stream_event(event: dict[str, Any], ledger: CountLedger, today: Callable[[], date]) -> BatchOutcome:
     """A Lambda DynamoDB stream event in, counters changed exactly once, one log line."""
-    return _count_records(records_of_event(event), ledger)
+    return _count_records(records_of_event(event), ledger, today)
 
 
-def _count_records(
-    records: Sequence[StreamRecord], ledger: CountLedger, max_items: int = TRANSACTION_ITEM_LIMIT
-) -> BatchOutcome:
-    outcome = apply_delivery(records, ledger, max_items)
+def _count_records(records: Sequence[StreamRecord], ledger: CountLedger, today: Callable[[], date],
+                   max_items: int = TRANSACTION_ITEM_LIMIT) -> BatchOutcome:
+    outcome = apply_delivery(records, ledger, today, max_items)
     for poison in outcome.dead_letters:
         # Sequence number, event id and a fixed reason: the stream is KEYS_ONLY, nothing personal.
         logger.warning("dead letter: sequence=%s event=%s reason=%s", poison.sequence_number or "-",
                        poison.record_id, poison.reason)
     logger.info(
-        "stream batch: records=%d applied=%d already_applied=%d ignored=%d kept_final=%d dead_letters=%d "
-        "transactions=%d conflicts=%d continued=%s",
-        outcome.records, outcome.applied, outcome.already_applied, outcome.ignored, outcome.kept_final,
-        len(outcome.dead_letters), outcome.transactions, outcome.conflicts, outcome.continued,
+        "stream batch: records=%d counted=%d uncounted=%d buried=%d already=%d ignored=%d kept_final=%d "
+        "dead_letters=%d transactions=%d refusals=%d",
+        outcome.records, outcome.counted, outcome.uncounted, outcome.buried, outcome.already, outcome.ignored,
+        outcome.kept_final, len(outcome.dead_letters), outcome.transactions, outcome.refusals,
     )
     return outcome
 
@@ -235,35 +288,28 @@ BatchResponse = dict[str, list[dict[str, str]]]
 
 
 def count_stream_batch(
-    event: dict[str, Any], ledger: CountLedger, report_item_failures: bool, max_items: int = TRANSACTION_ITEM_LIMIT
+    event: dict[str, Any],
+    ledger: CountLedger,
+    report_item_failures: bool,
+    today: Callable[[], date],
+    max_items: int = TRANSACTION_ITEM_LIMIT,
 ) -> BatchResponse:
     """The count function: count_stream_event, answered as Lambda's partial batch response expects.
 
-    Only where the mapping has ReportBatchItemFailures (`report_item_failures`, the setting
-    COUNT_REPORTS_ITEM_FAILURES): a mapping without it takes any answer for success and would drop the
-    batch, so there a failure is raised and Lambda delivers the whole batch again.
-
-    The stream mapping has ReportBatchItemFailures (infra/deploy.py, infra/stream-mapping.merge.json).
-    When the ledger fails (AWS unavailable, too many refusals), the answer names the delivery's *first*
-    record, never the record or piece that failed: Lambda then delivers again from that record, so the
-    retry has the same first eventID and finds this delivery's marker, which says exactly what was
-    applied. Naming a later record would key the retry by another record with no marker; if the
-    failed transaction had in fact been written (its response lost), its records would count twice.
-
-    Answering rather than raising also keeps a transient failure from bisecting the batch
-    (BisectBatchOnFunctionError acts on function errors). Bisection after a real crash or timeout is
-    safe as well: its first half starts at the same first record, finds the marker and, being shorter
-    than the applied run, leaves the continuation marker that the second half finds.
+    When part of the delivery is not applied, the answer names its first unapplied record, so Lambda
+    delivers again from there (everything before it is applied; anything after it that was applied too
+    is a no-op when it comes again). Only where the mapping has ReportBatchItemFailures
+    (`report_item_failures`, the setting COUNT_REPORTS_ITEM_FAILURES): a mapping without it takes any
+    answer for success and would drop the batch, so there the failure is raised instead.
     """
     records = records_of_event(event)
     try:
-        _count_records(records, ledger, max_items)
-    except Exception as error:  # the response is the function's way to say "deliver this again"
-        first = records[0].sequence_number if records else ""
-        if not first or not report_item_failures:
-            raise  # no sequence number to name: fail the invocation, Lambda retries the whole batch
+        _count_records(records, ledger, today, max_items)
+    except DeliveryNotAppliedError as failure:
+        if not failure.first_unapplied or not report_item_failures:
+            raise
         # The type only: a message could repeat what the records hold.
-        logger.warning("stream batch not applied (%s): Lambda delivers it again from its first record (sequence=%s)",
-                       type(error).__name__, first)
-        return {"batchItemFailures": [{"itemIdentifier": first}]}
+        logger.warning("stream batch partly applied (%s): Lambda delivers it again from sequence=%s",
+                       type(failure.cause).__name__, failure.first_unapplied)
+        return {"batchItemFailures": [{"itemIdentifier": failure.first_unapplied}]}
     return {"batchItemFailures": []}

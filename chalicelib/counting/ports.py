@@ -1,13 +1,15 @@
 """What counting needs from the outside world, as small interfaces.
 
-chalicelib/storage implements them on DynamoDB (counter_writer.py, recount.py); tests/fakes.py in memory,
-with the same all-or-nothing semantics. Nothing here imports boto3.
+chalicelib/storage implements them on DynamoDB (counter_writer.py, recount_store.py); tests/fakes.py in
+memory, with the same all-or-nothing semantics. Nothing here imports boto3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
 from typing import Protocol
 
 from chalicelib.counting.stream_records import PoisonRecord
@@ -16,74 +18,125 @@ from chalicelib.counting.stream_records import PoisonRecord
 TRANSACTION_ITEM_LIMIT = 100
 
 
-class LedgerConflictError(Exception):
-    """The transaction was refused and changed nothing: its marker (or an initiative's final flag) moved
-    since it was read. Read again and plan again."""
+@dataclass(frozen=True, order=True)
+class StatementRef:
+    """A statement by its key parts: nothing about the person."""
+
+    initiative_id: str
+    member_state: str
+    bucket: int
+    statement_id: str
+
+
+class CountedState(Enum):
+    """A statement's durable counted record. It only ever moves forward: absent -> counted -> removed,
+    or absent -> removed (a removal seen before its insert was counted). It is never deleted while the
+    initiative collects, so no late or repeated record can count a statement twice."""
+
+    ABSENT = "absent"
+    COUNTED = "counted"
+    REMOVED = "removed"
 
 
 @dataclass(frozen=True)
-class AppliedRun:
-    """A progress marker: the records (event ids, in delivery order) applied from the record it is keyed by.
-
-    version 0 means there is no marker yet; every write of a marker adds one.
-    """
-
-    record_ids: tuple[str, ...] = ()
-    version: int = 0
-
-
-@dataclass(frozen=True)
-class LedgerState:
-    marker: AppliedRun
-    final_initiatives: frozenset[str]  # of those asked about: counts are final, removals change nothing
+class CountedRecord:
+    state: CountedState
+    day: date | None = None  # the day the statement was counted under (COUNTED and REMOVED)
 
 
 @dataclass(frozen=True)
 class CountTransaction:
-    """One all-or-nothing write: increments, dead letters and the marker that says they are applied."""
+    """One all-or-nothing write. Each statement's step is conditional on its counted record's state, so
+    the transaction is refused, having changed nothing, if any of them moved since it was planned.
 
-    marker_key: str  # event id of the delivery's first record
-    expected_version: int  # the marker's version when read; 0: it must not exist yet
-    applied: tuple[str, ...]  # the marker's run after this write
-    increments: Mapping[tuple[str, str], int]  # (initiative, Member State) -> signatories to add, never 0
+    * count: put a COUNTED record, only if there is none;
+    * uncount: move a COUNTED record to REMOVED (the record's day was read first);
+    * bury: put a REMOVED record, only if there is none (the insert must never count later);
+    * the counter changes are the sum of the counts and uncounts, written once per transaction.
+    """
+
+    count: tuple[tuple[StatementRef, date], ...] = ()
+    uncount: tuple[tuple[StatementRef, date], ...] = ()
+    bury: tuple[tuple[StatementRef, date | None], ...] = ()
     dead_letters: tuple[PoisonRecord, ...] = ()
-    # Initiatives whose removals this transaction applies: it must fail if their counts became final.
+    # Initiatives whose counters this transaction changes: refused if their counts became final.
     not_final: frozenset[str] = field(default_factory=frozenset)
 
     @property
-    def item_count(self) -> int:
-        return 1 + len(self.increments) + len(self.dead_letters) + len(self.not_final)
+    def totals(self) -> dict[tuple[str, str], int]:
+        """(initiative, Member State) -> change, zero changes left out."""
+        totals: dict[tuple[str, str], int] = {}
+        for ref, _ in self.count:
+            key = (ref.initiative_id, ref.member_state)
+            totals[key] = totals.get(key, 0) + 1
+        for ref, _ in self.uncount:
+            key = (ref.initiative_id, ref.member_state)
+            totals[key] = totals.get(key, 0) - 1
+        return {key: delta for key, delta in totals.items() if delta}
+
+    @property
+    def daily(self) -> dict[tuple[str, date, str], int]:
+        """(initiative, day, Member State) -> change, zero changes left out."""
+        daily: dict[tuple[str, date, str], int] = {}
+        for sign, steps in ((1, self.count), (-1, self.uncount)):
+            for ref, day in steps:
+                key = (ref.initiative_id, day, ref.member_state)
+                daily[key] = daily.get(key, 0) + sign
+        return {key: delta for key, delta in daily.items() if delta}
+
+    @property
+    def statements(self) -> Iterator[StatementRef]:
+        for steps in (self.count, self.uncount, self.bury):
+            for ref, _ in steps:
+                yield ref
+
+
+def counter_items(transaction: CountTransaction) -> int:
+    """The counter items a transaction writes: one totals item per initiative, one per (initiative, day)."""
+    totals = {initiative for initiative, _ in transaction.totals}
+    days = {(initiative, day) for initiative, day, _ in transaction.daily}
+    return len(totals) + len(days)
+
+
+def transaction_items(transaction: CountTransaction) -> int:
+    """Items of the TransactWriteItems: statements, counters, dead letters and final checks."""
+    statements = len(transaction.count) + len(transaction.uncount) + len(transaction.bury)
+    return statements + counter_items(transaction) + len(transaction.dead_letters) + len(transaction.not_final)
+
+
+class LedgerRefusedError(Exception):
+    """The transaction was refused and changed nothing. Says why, so the caller plans again without
+    reading everything again: statements whose counted record moved, initiatives that became final,
+    or only contention with other transactions (`busy`)."""
+
+    def __init__(self, moved: Collection[StatementRef] = (), became_final: Collection[str] = (),
+                 busy: bool = False) -> None:
+        super().__init__(f"refused: {len(moved)} statements moved, {len(became_final)} final, busy={busy}")
+        self.moved = frozenset(moved)
+        self.became_final = frozenset(became_final)
+        self.busy = busy
 
 
 class CountLedger(Protocol):
-    """The counters with their progress markers, dead letters and final flags."""
+    """Counted records, counters, dead letters and final flags."""
 
-    def read(self, marker_key: str, initiatives: Collection[str]) -> LedgerState:
-        """The marker keyed by marker_key, and which of the initiatives have final counts: one read."""
+    def counted(self, statements: Collection[StatementRef]) -> dict[StatementRef, CountedRecord]:
+        """The counted record of each statement (ABSENT when there is none), read consistently."""
         ...
 
     def apply(self, transaction: CountTransaction) -> None:
-        """Write all of it or nothing. Raises LedgerConflictError, having written nothing, when the marker's
-        version is no longer expected_version or one of not_final has become final."""
-        ...
-
-    def continue_run(self, marker_key: str, applied: tuple[str, ...]) -> None:
-        """Store a continuation marker, unless a marker as long or longer is already there."""
+        """Write all of it or nothing; raise LedgerRefusedError, having written nothing, when a condition
+        fails. Other errors (AWS unavailable) propagate: nothing is half written either way."""
         ...
 
 
 @dataclass(frozen=True)
-class CounterReading:
-    signatories: int
-    version: int  # 0: no counter item yet; every change to the counter adds one
+class StatementItemKeys:
+    """A statement item as the repair sees it: keys and the time it was stored, nothing personal."""
 
-
-@dataclass(frozen=True)
-class SeenDrift:
-    """A drift as the previous recount saw it: the counter's version and the statements it counted."""
-
-    version: int
-    recounted: int
+    ref: StatementRef
+    day: date | None
+    stored_at: float | None  # epoch seconds; None for items written before the attribute existed
 
 
 @dataclass(frozen=True)
@@ -95,26 +148,26 @@ class DeadLetter:
 
 
 class RecountStore(Protocol):
-    """What the scheduled recount reads and writes."""
+    """What the scheduled repair reads."""
 
     def is_final(self, initiative_id: str) -> bool: ...
 
-    def counters(self, initiative_id: str) -> dict[str, CounterReading]:
-        """Every Member State's counter of the initiative, read consistently."""
+    def counted_records(self, initiative_id: str, member_state: str,
+                        bucket: int) -> dict[StatementRef, CountedRecord]:
+        """Every counted record (COUNTED or REMOVED) of one statement partition, read consistently."""
         ...
 
-    def count_statements(self, initiative_id: str, member_state: str) -> int:
-        """Statement items stored for (initiative, Member State), counted from the statements table."""
-        ...
-
-    def seen_drifts(self, initiative_id: str) -> dict[str, SeenDrift]: ...
-
-    def remember_drifts(self, initiative_id: str, drifts: Mapping[str, SeenDrift]) -> None: ...
-
-    def correct(self, initiative_id: str, member_state: str, expected_version: int, signatories: int) -> bool:
-        """Set the counter, only if its version is still expected_version; False if it moved."""
+    def stored_statements(self, initiative_id: str, member_state: str, bucket: int) -> list[StatementItemKeys]:
+        """Every statement item of one partition (keys and storage time only), read consistently."""
         ...
 
     def dead_letters(self, initiative_id: str) -> list[DeadLetter]:
         """Dead letters of the initiative and of records that named no initiative."""
         ...
+
+
+class DailyCounts(Protocol):
+    def daily_counts(self, initiative_id: str) -> dict[str, dict[str, int]]:
+        """ISO signing day -> {Member State: signatories counted under that day}."""
+        ...
+

@@ -3,7 +3,8 @@
 The stream is KEYS_ONLY: a record says which item was inserted, modified or removed, never what it
 holds. Only the key of a statement item (``S#{initiative}#{MS}#{bucket:02d}`` / statement id) counts:
 
-* INSERT of a statement: one more signatory for (initiative, Member State);
+* INSERT of a statement: one more signatory for (initiative, Member State), on the statement's signing
+  day (carried by its id; for an id without one, the day in Brussels when the record was made);
 * REMOVE of a statement: one fewer, unless DynamoDB's TTL removed it (destruction at the end of the
   retention period never changes the published counts), which is ignored;
 * MODIFY, and any item that is not a statement (duplicate markers ``F#...``): ignored;
@@ -20,10 +21,12 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from chalicelib.initiative import INITIATIVE_ID
 from chalicelib.rules.member_states import member_state_codes
+from chalicelib.signing.statement_id import day_of_statement_id, signing_day_at_epoch
 from chalicelib.storage.statements import STATEMENT_BUCKETS, STATEMENT_PREFIX
 
 INSERT = "INSERT"
@@ -47,6 +50,9 @@ class CountedChange:
     initiative_id: str
     member_state: str
     delta: int
+    statement_id: str = ""
+    bucket: int = 0  # the statement partition's bucket, from its key
+    day: date | None = None  # signing day; None when neither the id nor the record tells
 
     @property
     def is_removal(self) -> bool:
@@ -124,17 +130,24 @@ def parse_record(raw: object) -> StreamRecord:
     statement_id = _string_attribute(keys, "sk")
     if isinstance(parsed, str) or not statement_id:
         return poison("malformed statement key", _initiative_named_in(partition_key), partition_key)
-    initiative_id, member_state = parsed
+    initiative_id, member_state, bucket = parsed
     if event_name == MODIFY:
         return IgnoredRecord(event_id, sequence, "modified")
-    if event_name == INSERT:
-        return CountedChange(event_id, sequence, initiative_id, member_state, +1)
-    if _removed_by_ttl(raw.get("userIdentity")):
+    if event_name == REMOVE and _removed_by_ttl(raw.get("userIdentity")):
         return IgnoredRecord(event_id, sequence, "expired")
-    return CountedChange(event_id, sequence, initiative_id, member_state, -1)
+    day = day_of_statement_id(statement_id) or _record_day(details)
+    delta = +1 if event_name == INSERT else -1
+    return CountedChange(event_id, sequence, initiative_id, member_state, delta, statement_id, bucket, day)
 
 
-def _statement_partition(partition_key: str) -> tuple[str, str] | str:
+def _record_day(details: Mapping[str, Any]) -> date | None:
+    created = details.get("ApproximateCreationDateTime")
+    if isinstance(created, int | float) and not isinstance(created, bool) and 0 < created < 32503680000:
+        return signing_day_at_epoch(float(created))
+    return None
+
+
+def _statement_partition(partition_key: str) -> tuple[str, str, int] | str:
     """(initiative, Member State) of a statement partition key, or which part of it is malformed."""
     parts = partition_key.split("#")
     if len(parts) != 4:
@@ -144,9 +157,9 @@ def _statement_partition(partition_key: str) -> tuple[str, str] | str:
         return "initiative"
     if member_state not in member_state_codes():
         return "member state"
-    if len(bucket) != 2 or not bucket.isdigit() or int(bucket) >= STATEMENT_BUCKETS:
+    if len(bucket) != 2 or not (bucket.isascii() and bucket.isdigit()) or int(bucket) >= STATEMENT_BUCKETS:
         return "bucket"
-    return initiative_id, member_state
+    return initiative_id, member_state, int(bucket)
 
 
 def _initiative_named_in(partition_key: str) -> str | None:

@@ -28,7 +28,7 @@ class StatementRecord:
 
     initiative_id: str
     member_state: str
-    statement_id: str  # random UUID, given to the signatory on the receipt
+    statement_id: str  # signing day and a random UUID (signing/statement_id.py), on the receipt
     submitted_on: date
     form_language: str
     annex_revision: int

@@ -6,7 +6,6 @@ Pure orchestration over the ports in signing.ports, so it is tested with in-memo
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +14,7 @@ from chalicelib.initiative import Initiative
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.signing.form import FormSpec
 from chalicelib.signing.ports import StatementRecord, StatementSealer, StatementStore
+from chalicelib.signing.statement_id import new_statement_id as dated_statement_id
 from chalicelib.signing.validate import ValidationResult, validate
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def submit_statement(
     fingerprint_key: bytes,
     sealer: StatementSealer,
     store: StatementStore,
-    new_statement_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_statement_id: Callable[[date], str] = dated_statement_id,
 ) -> SubmitResult:
     """Validate and, if valid, store a statement. The caller checks the collection period first.
 
@@ -68,7 +68,7 @@ def submit_statement(
     record = StatementRecord(
         initiative_id=initiative.id,
         member_state=spec.member_state.code,
-        statement_id=new_statement_id(),
+        statement_id=new_statement_id(today),
         submitted_on=today,
         form_language=form_language,
         annex_revision=initiative.annex_revision,

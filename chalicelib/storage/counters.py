@@ -1,52 +1,64 @@
-"""Reading the counters table: one item per (initiative, Member State), written by the count function.
+"""Reading the counters: totals summed over their shards, and counts per signing day.
 
-Layout: pk ``{initiative_id}``, sk ``MS#{member_state}``, numeric attribute ``signatories``. Other items
-under the same pk (the counter's own bookkeeping) have other sort-key prefixes and are skipped.
+Layout (written by the count function, chalicelib/storage/counter_writer.py): totals under pk
+``{initiative_id}``, sk ``TOTAL#{shard}``; per day under pk ``{initiative_id}#DAYS``, sk
+``{day}#{shard}``; each item holds one number attribute per Member State code.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.rules.member_states import member_state_codes
+from chalicelib.storage.counter_writer import TOTALS_SORT_PREFIX, days_partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
-MEMBER_STATE_SORT_PREFIX = "MS#"
-SIGNATORIES_ATTRIBUTE = "signatories"
 
-
-def counter_sort_key(member_state: str) -> str:
-    return f"{MEMBER_STATE_SORT_PREFIX}{member_state}"
+def _add_states(into: dict[str, int], item: Mapping[str, Any]) -> None:
+    codes = member_state_codes()
+    for name, value in item.items():
+        if name in codes and "N" in value:
+            into[name] = into.get(name, 0) + int(value["N"])
 
 
 class DynamoDBCounterReader:
-    """CounterReader on DynamoDB: one Query per initiative (27 small items fit one page)."""
+    """CounterReader on DynamoDB: one Query per initiative for the totals (its shards fit one page)."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
 
     def counts(self, initiative_id: str) -> dict[str, int]:
-        request: QueryInputTypeDef = {
+        counts: dict[str, int] = {}
+        for item in self._query({
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": initiative_id},
-                ":prefix": {"S": MEMBER_STATE_SORT_PREFIX},
-            },
-            "ProjectionExpression": "sk, #n",
-            "ExpressionAttributeNames": {"#n": SIGNATORIES_ATTRIBUTE},
-        }
-        counts: dict[str, int] = {}
+            "ExpressionAttributeValues": {":pk": {"S": initiative_id}, ":prefix": {"S": TOTALS_SORT_PREFIX}},
+        }):
+            _add_states(counts, item)
+        return counts
+
+    def daily_counts(self, initiative_id: str) -> dict[str, dict[str, int]]:
+        """ISO signing day -> {Member State: signatories counted under that day}; days without any absent."""
+        days: dict[str, dict[str, int]] = {}
+        for item in self._query({
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": days_partition_key(initiative_id)}},
+        }):
+            day = item["sk"]["S"].split("#", 1)[0]
+            _add_states(days.setdefault(day, {}), item)
+        return {day: counts for day, counts in sorted(days.items()) if any(counts.values())}
+
+    def _query(self, request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
         while True:
             page = self._client.query(**request)
-            for item in page.get("Items", []):
-                code = item["sk"]["S"].removeprefix(MEMBER_STATE_SORT_PREFIX)
-                number = item.get(SIGNATORIES_ATTRIBUTE, {}).get("N")
-                if number is not None:
-                    counts[code] = int(number)
+            yield from page.get("Items", [])
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
-                return counts
+                return
             request["ExclusiveStartKey"] = last_key

@@ -1,31 +1,36 @@
-"""The scheduled recount's reads and writes: statement items counted per partition, counters corrected.
+"""The scheduled repair's reads: counted records and statement items, one partition at a time.
 
-Statements are counted with Query Select=COUNT on each ``S#{initiative}#{MS}#{bucket}`` partition, so
-the recount reads no statement's content (its IAM policy allows only that Select). Layout of the
+Statement items are read with their keys and storage time only (ProjectionExpression; the repair's IAM
+policy allows no other attributes), so the repair never sees a statement's content. Layout of the
 counters table: chalicelib/storage/counter_writer.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.counting.ports import CounterReading, DeadLetter, SeenDrift
+from chalicelib.counting.ports import CountedRecord, DeadLetter, StatementItemKeys, StatementRef
+from chalicelib.signing.statement_id import day_of_statement_id
 from chalicelib.storage.counter_writer import (
+    DAY_ATTRIBUTE,
     DEAD_LETTER_PREFIX,
     FINAL_SORT_KEY,
-    RECOUNT_SORT_KEY,
+    STATE_ATTRIBUTE,
     UNKNOWN_INITIATIVE,
-    VERSION_ATTRIBUTE,
+    counted_partition_key,
+    counted_record_of,
     dead_letter_partition_key,
-    version_condition,
 )
-from chalicelib.storage.counters import MEMBER_STATE_SORT_PREFIX, SIGNATORIES_ATTRIBUTE, counter_sort_key
-from chalicelib.storage.statements import STATEMENT_BUCKETS, statement_partition_key
+from chalicelib.storage.statements import STORED_AT_ATTRIBUTE, statement_partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
+# What the repair may read of a statement item (its IAM policy names the same attributes).
+STATEMENT_ATTRIBUTES_READ = ("pk", "sk", "submitted_on", STORED_AT_ATTRIBUTE)
 
 
 class DynamoDBRecountStore:
@@ -45,84 +50,43 @@ class DynamoDBRecountStore:
         )
         return "Item" in response
 
-    def counters(self, initiative_id: str) -> dict[str, CounterReading]:
-        readings: dict[str, CounterReading] = {}
-        for item in self._query({
-            "TableName": self._counters,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": initiative_id}, ":prefix": {"S": MEMBER_STATE_SORT_PREFIX}},
-            "ProjectionExpression": "sk, #n, #v",
-            "ExpressionAttributeNames": {"#n": SIGNATORIES_ATTRIBUTE, "#v": VERSION_ATTRIBUTE},
-            "ConsistentRead": True,
-        }):
-            state = item["sk"]["S"].removeprefix(MEMBER_STATE_SORT_PREFIX)
-            readings[state] = CounterReading(
-                int(item.get(SIGNATORIES_ATTRIBUTE, {}).get("N", "0")),
-                int(item.get(VERSION_ATTRIBUTE, {}).get("N", "0")),
-            )
-        return readings
-
-    def count_statements(self, initiative_id: str, member_state: str) -> int:
-        total = 0
-        for bucket in range(STATEMENT_BUCKETS):
-            request: QueryInputTypeDef = {
-                "TableName": self._statements,
-                "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": statement_partition_key(initiative_id, member_state, bucket)}
-                },
-                "Select": "COUNT",
-                "ConsistentRead": True,
-            }
-            while True:
-                page = self._client.query(**request)
-                total += page["Count"]
-                last_key = page.get("LastEvaluatedKey")
-                if not last_key:
-                    break
-                request["ExclusiveStartKey"] = last_key
-        return total
-
-    def seen_drifts(self, initiative_id: str) -> dict[str, SeenDrift]:
-        response = self._client.get_item(
-            TableName=self._counters,
-            Key={"pk": {"S": initiative_id}, "sk": {"S": RECOUNT_SORT_KEY}},
-            ConsistentRead=True,
-        )
-        drifts = response.get("Item", {}).get("drifts", {}).get("M", {})
+    def counted_records(self, initiative_id: str, member_state: str,
+                        bucket: int) -> dict[StatementRef, CountedRecord]:
         return {
-            state: SeenDrift(int(seen["M"]["version"]["N"]), int(seen["M"]["recounted"]["N"]))
-            for state, seen in drifts.items()
+            StatementRef(initiative_id, member_state, bucket, item["sk"]["S"]): counted_record_of(item)
+            for item in self._query({
+                "TableName": self._counters,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": counted_partition_key(initiative_id, member_state,
+                                                                                bucket)}},
+                "ProjectionExpression": "sk, #s, #d",
+                "ExpressionAttributeNames": {"#s": STATE_ATTRIBUTE, "#d": DAY_ATTRIBUTE},
+                "ConsistentRead": True,
+            })
         }
 
-    def remember_drifts(self, initiative_id: str, drifts: Mapping[str, SeenDrift]) -> None:
-        self._client.put_item(
-            TableName=self._counters,
-            Item={
-                "pk": {"S": initiative_id},
-                "sk": {"S": RECOUNT_SORT_KEY},
-                "drifts": {"M": {
-                    state: {"M": {"version": {"N": str(seen.version)}, "recounted": {"N": str(seen.recounted)}}}
-                    for state, seen in drifts.items()
-                }},
-            },
-        )
-
-    def correct(self, initiative_id: str, member_state: str, expected_version: int, signatories: int) -> bool:
-        condition, values = version_condition(expected_version)
-        client = self._client
-        try:
-            client.update_item(
-                TableName=self._counters,
-                Key={"pk": {"S": initiative_id}, "sk": {"S": counter_sort_key(member_state)}},
-                UpdateExpression="SET #n = :signatories ADD #v :one",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#n": SIGNATORIES_ATTRIBUTE, "#v": VERSION_ATTRIBUTE},
-                ExpressionAttributeValues={":signatories": {"N": str(signatories)}, ":one": {"N": "1"}, **values},
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+    def stored_statements(self, initiative_id: str, member_state: str, bucket: int) -> list[StatementItemKeys]:
+        statements: list[StatementItemKeys] = []
+        names = {f"#a{i}": name for i, name in enumerate(STATEMENT_ATTRIBUTES_READ)}
+        for item in self._query({
+            "TableName": self._statements,
+            "KeyConditionExpression": "#a0 = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": statement_partition_key(initiative_id, member_state,
+                                                                              bucket)}},
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+            "Select": "SPECIFIC_ATTRIBUTES",
+            "ConsistentRead": True,
+        }):
+            statement_id = item["sk"]["S"]
+            submitted_on = item.get("submitted_on", {}).get("S")
+            stored_at = item.get(STORED_AT_ATTRIBUTE, {}).get("N")
+            statements.append(StatementItemKeys(
+                StatementRef(initiative_id, member_state, bucket, statement_id),
+                date.fromisoformat(submitted_on) if submitted_on else day_of_statement_id(statement_id),
+                float(stored_at) if stored_at is not None else None,
+            ))
+        return statements
 
     def dead_letters(self, initiative_id: str) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
@@ -141,12 +105,11 @@ class DynamoDBRecountStore:
                 ))
         return letters
 
-    def _query(self, request: QueryInputTypeDef) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def _query(self, request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
         while True:
             page = self._client.query(**request)
-            items += page.get("Items", [])
+            yield from page.get("Items", [])
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
-                return items
+                return
             request["ExclusiveStartKey"] = last_key

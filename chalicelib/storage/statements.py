@@ -30,6 +30,9 @@ MARKER_SORT_KEY = "F"
 STATEMENT_BUCKETS = 16
 _SEPARATOR = "#"
 _CONFLICT_ATTEMPTS = 3
+# When the statement was written (epoch seconds, not personal): the count repair waits until a stream
+# record for it can no longer be on its way (chalicelib/counting/recount.py).
+STORED_AT_ATTRIBUTE = "stored_at"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class DynamoDBStatementStore:
                         "form_language": {"S": record.form_language},
                         "annex_revision": {"N": str(record.annex_revision)},
                         "sealed": {"B": record.sealed},
+                        STORED_AT_ATTRIBUTE: {"N": str(int(time.time()))},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }

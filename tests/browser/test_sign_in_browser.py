@@ -36,7 +36,7 @@ def test_polish_citizen_signs_in_the_browser_and_gets_a_receipt(site: str, brows
     page.get_by_role("button", name="Sign the statement of support").click()
 
     assert page.locator("h1").inner_text() == "Thank you for your support"
-    assert re.fullmatch(r"[0-9a-f-]{36}", page.locator(".receipt code").inner_text())
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}-[0-9a-f-]{36}", page.locator(".receipt code").inner_text())
     screenshot(page, "receipt-pl-en")
     page.close()
 

@@ -78,6 +78,17 @@ def clear_tables(settings: Settings) -> None:
                 dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
+def write_counts(dynamodb: Any, counters_table: str, initiative_id: str, counts: dict[str, int],
+                 shard: int = 0) -> None:
+    """Counts as the count function leaves them: a totals item per shard, one number per Member State."""
+    from chalicelib.storage.counter_writer import totals_sort_key
+
+    dynamodb.put_item(TableName=counters_table, Item={
+        "pk": {"S": initiative_id}, "sk": {"S": totals_sort_key(shard)},
+        **{code: {"N": str(number)} for code, number in counts.items()},
+    })
+
+
 @pytest.fixture
 def empty_tables(aws_settings: Settings) -> Settings:
     clear_tables(aws_settings)

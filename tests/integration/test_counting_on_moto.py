@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -11,16 +12,30 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import app as app_module
 from chalicelib import services
 from chalicelib.config import Settings
+from chalicelib.counting.exactly_once import DeliveryNotAppliedError
+from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
+from chalicelib.counting.ports import (
+    CountedRecord,
+    CountedState,
+    CountTransaction,
+    LedgerRefusedError,
+    StatementRef,
+)
 from chalicelib.counting.recount import recount
 from chalicelib.local.stream_events import scheduled_event
 from chalicelib.signing.ports import StatementRecord
-from chalicelib.storage.counter_writer import FINAL_SORT_KEY, DynamoDBCountLedger
+from chalicelib.signing.statement_id import new_statement_id
+from chalicelib.storage.counter_writer import FINAL_SORT_KEY, DynamoDBCountLedger, counted_record_of
 from chalicelib.storage.counters import DynamoDBCounterReader
-from chalicelib.storage.statements import DynamoDBStatementStore, statement_key
+from chalicelib.storage.statements import DynamoDBStatementStore, statement_bucket, statement_key
+from tests.integration.conftest import clear_tables
+from tests.unit.test_counting_properties import run_schedule
 
 INITIATIVE = "demo-2026"  # the demo initiative's id: the recount recounts the configured initiative
 Records = Callable[[], list[dict[str, Any]]]
@@ -62,10 +77,10 @@ def _store(settings: Settings) -> DynamoDBStatementStore:
     return DynamoDBStatementStore(boto3.client("dynamodb", region_name=settings.region), settings.statements_table)
 
 
-def _sign(settings: Settings, member_state: str) -> str:
+def _sign(settings: Settings, member_state: str, day: date = date(2026, 11, 27)) -> str:
     """A statement stored as the POST path stores it (sealed data made up: counting never reads it)."""
-    statement_id = str(uuid.uuid4())
-    record = StatementRecord(INITIATIVE, member_state, statement_id, date(2026, 11, 27), "en", 1, b"sealed")
+    statement_id = new_statement_id(day)
+    record = StatementRecord(INITIATIVE, member_state, statement_id, day, "en", 1, b"sealed")
     assert _store(settings).add(record, uuid.uuid4().hex)
     return statement_id
 
@@ -120,12 +135,12 @@ def test_a_crash_after_the_counters_were_written_then_the_redelivery_counts_once
     with Client(app_module.app) as lambda_client:
         client.meta.events.register("after-call.dynamodb.TransactWriteItems", crash)
         if reports_item_failures:
-            # Lambda is told to deliver again from the first record: the retry finds this delivery's marker.
+            # Lambda is told to deliver again from the first record not known to be applied.
             response = _deliver(lambda_client, batch)
             assert response == {"batchItemFailures": [{"itemIdentifier": batch[0]["dynamodb"]["SequenceNumber"]}]}
         else:
             # A mapping without ReportBatchItemFailures would take an answer for success: the function fails.
-            with pytest.raises(CrashAfterWrite):
+            with pytest.raises(DeliveryNotAppliedError):
                 _deliver(lambda_client, batch)
         client.meta.events.unregister("after-call.dynamodb.TransactWriteItems", crash)
         assert _counts(empty_tables) == {"FR": 2, "IT": 1}
@@ -214,33 +229,33 @@ def test_a_poison_record_is_dead_lettered_the_batch_counts_and_the_recount_repor
     assert f"dead letters initiative={INITIATIVE} total=1" in caplog.text
 
 
-def test_the_recount_reports_drift_and_corrects_it_when_the_next_run_sees_it_again(
-    lambda_client: Client, current: services.Services, dynamodb: Any, empty_tables: Settings, statement_stream: Records,
+def test_the_repair_counts_statements_whose_records_never_came_once(
+    lambda_client: Client, current: services.Services, empty_tables: Settings, statement_stream: Records,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for state in ("PT", "PT", "ES"):
         _sign(empty_tables, state)
     _deliver(lambda_client, statement_stream())
-    dynamodb.update_item(  # a counter gone wrong by hand
-        TableName=empty_tables.counters_table, Key={"pk": {"S": INITIATIVE}, "sk": {"S": "MS#PT"}},
-        UpdateExpression="SET signatories = :wrong", ExpressionAttributeValues={":wrong": {"N": "7"}},
-    )
-    store = current.recount_store
+    for state in ("PT", "IE"):
+        _sign(empty_tables, state)
+    discarded = statement_stream()  # the mapping gave up on these: never delivered
 
     with caplog.at_level(logging.INFO):
         # Three States, not the scheduled handler's 27: moto answers some hundred queries a second.
-        recount(INITIATIVE, store, ["PT", "ES", "IE"])
-        assert _counts(empty_tables)["PT"] == 7  # seen once: it might still be the stream catching up
-        recount(INITIATIVE, store, ["PT", "ES", "IE"])
+        waiting = recount(INITIATIVE, current.recount_store, current.count_ledger, today=current.today,
+                          member_states=["PT", "ES", "IE"])
+        assert (waiting.waiting, _counts(empty_tables)) == (2, {"PT": 2, "ES": 1})  # too recent to repair
+        later = recount(INITIATIVE, current.recount_store, current.count_ledger, today=current.today,
+                        member_states=["PT", "ES", "IE"], now=lambda: time.time() + REPAIR_AFTER_SECONDS + 1)
 
-    assert f"count drift initiative={INITIATIVE} state=PT counted=7 recounted=2" in caplog.text
-    assert _counts(empty_tables) == {"PT": 2, "ES": 1}
-    _sign(empty_tables, "PT")  # and counting goes on from the corrected value
-    _deliver(lambda_client, statement_stream())
-    assert _counts(empty_tables) == {"PT": 3, "ES": 1}
+    assert later.repaired == 2
+    assert f"count repaired initiative={INITIATIVE} state=PT counted=1 uncounted=0" in caplog.text
+    assert _counts(empty_tables) == {"PT": 3, "ES": 1, "IE": 1}
+    _deliver(lambda_client, discarded)  # the records come after all: nothing counts twice
+    assert _counts(empty_tables) == {"PT": 3, "ES": 1, "IE": 1}
 
 
-def test_a_batch_costs_one_read_and_one_transaction(
+def test_a_batch_costs_transactions_only_and_no_read(
     lambda_client: Client, current: services.Services, empty_tables: Settings, statement_stream: Records
 ) -> None:
     import boto3
@@ -255,32 +270,107 @@ def test_a_batch_costs_one_read_and_one_transaction(
 
     _deliver(lambda_client, batch)
 
-    assert [name.rsplit(".", 1)[1] for name in calls] == ["BatchGetItem", "TransactWriteItems"]
+    assert [name.rsplit(".", 1)[1] for name in calls] == ["TransactWriteItems"]
     assert sum(_counts(empty_tables).values()) == 30
 
 
-def test_progress_markers_expire_by_ttl_on_the_counters_table(aws_settings: Settings, dynamodb: Any) -> None:
-    described = dynamodb.describe_time_to_live(TableName=aws_settings.counters_table)["TimeToLiveDescription"]
-
-    assert (described["TimeToLiveStatus"], described["AttributeName"]) == ("ENABLED", "expires_at")
+def _ref(member_state: str, statement_id: str) -> StatementRef:
+    return StatementRef(INITIATIVE, member_state, statement_bucket(statement_id), statement_id)
 
 
-def test_a_delivery_that_read_a_marker_since_moved_is_refused_and_writes_nothing(empty_tables: Settings) -> None:
+def test_a_statement_counted_already_is_refused_by_name_and_nothing_is_written(empty_tables: Settings) -> None:
     import boto3
-
-    from chalicelib.counting.ports import CountTransaction, LedgerConflictError
 
     ledger = DynamoDBCountLedger(boto3.client("dynamodb", region_name=empty_tables.region),
                                  empty_tables.counters_table)
-    first = CountTransaction("event-1", 0, ("event-1",), {(INITIATIVE, "PL"): 1})
-    ledger.apply(first)
+    first, second = _ref("PL", "2026-11-27-a"), _ref("PL", "2026-11-27-b")
+    ledger.apply(CountTransaction(count=((first, date(2026, 11, 27)),), not_final=frozenset({INITIATIVE})))
 
-    with pytest.raises(LedgerConflictError):
-        ledger.apply(first)  # a second delivery that read the marker before the first wrote it
-    ledger.continue_run("event-2", ("event-2", "event-3"))
-    ledger.continue_run("event-2", ("event-2",))  # a shorter run never replaces a longer one
+    with pytest.raises(LedgerRefusedError) as refusal:
+        ledger.apply(CountTransaction(count=((second, date(2026, 11, 27)), (first, date(2026, 11, 27))),
+                                      not_final=frozenset({INITIATIVE})))
 
-    state = ledger.read("event-2", [INITIATIVE])
-    assert state.marker.record_ids == ("event-2", "event-3") and state.final_initiatives == frozenset()
-    assert ledger.read("event-1", []).marker.version == 1
+    assert (refusal.value.moved, refusal.value.became_final, refusal.value.busy) == ({first}, frozenset(), False)
+    assert ledger.counted([first, second]) == {first: CountedRecord(CountedState.COUNTED, date(2026, 11, 27)),
+                                               second: CountedRecord(CountedState.ABSENT)}
     assert _counts(empty_tables) == {"PL": 1}
+
+
+def test_counts_made_final_between_read_and_write_refuse_a_removal_on_dynamodb(
+    dynamodb: Any, empty_tables: Settings
+) -> None:
+    """The FINAL flag is checked inside the transaction, not only when the batch was read."""
+    import boto3
+
+    ledger = DynamoDBCountLedger(boto3.client("dynamodb", region_name=empty_tables.region),
+                                 empty_tables.counters_table)
+    statement = _ref("SE", "2026-11-27-c")
+    ledger.apply(CountTransaction(count=((statement, date(2026, 11, 27)),), not_final=frozenset({INITIATIVE})))
+    [record] = ledger.counted([statement]).values()  # the count function reads, then the purge publishes
+    dynamodb.put_item(TableName=empty_tables.counters_table,
+                      Item={"pk": {"S": INITIATIVE}, "sk": {"S": FINAL_SORT_KEY}})
+
+    with pytest.raises(LedgerRefusedError) as refusal:
+        ledger.apply(CountTransaction(uncount=((statement, record.day or date(2026, 11, 27)),),
+                                      not_final=frozenset({INITIATIVE})))
+
+    assert refusal.value.became_final == {INITIATIVE} and not refusal.value.moved
+    assert _counts(empty_tables) == {"SE": 1}
+    assert ledger.counted([statement])[statement].state is CountedState.COUNTED
+
+
+def test_daily_counts_follow_the_signing_day_and_removals(
+    lambda_client: Client, dynamodb: Any, empty_tables: Settings, statement_stream: Records
+) -> None:
+    import boto3
+
+    first = _sign(empty_tables, "NL", date(2026, 11, 26))
+    _sign(empty_tables, "NL", date(2026, 11, 27))
+    _sign(empty_tables, "BE", date(2026, 11, 27))
+    _deliver(lambda_client, statement_stream())
+    _delete(dynamodb, empty_tables, "NL", first)
+    _deliver(lambda_client, statement_stream())
+
+    reader = DynamoDBCounterReader(boto3.client("dynamodb", region_name=empty_tables.region),
+                                   empty_tables.counters_table)
+    assert reader.daily_counts(INITIATIVE) == {"2026-11-27": {"NL": 1, "BE": 1}}
+    assert reader.counts(INITIATIVE) == {"NL": 1, "BE": 1}
+
+
+class MotoLedgerView(DynamoDBCountLedger):
+    """The DynamoDB ledger on moto, with the read-outs the delivery model checks (scans: small tables)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import boto3
+
+        self.client = boto3.client("dynamodb", region_name=settings.region)
+        super().__init__(self.client, settings.counters_table)
+        self.settings = settings
+        self.final: set[str] = set()
+
+    @property
+    def records(self) -> dict[StatementRef, CountedRecord]:
+        found: dict[StatementRef, CountedRecord] = {}
+        for page in self.client.get_paginator("scan").paginate(TableName=self.settings.counters_table):
+            for item in page["Items"]:
+                parts = item["pk"]["S"].split("#")
+                if parts[0] == "C" and len(parts) == 4:
+                    found[StatementRef(parts[1], parts[2], int(parts[3]), item["sk"]["S"])] = counted_record_of(item)
+        return found
+
+    def counts(self, initiative_id: str) -> dict[str, int]:
+        counts = DynamoDBCounterReader(self.client, self.settings.counters_table).counts(initiative_id)
+        return {state: number for state, number in counts.items() if number}
+
+    def daily_counts(self, initiative_id: str) -> dict[str, dict[str, int]]:
+        days = DynamoDBCounterReader(self.client, self.settings.counters_table).daily_counts(initiative_id)
+        return {day: {s: n for s, n in states.items() if n} for day, states in days.items()}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_the_delivery_model_on_moto_counts_each_statement_exactly_once(aws_settings: Settings,
+                                                                        data: st.DataObject) -> None:
+    """The model of tests/unit/test_counting_properties.py, fewer schedules, on the real DynamoDB ledger."""
+    clear_tables(aws_settings)
+    run_schedule(data, lambda _max_items: MotoLedgerView(aws_settings))

@@ -164,16 +164,22 @@ def test_count_function_reads_only_the_stream_and_writes_only_counters(package: 
     assert {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"} <= granted
 
 
-def test_recount_function_counts_statements_without_reading_them(package: Path) -> None:
+def test_recount_function_reads_statement_keys_and_times_never_their_content(package: Path) -> None:
+    from chalicelib.storage.recount_store import STATEMENT_ATTRIBUTES_READ
+
     statements = _policy_statements(package, "RecountStatementsRole")
 
+    on_statements = [statement for statement in statements if "eci-dev-statements" in json.dumps(statement["Resource"])]
+    assert on_statements
     for statement in statements:
         actions = _actions(statement)
         assert all("*" not in action for action in actions), statement
         assert not any(action.startswith("kms:") for action in actions)
-        if "eci-dev-statements" in json.dumps(statement["Resource"]):
-            assert actions == ["dynamodb:Query"]
-            assert statement["Condition"]["StringEquals"] == {"dynamodb:Select": "COUNT"}
+    for statement in on_statements:
+        assert _actions(statement) == ["dynamodb:Query"]
+        assert statement["Condition"]["StringEquals"] == {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+        allowed = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+        assert sorted(allowed) == sorted(STATEMENT_ATTRIBUTES_READ) and "sealed" not in allowed
 
 
 # --- every function: its own role, its own policy file, no wildcard action --------------------------------
@@ -323,6 +329,7 @@ def test_the_merged_template_completes_the_stream_mapping_as_make_deploy_does(me
     assert {key: mapping[key] for key in STREAM_MAPPING} == STREAM_MAPPING
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] == 10
+    assert mapping["MaximumRecordAgeInSeconds"] == 3600
     assert mapping["DestinationConfig"] == {
         "OnFailure": {"Destination": {"Fn::GetAtt": ["CountStatementsFailureQueue", "Arn"]}}}
     assert (mapping["StartingPosition"], mapping["BatchSize"]) == ("TRIM_HORIZON", 1000)  # chalice's, kept

@@ -26,10 +26,10 @@ from chalicelib.signing.ports import StatementRecord
 from chalicelib.signing.statement import PersonalData
 from chalicelib.signing.submit import encryption_context
 from chalicelib.storage.clients import AwsClients
-from chalicelib.storage.counters import counter_sort_key
 from chalicelib.storage.encryption import KmsStatementSealer
 from chalicelib.storage.statements import DynamoDBStatementStore
 from tests.fakes import SimulatedCrash
+from tests.integration.conftest import write_counts
 from tests.unit.export_specimens import DEMO_FILE, demo_initiative
 
 SCHEMA = Path(__file__).resolve().parents[2] / "chalicelib" / "exporting" / "support_form.xsd"
@@ -87,11 +87,7 @@ class World:
             self.signed[statement_id] = Signed(code, language, person.properties())
 
     def set_counts(self, counts: dict[str, int]) -> None:
-        for code, number in counts.items():
-            self.clients.dynamodb.put_item(TableName=self.settings.counters_table, Item={
-                "pk": {"S": self.initiative.id}, "sk": {"S": counter_sort_key(code)},
-                "signatories": {"N": str(number)},
-            })
+        write_counts(self.clients.dynamodb, self.settings.counters_table, self.initiative.id, counts)
 
     def jobs(self, **settings: Any) -> Jobs:
         return Jobs(replace(self.settings, **settings), self.initiative, today=lambda: SIGNING_DAY,

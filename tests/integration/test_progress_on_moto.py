@@ -15,8 +15,8 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import services
 from chalicelib.config import Settings
-from chalicelib.storage.counters import SIGNATORIES_ATTRIBUTE, counter_sort_key
 from chalicelib.web.headers import security_headers
+from tests.integration.conftest import write_counts
 
 VIEWING_DAY = date(2026, 11, 27)  # the demo initiative collects 2026-09-01 .. 2027-08-31
 NOW = 1_795_766_400.0  # 2026-11-27T08:00:00Z
@@ -30,10 +30,7 @@ COUNTS = {
 
 
 def _write_counts(dynamodb: Any, settings: Settings, counts: dict[str, int], initiative: str = "demo-2026") -> None:
-    for code, count in counts.items():
-        dynamodb.put_item(TableName=settings.counters_table, Item={
-            "pk": {"S": initiative}, "sk": {"S": counter_sort_key(code)}, SIGNATORIES_ATTRIBUTE: {"N": str(count)},
-        })
+    write_counts(dynamodb, settings.counters_table, initiative, counts)
 
 
 @pytest.fixture
@@ -183,7 +180,8 @@ def test_after_new_signatories_the_old_tag_gets_the_new_figures(
     import boto3
 
     tag = _headers(client.http.get("/counts.json"))["etag"]
-    _write_counts(boto3.client("dynamodb", region_name=aws_settings.region), aws_settings, {"MT": 4_320})
+    write_counts(boto3.client("dynamodb", region_name=aws_settings.region), aws_settings.counters_table,
+                 "demo-2026", {"MT": 1}, shard=3)  # one more Maltese signatory, on another counter shard
     services.use(services.Services(current.settings, current.initiative, today=current.today,
                                    now=lambda: NOW + current.settings.counts_cache_seconds))
 

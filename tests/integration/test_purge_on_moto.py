@@ -25,12 +25,12 @@ from chalicelib.initiative import Initiative
 from chalicelib.jobs import Jobs
 from chalicelib.signing.ports import StatementRecord
 from chalicelib.storage.clients import AwsClients
-from chalicelib.storage.counters import counter_sort_key
 from chalicelib.storage.export_files import S3ExportPurger
 from chalicelib.storage.retention_records import DynamoDBRetentionRecords
 from chalicelib.storage.statement_purger import DynamoDBStatementPurger
 from chalicelib.storage.statements import DynamoDBStatementStore
 from chalicelib.storage.table_backups import DynamoDBBackupPurger
+from tests.integration.conftest import write_counts
 from tests.unit.export_specimens import demo_initiative
 
 DUE = date(2028, 6, 1)  # 21 months after the demo's collection start, 2026-09-01
@@ -73,8 +73,7 @@ def _fill(settings: Settings, clients: AwsClients, initiative: Initiative, per_s
             record = StatementRecord(initiative.id, code, str(uuid.uuid4()), date(2026, 11, 27), "en", 1,
                                      b"sealed bytes stand-in")
             assert store.add(record, uuid.uuid4().hex)
-        clients.dynamodb.put_item(TableName=settings.counters_table, Item={
-            "pk": {"S": initiative.id}, "sk": {"S": counter_sort_key(code)}, "signatories": {"N": str(count)}})
+    write_counts(clients.dynamodb, settings.counters_table, initiative.id, per_state)
     for key in (f"{initiative.id}/r1/manifest.json", f"{initiative.id}/r1/DE/support-forms-DE-en-001.xml.enc",
                 f"{initiative.id}/r1/DE/support-forms-DE-en-001.xml.enc"):
         clients.s3.put_object(Bucket=settings.export_bucket, Key=key, Body=b"x")
@@ -120,7 +119,7 @@ def test_purge_destroys_exactly_what_is_due_and_nothing_of_another_initiative(
     assert _items(aws_settings, clients, other.id) == {"statements": 4, "markers": 4}
     assert _versions(aws_settings, clients, other.id) == 3
     counters = _counters(aws_settings, clients, due.id)
-    assert counters["MS#DE"]["signatories"]["N"] == "3" and counters["MS#PL"]["signatories"]["N"] == "2"
+    assert counters["TOTAL#00"]["DE"]["N"] == "3" and counters["TOTAL#00"]["PL"]["N"] == "2"
     assert "FINAL" in counters
     assert "FINAL" not in _counters(aws_settings, clients, other.id)
     record = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table).purge_record(due.id)

@@ -98,7 +98,7 @@ def test_polish_citizen_signs_and_gets_a_receipt(client: Client, aws: Any, aws_s
     response = _sign(client, "PL", POLISH_CITIZEN)
 
     assert response.status_code == 200
-    statement_id = re.search(rb"<code>([0-9a-f-]{36})</code>", response.body)
+    statement_id = re.search(rb"<code>(\d{4}-\d{2}-\d{2}-[0-9a-f-]{36})</code>", response.body)
     assert statement_id, "the receipt shows the statement identifier"
     assert b"27 November 2026" in response.body
     [statement] = _statements(aws, aws_settings)
@@ -139,7 +139,7 @@ def test_second_statement_by_the_same_person_adds_nothing_and_looks_the_same(
     again = _sign(client, "PL", {**POLISH_CITIZEN, "id_number": "440 514 013 59"})
 
     assert first.status_code == again.status_code == 200
-    strip_id = re.compile(rb"<code>[0-9a-f-]{36}</code>")
+    strip_id = re.compile(rb"<code>\d{4}-\d{2}-\d{2}-[0-9a-f-]{36}</code>")
     assert strip_id.sub(b"", first.body) == strip_id.sub(b"", again.body)
     assert len(_statements(aws, aws_settings)) == 1
     assert len(_markers(aws, aws_settings)) == 1

@@ -18,7 +18,7 @@ import pytest
 from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.signing.ports import StatementRecord, StorageUnavailableError
 from chalicelib.storage.clients import AwsClients
-from chalicelib.storage.counters import DynamoDBCounterReader, counter_sort_key
+from chalicelib.storage.counters import DynamoDBCounterReader
 from chalicelib.storage.encryption import (
     KmsStatementOpener,
     KmsStatementSealer,
@@ -37,6 +37,7 @@ from chalicelib.storage.statements import (
     parse_statement_partition_key,
     statement_key,
 )
+from tests.integration.conftest import write_counts
 
 INITIATIVE = "demo-2026"
 CONTEXT = {"initiative_id": INITIATIVE, "member_state": "DE"}
@@ -294,20 +295,18 @@ def test_undecryptable_fingerprint_key_parameter_is_named_in_the_error(aws_clien
 # --- counters -------------------------------------------------------------------------------------------
 
 
-def test_counts_are_read_per_member_state(empty_tables: Settings, aws_clients: AwsClients) -> None:
+def test_counts_are_the_sum_of_their_shards_per_member_state(empty_tables: Settings, aws_clients: AwsClients) -> None:
     dynamodb = aws_clients.dynamodb
-    for code, number in (("DE", 7), ("PL", 3)):
-        sort_key = counter_sort_key(code)
-        count = {"pk": {"S": INITIATIVE}, "sk": {"S": sort_key}, "signatories": {"N": str(number)}}
-        dynamodb.put_item(TableName=empty_tables.counters_table, Item=count)
-    dynamodb.put_item(  # the counter's own bookkeeping shares the partition and is not a count
+    write_counts(dynamodb, empty_tables.counters_table, INITIATIVE, {"DE": 5, "PL": 3}, shard=0)
+    write_counts(dynamodb, empty_tables.counters_table, INITIATIVE, {"DE": 2, "AT": 0}, shard=5)
+    dynamodb.put_item(  # the final flag shares the partition and is not a count
         TableName=empty_tables.counters_table,
-        Item={"pk": {"S": INITIATIVE}, "sk": {"S": "SHARD#0001"}, "sequence": {"S": "0" * 40}},
+        Item={"pk": {"S": INITIATIVE}, "sk": {"S": "FINAL"}, "DE": {"N": "99"}},
     )
 
     reader = DynamoDBCounterReader(dynamodb, empty_tables.counters_table)
 
-    assert reader.counts(INITIATIVE) == {"DE": 7, "PL": 3}
+    assert reader.counts(INITIATIVE) == {"DE": 7, "PL": 3, "AT": 0}
     assert reader.counts("initiative-without-statements") == {}
 
 

@@ -1,223 +1,333 @@
-"""Each statement changes its count exactly once, however Lambda delivers, redelivers or splits the stream."""
+"""Each statement changes its count exactly once, however Lambda delivers, splits, discards or repeats records.
+
+The first two tests are the schedules that counted twice under the earlier per-batch markers (issue #10,
+findings 1 and 2); the rest are the scheme's other paths. The property-based model of the whole event
+source mapping is tests/unit/test_counting_properties.py.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from chalicelib.counting.exactly_once import (
-    MAX_CONFLICTS,
+    MAX_BUSY_REFUSALS,
+    DeliveryNotAppliedError,
     apply_delivery,
     count_stream_batch,
     count_stream_event,
-    plan_delivery,
 )
-from chalicelib.counting.ports import AppliedRun, LedgerConflictError
+from chalicelib.counting.ports import CountedState, StatementRef, transaction_items
 from chalicelib.counting.stream_records import StreamRecord
 from chalicelib.local.stream_events import lambda_stream_event
 from chalicelib.rules.member_states import member_state_codes
-from tests.fakes import InMemoryCountLedger, SimulatedCrash
-from tests.unit.stream_specimens import INITIATIVE, OTHER_INITIATIVE, STREAM_ARN, MiniatureTable, parsed
+from tests.fakes import FaultyLedger, InMemoryCountLedger, ProcessDied
+from tests.unit.stream_specimens import (
+    INITIATIVE,
+    OTHER_INITIATIVE,
+    SIGNING_DAY,
+    STREAM_ARN,
+    MiniatureTable,
+    parsed,
+)
+
+TODAY = date(2026, 11, 28)
+
+
+def _ledger(max_items: int = 100) -> Any:
+    return FaultyLedger(InMemoryCountLedger(max_items))
+
+
+def _today() -> date:
+    return TODAY
 
 
 def _signatures(table: MiniatureTable, *states: str) -> list[StreamRecord]:
     return parsed([table.sign(state)[1] for state in states])
 
 
+def _apply(records: list[StreamRecord], ledger: InMemoryCountLedger, max_items: int = 100) -> Any:
+    return apply_delivery(records, ledger, _today, max_items, pause=lambda _: None)
+
+
+def test_a_half_discarded_after_a_split_does_not_make_the_other_half_count_twice() -> None:
+    """Finding 1: r1..r4 written, then a timeout; Lambda splits; r1..r2 fails until discarded; r3..r4 alone."""
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL", "PL", "DE", "DE")
+    ledger.crash_at(1, after_write=True)  # the transaction commits, then the function times out
+    with pytest.raises(ProcessDied):
+        _apply(batch, ledger)
+
+    ledger.busy_next(1000)  # the half r1..r2 is refused until Lambda discards it
+    for _ in range(11):
+        with pytest.raises(DeliveryNotAppliedError):
+            _apply(batch[:2], ledger)
+    ledger.busy_next(0)
+    _apply(batch[2:], ledger)  # the half r3..r4, delivered alone
+
+    assert ledger.counts(INITIATIVE) == {"PL": 2, "DE": 2}
+
+
+def test_a_write_that_lands_after_its_sandbox_died_counts_nothing_twice() -> None:
+    """Finding 2: a delivery's write is still in flight when its sandbox dies; a retry with other
+    boundaries counts the same records; then the old write lands."""
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL", "DE", "FR", "MT")
+    ledger.hold_next()
+    with pytest.raises(ProcessDied):
+        _apply(batch, ledger)
+    _apply(batch[2:], ledger)  # a split half keyed elsewhere
+    _apply(batch[:2], ledger)
+
+    assert ledger.land_held() == 0  # refused: its statements are counted already
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1, "FR": 1, "MT": 1}
+
+
 def test_a_replayed_batch_counts_nothing_twice() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    table, ledger = MiniatureTable(), _ledger()
     batch = _signatures(table, "PL", "PL", "DE")
 
-    apply_delivery(batch, ledger)
-    replay = apply_delivery(batch, ledger)
+    first = _apply(batch, ledger)
+    second = _apply(batch, ledger)
 
     assert ledger.counts(INITIATIVE) == {"PL": 2, "DE": 1}
-    assert (replay.applied, replay.already_applied, replay.transactions) == (0, 3, 0)
+    assert (first.counted, second.counted, second.already) == (3, 0, 3)
 
 
 def test_a_crash_after_the_write_then_the_same_batch_again_counts_once() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    batch = _signatures(table, "FR", "FR", "IT")
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL", "DE", "DE")
     ledger.crash_at(1, after_write=True)
 
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(batch, ledger)
-    apply_delivery(batch, ledger)
+    with pytest.raises(ProcessDied):
+        _apply(batch, ledger)
+    _apply(batch, ledger)
 
-    assert ledger.counts(INITIATIVE) == {"FR": 2, "IT": 1}
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 2}
 
 
 def test_a_crash_before_the_write_leaves_nothing_and_the_redelivery_counts_all() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    batch = _signatures(table, "FR", "IT")
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL", "DE")
     ledger.crash_at(1, after_write=False)
 
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(batch, ledger)
+    with pytest.raises(ProcessDied):
+        _apply(batch, ledger)
     assert ledger.counts(INITIATIVE) == {}
-    apply_delivery(batch, ledger)
+    _apply(batch, ledger)
 
-    assert ledger.counts(INITIATIVE) == {"FR": 1, "IT": 1}
-
-
-def test_a_redelivery_with_more_records_counts_only_the_new_ones() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    records = _signatures(table, "PL", "PL", "PL", "DE", "DE")
-    ledger.crash_at(1, after_write=True)
-
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(records[:3], ledger)
-    outcome = apply_delivery(records, ledger)
-
-    assert ledger.counts(INITIATIVE) == {"PL": 3, "DE": 2}
-    assert (outcome.already_applied, outcome.applied) == (3, 2)
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
 
 
-def test_a_shorter_redelivery_leaves_a_continuation_so_the_next_batch_skips_what_was_counted() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    records = _signatures(table, "PL", "DE", "FR", "IT", "ES", "PT")
-    ledger.crash_at(1, after_write=True)
+def test_of_two_concurrent_deliveries_of_one_batch_only_one_counts_each_statement() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL", "DE", "FR")
+    ledger.before_next_apply = lambda: _apply(batch[1:], ledger)  # the other delivery writes first
 
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(records[:4], ledger)  # PL DE FR IT written, then the crash
-    shorter = apply_delivery(records[:2], ledger)  # Lambda retries PL DE only, succeeds, moves on to FR
-    apply_delivery(records[2:], ledger)
+    outcome = _apply(batch, ledger)
 
-    assert shorter.continued
-    assert ledger.counts(INITIATIVE) == dict.fromkeys(["PL", "DE", "FR", "IT", "ES", "PT"], 1)
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1, "FR": 1}
+    assert (outcome.counted, outcome.already, outcome.refusals) == (1, 2, 1)
 
 
-def test_two_shards_interleaved_count_every_statement_once() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    shard_one = _signatures(table, "PL", "PL", "DE", "DE")
-    shard_two = _signatures(table, "PL", "AT", "AT")
+def test_counts_are_kept_per_signing_day_from_the_statement_id() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    records = [table.sign("PL", day=date(2026, 11, 30))[1], table.sign("PL", day=date(2026, 12, 1))[1],
+               table.sign("DE", day=date(2026, 12, 1))[1]]
 
-    apply_delivery(shard_one[:2], ledger)
-    apply_delivery(shard_two[:1], ledger)
-    apply_delivery(shard_one[2:], ledger)
-    apply_delivery(shard_two[:1], ledger)  # shard two's first batch again
-    apply_delivery(shard_two[1:], ledger)
+    _apply(parsed(records), ledger)
 
-    assert ledger.counts(INITIATIVE) == {"PL": 3, "DE": 2, "AT": 2}
+    assert ledger.daily_counts(INITIATIVE) == {"2026-11-30": {"PL": 1}, "2026-12-01": {"PL": 1, "DE": 1}}
+    assert ledger.daily_counts(INITIATIVE) == table.daily_counts()
 
 
-def test_of_two_concurrent_deliveries_of_one_batch_only_one_writes() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    batch = _signatures(table, "SE", "SE", "FI")
-    ledger.before_next_apply = lambda: apply_delivery(batch, ledger)  # the other one writes first
+def test_an_id_without_a_day_counts_on_the_brussels_day_its_record_was_made() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    raw = table.raw("INSERT", "S#clean-rivers#PL#03", "1b4e28ba-2fa1-4d6b-a3ef-4b1d5c6e7f80")
+    raw["dynamodb"]["ApproximateCreationDateTime"] = 1796166000  # 2026-12-01 23:00 UTC: 2 December in Brussels
 
-    outcome = apply_delivery(batch, ledger)
+    _apply(parsed([raw]), ledger)
 
-    assert ledger.counts(INITIATIVE) == {"SE": 2, "FI": 1}
-    assert (ledger.transactions, ledger.refused, outcome.conflicts) == (1, 1, 1)
-
-
-def test_organisers_removals_lower_the_count_in_the_same_batch_as_signatures() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    first, insert = table.sign("NL")
-    _, second = table.sign("NL")
-    apply_delivery(parsed([insert, second]), ledger)
-
-    apply_delivery(parsed([table.remove(first), table.sign("BE")[1]]), ledger)
-
-    assert ledger.counts(INITIATIVE) == {"NL": 1, "BE": 1}
+    assert ledger.daily_counts(INITIATIVE) == {"2026-12-02": {"PL": 1}}
 
 
-def test_removals_after_the_counts_are_final_change_nothing_and_ttl_removals_never_do() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    signed = [table.sign("LU") for _ in range(3)]
-    apply_delivery(parsed([insert for _, insert in signed]), ledger)
+def test_an_organisers_removal_lowers_the_total_and_the_day_it_was_counted_under() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    first, insert = table.sign("PL", day=date(2026, 11, 30))
+    _, other = table.sign("PL", day=date(2026, 12, 1))
+    _apply(parsed([insert, other]), ledger)
 
-    apply_delivery(parsed([table.remove(signed[0][0], by_ttl=True)]), ledger)
+    _apply(parsed([table.remove(first)]), ledger)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
+    assert ledger.daily_counts(INITIATIVE) == {"2026-12-01": {"PL": 1}}
+
+
+def test_a_removal_seen_before_its_insert_keeps_the_insert_from_ever_counting() -> None:
+    """The insert's batch was discarded (or is late); the removal comes first; then the insert again."""
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("DE")
+    removal = table.remove(statement)
+
+    buried = _apply(parsed([removal]), ledger)
+    late = _apply(parsed([insert]), ledger)
+
+    assert ledger.counts(INITIATIVE) == {}
+    assert (buried.buried, late.counted, late.already) == (1, 0, 1)
+
+
+def test_a_signature_and_its_removal_in_one_batch_change_nothing_and_cannot_count_later() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("FR")
+    removal = table.remove(statement)
+
+    _apply(parsed([insert, removal]), ledger)
+    _apply(parsed([insert]), ledger)  # a zombie or a replay of the insert alone
+
+    assert ledger.counts(INITIATIVE) == {}
+
+
+def test_a_removal_replayed_takes_one_off_only_once() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    _, other = table.sign("PL")
+    _apply(parsed([insert, other]), ledger)
+    removal = parsed([table.remove(statement)])
+
+    _apply(removal, ledger)
+    _apply(removal, ledger)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
+
+
+def test_two_concurrent_removals_of_one_statement_take_one_off() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    _apply(parsed([insert, table.sign("PL")[1]]), ledger)
+    removal = parsed([table.remove(statement)])
+    ledger.before_next_apply = lambda: _apply(removal, ledger)
+
+    _apply(removal, ledger)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
+
+
+def test_after_the_counts_are_final_nothing_changes_them_and_ttl_removals_never_do() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    other, second = table.sign("PL")
+    _apply(parsed([insert, second]), ledger)
     ledger.final.add(INITIATIVE)
-    outcome = apply_delivery(parsed([table.remove(signed[1][0])]), ledger)
 
-    assert ledger.counts(INITIATIVE) == {"LU": 3}
-    assert outcome.kept_final == 1
+    outcome = _apply(parsed([table.remove(statement), table.remove(other, by_ttl=True),
+                             table.sign("PL")[1]]), ledger)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 2}
+    assert (outcome.kept_final, outcome.ignored) == (2, 1)
 
 
-def test_a_removal_meeting_counts_made_final_meanwhile_is_refused_and_changes_nothing() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    statement, insert = table.sign("MT")
-    apply_delivery(parsed([insert]), ledger)
-    ledger.before_next_apply = lambda: ledger.final.add(INITIATIVE)  # the purge publishes the final counts
+def test_counts_made_final_between_read_and_write_refuse_the_write_and_change_nothing() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    _apply(parsed([insert]), ledger)
+    ledger.before_next_apply = lambda: ledger.final.add(INITIATIVE)
 
-    outcome = apply_delivery(parsed([table.remove(statement)]), ledger)
+    outcome = _apply(parsed([table.remove(statement)]), ledger)
 
-    assert ledger.counts(INITIATIVE) == {"MT": 1}
-    assert (outcome.conflicts, outcome.kept_final) == (1, 1)
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
+    assert (outcome.refusals, outcome.kept_final, outcome.uncounted) == (1, 1, 0)
+
+
+def test_a_final_initiative_in_the_batch_leaves_the_other_initiatives_counting() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    ledger.final.add(OTHER_INITIATIVE)
+
+    _apply(parsed([table.sign("PL", OTHER_INITIATIVE)[1], table.sign("PL")[1]]), ledger)
+
+    assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({"PL": 1}, {})
 
 
 def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    raw = [table.sign("CZ")[1], table.raw("INSERT", "S#clean-rivers#CZ#99"), table.sign("CZ")[1]]
-    batch = parsed(raw)
+    table, ledger = MiniatureTable(), _ledger()
+    batch = parsed([table.sign("PL")[1], table.raw("INSERT", "S#clean-rivers#PL#99"), table.sign("DE")[1]])
 
-    first = count_stream_event(lambda_stream_event(raw, STREAM_ARN), ledger)
-    apply_delivery(batch, ledger)
+    _apply(batch, ledger)
+    _apply(batch, ledger)
 
-    assert ledger.counts(INITIATIVE) == {"CZ": 2}
-    assert [poison.sequence_number for poison in ledger.dead_letters.values()] == [
-        raw[1]["dynamodb"]["SequenceNumber"]
-    ]
-    assert len(first.dead_letters) == 1
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
+    assert len(ledger.dead_letters) == 1
 
 
-def test_one_batch_of_a_thousand_records_is_one_read_and_one_transaction() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
+def test_markers_and_modifications_change_no_count() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    outcome = _apply(parsed([table.duplicate_marker(), table.raw("MODIFY", "S#clean-rivers#PL#03", "a")]), ledger)
+
+    assert (ledger.counts(INITIATIVE), outcome.ignored, ledger.transactions) == ({}, 2, 0)
+
+
+def test_a_batch_of_a_thousand_records_is_eleven_transactions_and_no_read() -> None:
+    table, ledger = MiniatureTable(), _ledger()
     states = sorted(member_state_codes())
-    records = parsed([table.sign(states[index % 27], (INITIATIVE, OTHER_INITIATIVE)[index % 2])[1]
-                      for index in range(1000)])
+    batch = _signatures(table, *(states[index % 27] for index in range(1000)))
 
-    outcome = apply_delivery(records, ledger)
-
-    assert (ledger.reads, ledger.transactions, outcome.transactions) == (1, 1, 1)
-    assert sum(ledger.counters.values()) == 1000
-
-
-def test_a_batch_touching_more_counters_than_a_transaction_holds_is_split_and_survives_a_crash_between() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
-    states = sorted(member_state_codes())
-    records = parsed([table.sign(states[index % 10])[1] for index in range(30)])
-    ledger.crash_at(2, after_write=True)  # the second piece is written, then the process dies
-
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(records, ledger, max_items=5)
-    apply_delivery(records[:7], ledger, max_items=5)  # a shorter redelivery
-    apply_delivery(records[7:], ledger, max_items=5)
+    outcome = _apply(batch, ledger)
 
     assert ledger.counts(INITIATIVE) == table.counts()
+    assert (ledger.reads, outcome.transactions) == (0, 11)
 
 
-def test_repeated_refusals_end_in_an_error_so_lambda_delivers_again() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
-    batch = _signatures(table, "HU")
+def test_removals_are_read_once_per_batch_to_learn_their_day() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    ids = [table.sign("PL") for _ in range(5)]
+    _apply(parsed([record for _, record in ids]), ledger)
 
-    class AlwaysMoved(InMemoryCountLedger):
-        def apply(self, transaction: object) -> None:
-            raise LedgerConflictError("moved")
+    _apply(parsed([table.remove(statement) for statement, _ in ids[:3]]), ledger)
 
-    with pytest.raises(LedgerConflictError):
-        apply_delivery(batch, AlwaysMoved())
-    assert MAX_CONFLICTS > 1 and ledger.counts(INITIATIVE) == {}
+    assert (ledger.reads, ledger.counts(INITIATIVE)) == (1, {"PL": 2})
 
 
-def test_a_delivery_inside_an_applied_run_plans_a_continuation_at_the_next_record() -> None:
-    records = _signatures(MiniatureTable(), "PL", "PL", "PL")
-    ids = tuple(record.record_id for record in records)
+def test_no_transaction_holds_more_items_than_dynamodb_allows() -> None:
+    table, ledger = MiniatureTable(), _ledger(7)
+    states = sorted(member_state_codes())
+    batch = parsed([table.sign(states[i % 27], day=date(2026, 11, 1 + i % 5))[1] for i in range(60)])
 
-    plan = plan_delivery(records[:1], AppliedRun(ids, 1))
+    _apply(batch, ledger, max_items=7)  # the fake refuses a transaction over its limit
 
-    assert plan.new == () and plan.continuation == (ids[1], ids[1:])
-    assert plan_delivery(records, AppliedRun(ids, 1)).continuation is None
+    assert ledger.counts(INITIATIVE) == table.counts()
+    assert ledger.daily_counts(INITIATIVE) == table.daily_counts()
+
+
+def test_contention_that_outlasts_the_retries_reports_the_batch_as_not_applied() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    batch = _signatures(table, "PL")
+    ledger.busy_next(MAX_BUSY_REFUSALS)
+
+    with pytest.raises(DeliveryNotAppliedError):
+        _apply(batch, ledger)
+    _apply(batch, ledger)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
+
+
+def test_transaction_items_count_statements_counters_dead_letters_and_final_checks() -> None:
+    from chalicelib.counting.ports import CountTransaction
+
+    refs = [StatementRef(INITIATIVE, "PL", 1, f"id{i}") for i in range(3)]
+    transaction = CountTransaction(count=((refs[0], SIGNING_DAY), (refs[1], TODAY)), uncount=((refs[2], TODAY),),
+                                   not_final=frozenset({INITIATIVE}))
+
+    # 3 statements + the totals item + one day item (today's +1 and -1 cancel: no item) + the final check
+    assert transaction_items(transaction) == 3 + 1 + 1 + 1
+    assert transaction.totals == {(INITIATIVE, "PL"): 1}
 
 
 # --- what the count function answers Lambda (ReportBatchItemFailures on the stream mapping) -----------
 
 
 def _redelivery_after(response: dict[str, list[dict[str, str]]], raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What Lambda delivers next: the records from the lowest sequence number the response names."""
+    """What Lambda delivers next: the records from the sequence number the response names."""
     named = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
     sequences = [record["dynamodb"]["SequenceNumber"] for record in raw]
     return raw[min(sequences.index(sequence) for sequence in named):]
@@ -229,56 +339,66 @@ def _thirty_signatures(table: MiniatureTable) -> list[dict[str, Any]]:
 
 
 def test_a_batch_that_fully_counts_answers_lambda_with_no_failures() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    table, ledger = MiniatureTable(), _ledger()
     raw = [table.sign("PL")[1], table.sign("DE")[1]]
 
-    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True)
+    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today)
 
     assert response == {"batchItemFailures": []}
     assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
 
 
-@pytest.mark.parametrize("after_write", [True, False], ids=["response-lost", "nothing-written"])
-def test_a_batch_failing_half_way_is_reported_from_its_first_record_and_the_retry_counts_each_once(
-    after_write: bool,
+def test_a_batch_failing_half_way_is_reported_from_its_first_unapplied_record_and_the_retry_counts_each_once(
 ) -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
+    table, ledger = MiniatureTable(), _ledger(5)
     raw = _thirty_signatures(table)
-    ledger.crash_at(2, after_write=after_write)  # the second piece fails: written or not, the caller can't tell
+    ledger.fail_at(2)  # DynamoDB unreachable for the second piece
 
-    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, max_items=5)
+    response = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today, max_items=5)
     retry = _redelivery_after(response, raw)
-    again = count_stream_batch(lambda_stream_event(retry, STREAM_ARN), ledger, True, max_items=5)
+    again = count_stream_batch(lambda_stream_event(retry, STREAM_ARN), ledger, True, _today, max_items=5)
 
-    # The first record, not the failed piece's: the retry then has the same key and finds the marker.
-    assert response == {"batchItemFailures": [{"itemIdentifier": raw[0]["dynamodb"]["SequenceNumber"]}]}
+    # A piece holds 2 statements (with the totals item, the day's item and the final check: 5 items).
+    first_piece = 2
+    assert response == {"batchItemFailures": [{"itemIdentifier": raw[first_piece]["dynamodb"]["SequenceNumber"]}]}
     assert again == {"batchItemFailures": []}
-    assert ledger.counts(INITIATIVE) == table.counts()
-
-
-def test_a_batch_bisected_after_a_timeout_counts_each_statement_once() -> None:
-    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
-    raw = _thirty_signatures(table)
-    ledger.crash_at(3, after_write=True)  # three pieces written, then the function times out
-
-    with pytest.raises(SimulatedCrash):
-        apply_delivery(parsed(raw), ledger, max_items=5)
-    # BisectBatchOnFunctionError: the first half, itself split again, then the second half.
-    responses = [count_stream_batch(lambda_stream_event(part, STREAM_ARN), ledger, True, max_items=5)
-                 for part in (raw[:7], raw[7:15], raw[15:])]
-
-    assert all(response == {"batchItemFailures": []} for response in responses)
     assert ledger.counts(INITIATIVE) == table.counts()
 
 
 def test_where_the_mapping_takes_no_partial_batch_responses_a_failed_batch_raises() -> None:
     """A mapping without ReportBatchItemFailures (a plain `chalice deploy`) takes any answer for success."""
-    table, ledger = MiniatureTable(), InMemoryCountLedger(max_items=5)
+    table, ledger = MiniatureTable(), _ledger(5)
     raw = _thirty_signatures(table)
-    ledger.crash_at(2, after_write=False)
+    ledger.fail_at(2)
 
-    with pytest.raises(SimulatedCrash):
-        count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, max_items=5)
-    assert count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, max_items=5) == {
+    with pytest.raises(DeliveryNotAppliedError):
+        count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, _today, max_items=5)
+    assert count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, False, _today, max_items=5) == {
         "batchItemFailures": []}
+    assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_the_log_line_of_a_batch_holds_numbers_only(caplog: pytest.LogCaptureFixture) -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    caplog.set_level("INFO")
+
+    count_stream_event(lambda_stream_event([insert], STREAM_ARN), ledger, _today)
+
+    assert "counted=1" in caplog.text and statement not in caplog.text
+    assert ledger.records[next(iter(ledger.records))].state is CountedState.COUNTED
+
+
+@pytest.mark.parametrize("after_write", [True, False], ids=["response-lost", "nothing-written"])
+def test_a_function_that_dies_mid_batch_is_delivered_whole_again_and_counts_each_once(after_write: bool) -> None:
+    """A process that dies answers nothing: Lambda sees a function error and delivers the batch again."""
+    table, ledger = MiniatureTable(), _ledger(5)
+    raw = _thirty_signatures(table)
+    ledger.crash_at(2, after_write=after_write)
+
+    with pytest.raises(ProcessDied):
+        count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today, max_items=5)
+    again = count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today, max_items=5)
+
+    assert again == {"batchItemFailures": []}
     assert ledger.counts(INITIATIVE) == table.counts()

@@ -223,11 +223,10 @@ def test_statements_table_is_encrypted_with_the_statements_key_and_cannot_be_los
     assert "TimeToLiveSpecification" not in properties
 
 
-def test_counters_table_expires_only_progress_markers() -> None:
+def test_counted_records_never_expire_so_a_late_record_cannot_count_twice() -> None:
     properties = DATA["Resources"]["CountersTable"]["Properties"]
-    from chalicelib.storage.counter_writer import EXPIRES_ATTRIBUTE
 
-    assert properties["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_ATTRIBUTE, "Enabled": True}
+    assert "TimeToLiveSpecification" not in properties
 
 
 def test_export_bucket_is_private_versioned_and_encrypted_with_the_exports_key() -> None:

@@ -1,117 +1,187 @@
-"""The scheduled recount: what an operator reads in the logs, and when it corrects a counter."""
+"""The scheduled repair: what it repairs, when it waits, what an operator reads, and what it never does."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import date
 
 import pytest
 
-from chalicelib.counting.ports import CounterReading, DeadLetter
+from chalicelib.counting.exactly_once import apply_delivery
+from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
+from chalicelib.counting.ports import CountedState, DeadLetter
 from chalicelib.counting.recount import recount
-from tests.fakes import InMemoryRecountStore
+from chalicelib.rules.member_states import member_state_codes
+from tests.fakes import InMemoryCountLedger, InMemoryRecountStore
+from tests.unit.stream_specimens import INITIATIVE, MiniatureTable, parsed
 
-INITIATIVE = "clean-rivers"
-
-
-def _store(statements: dict[str, int], counted: dict[str, int]) -> InMemoryRecountStore:
-    store = InMemoryRecountStore()
-    store.statements = {(INITIATIVE, state): number for state, number in statements.items()}
-    store.readings = {(INITIATIVE, state): CounterReading(number, 7) for state, number in counted.items()}
-    return store
+NOW = 1_800_000_000.0
+TODAY = date(2026, 11, 30)
+LONG_AGO = NOW - REPAIR_AFTER_SECONDS - 1
 
 
-def test_no_drift_logs_no_drift_and_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    store = _store({"PL": 3, "DE": 1}, {"PL": 3, "DE": 1})
-
-    with caplog.at_level(logging.INFO):
-        report = recount(INITIATIVE, store, ["PL", "DE", "FR"])
-
-    assert report.drifts == ()
-    assert "count drift" not in caplog.text
-    assert "recount initiative=clean-rivers: states=3 drifts=0 corrected=0 dead_letters=0" in caplog.text
+def _today() -> date:
+    return TODAY
 
 
-def test_a_drift_is_logged_as_a_figure_and_corrected_when_the_next_recount_sees_it_again(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    store = _store({"PL": 5, "DE": 2}, {"PL": 4, "DE": 2})
-
-    with caplog.at_level(logging.INFO):
-        first = recount(INITIATIVE, store, ["PL", "DE"])
-        second = recount(INITIATIVE, store, ["PL", "DE"])
-
-    assert caplog.text.count("count drift initiative=clean-rivers state=PL counted=4 recounted=5") == 2
-    assert (first.corrected, second.corrected) == ((), ("PL",))
-    assert store.readings[(INITIATIVE, "PL")] == CounterReading(5, 8)
-    assert recount(INITIATIVE, store, ["PL", "DE"]).drifts == ()
-
-
-def test_a_drift_that_is_only_the_stream_catching_up_is_never_corrected() -> None:
-    store = _store({"PL": 5}, {"PL": 4})
-    recount(INITIATIVE, store, ["PL"])
-    store.add_to_counter(INITIATIVE, "PL", +1)  # the pending record arrives between two recounts
-
-    report = recount(INITIATIVE, store, ["PL"])
-
-    assert report.drifts == ()
-    assert store.readings[(INITIATIVE, "PL")].signatories == 5
+def _system(signed: dict[str, int], counted_of: dict[str, int] | None = None,
+            stored_at: float = LONG_AGO) -> tuple[MiniatureTable, InMemoryCountLedger, InMemoryRecountStore]:
+    """Statements signed per State; of them, the first `counted_of[state]` went through the stream."""
+    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    delivered = []
+    for state, number in signed.items():
+        for index in range(number):
+            _statement, record = table.sign(state)
+            if counted_of is None or index < counted_of.get(state, 0):
+                delivered.append(record)
+    apply_delivery(parsed(delivered), ledger, _today)
+    for ref in table.live():
+        store.store(ref, table.day_of(ref.statement_id), stored_at)
+    return table, ledger, store
 
 
-def test_no_correction_when_a_batch_lands_while_the_statements_are_counted() -> None:
-    store = _store({"PL": 6}, {"PL": 4})
-    recount(INITIATIVE, store, ["PL"])
-    store.while_counting = lambda: store.add_to_counter(INITIATIVE, "PL", +1)
-
-    report = recount(INITIATIVE, store, ["PL"])
-
-    assert [drift.corrected for drift in report.drifts] == [False]
-    assert store.readings[(INITIATIVE, "PL")].signatories == 5  # as the stream left it
+def _repair(store: InMemoryRecountStore, ledger: InMemoryCountLedger, states: list[str] | None = None,
+            now: float = NOW):  # type: ignore[no-untyped-def]
+    return recount(INITIATIVE, store, ledger, now=lambda: now, today=_today,
+                   member_states=states or ["PL", "DE", "FR"])
 
 
-def test_a_missing_counter_is_corrected_from_nothing() -> None:
-    store = _store({"EE": 2}, {})
-
-    recount(INITIATIVE, store, ["EE"])
-    recount(INITIATIVE, store, ["EE"])
-
-    assert store.readings[(INITIATIVE, "EE")] == CounterReading(2, 1)
-
-
-def test_final_counts_are_reported_never_corrected(caplog: pytest.LogCaptureFixture) -> None:
-    store = _store({"PL": 0}, {"PL": 9})  # the purge destroyed the statements after publication
-    store.final.add(INITIATIVE)
+def test_when_every_statement_is_counted_the_repair_finds_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    _, ledger, store = _system({"PL": 3, "DE": 1})
 
     with caplog.at_level(logging.INFO):
-        recount(INITIATIVE, store, ["PL"])
-        report = recount(INITIATIVE, store, ["PL"])
+        report = _repair(store, ledger)
 
-    assert report.final and report.drifts == ()
-    assert store.readings[(INITIATIVE, "PL")].signatories == 9
-    assert "counts are final" in caplog.text
+    assert (report.repairs, ledger.transactions) == ((), 1)
+    assert "count repaired" not in caplog.text
+    assert "recount initiative=clean-rivers: states repaired=0 statements repaired=0 waiting=0" in caplog.text
+
+
+def test_statements_whose_records_were_discarded_are_counted_once_and_logged_as_figures(
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    table, ledger, store = _system({"PL": 5, "DE": 2}, counted_of={"PL": 3, "DE": 2})
+
+    with caplog.at_level(logging.INFO):
+        report = _repair(store, ledger)
+    again = _repair(store, ledger)
+
+    assert ledger.counts(INITIATIVE) == table.counts() == {"PL": 5, "DE": 2}
+    assert ledger.daily_counts(INITIATIVE) == table.daily_counts()
+    assert [(repair.member_state, repair.counted) for repair in report.repairs] == [("PL", 2)]
+    assert again.repairs == ()
+    assert "count repaired initiative=clean-rivers state=PL counted=2 uncounted=0" in caplog.text
+    metric = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (metric["CountRepairs"], metric["Initiative"]) == (2, INITIATIVE)
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CountRepairs", "Unit": "Count"}]
+
+
+def test_a_busy_member_state_is_repaired_while_its_stream_keeps_counting() -> None:
+    """The earlier recount waited for a quiet hour; a busy State never had one."""
+    table, ledger, store = _system({"PL": 4}, counted_of={"PL": 2})
+    newer = [table.sign("PL") for _ in range(3)]
+    for ref in table.live():
+        if ref not in store.statements:
+            store.store(ref, table.day_of(ref.statement_id), NOW)
+    # The stream never stops: a batch lands while the repair reads.
+    store.between_reads = lambda: apply_delivery(parsed([record for _, record in newer]), ledger, _today)
+
+    _repair(store, ledger, ["PL"])
+
+    assert ledger.counts(INITIATIVE) == table.counts() == {"PL": 7}
+
+
+def test_statements_stored_too_recently_wait_for_their_records_then_are_repaired_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    table, ledger, store = _system({"PL": 3}, counted_of={"PL": 1}, stored_at=NOW - 60)
+
+    with caplog.at_level(logging.INFO):
+        report = _repair(store, ledger, ["PL"])
+
+    assert (report.repairs, report.waiting, ledger.counts(INITIATIVE)) == ((), 2, {"PL": 1})
+    # No record came for them within the wait: the next repair counts them, once.
+    assert _repair(store, ledger, ["PL"], now=NOW + REPAIR_AFTER_SECONDS).repaired == 2
+    assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_a_repair_and_a_late_record_of_the_same_statement_count_it_once() -> None:
+    table, ledger, store = _system({"DE": 2}, counted_of={"DE": 1})
+    _repair(store, ledger, ["DE"])
+    assert all(ledger.records[ref].state is CountedState.COUNTED for ref in table.live())
+
+    # The discarded record is delivered after all (a mapping recreated from TRIM_HORIZON, say): a no-op.
+    replay = [table.raw("INSERT", f"S#{INITIATIVE}#DE#{ref.bucket:02d}", ref.statement_id) for ref in table.live()]
+    apply_delivery(parsed(replay), ledger, _today)
+
+    assert ledger.counts(INITIATIVE) == {"DE": 2}
+
+
+def test_a_statement_gone_whose_removal_was_discarded_is_taken_off_once() -> None:
+    table, ledger, store = _system({"FR": 3})
+    gone = table.live()[0]
+    table.remove(gone.statement_id)
+    del store.statements[gone]  # removed from the table; its REMOVE record was discarded
+
+    report = _repair(store, ledger, ["FR"])
+
+    assert ledger.counts(INITIATIVE) == {"FR": 2}
+    assert [(repair.member_state, repair.uncounted) for repair in report.repairs] == [("FR", 1)]
+
+
+def test_a_statement_counted_between_the_repairs_two_reads_is_not_mistaken_for_a_removal() -> None:
+    """Counted records are read before statements: a statement counted in between is still a statement."""
+    table, ledger, store = _system({"PL": 1})
+    _statement, record = table.sign("PL")
+    store.between_reads = lambda: apply_delivery(parsed([record]), ledger, _today)
+    for ref in table.live():
+        store.store(ref, table.day_of(ref.statement_id), LONG_AGO)
+
+    _repair(store, ledger, ["PL"])
+
+    assert ledger.counts(INITIATIVE) == {"PL": 2}
+
+
+def test_final_counts_are_never_repaired(caplog: pytest.LogCaptureFixture) -> None:
+    _, ledger, store = _system({"PL": 3}, counted_of={"PL": 1})
+    ledger.final.add(INITIATIVE)
+
+    with caplog.at_level(logging.INFO):
+        report = _repair(store, ledger)
+
+    assert (report.final, report.repairs, ledger.counts(INITIATIVE)) == (True, (), {"PL": 1})
+    assert "counts are final, not repaired" in caplog.text
+
+
+def test_the_repair_never_lowers_a_count_except_for_a_statement_that_is_gone() -> None:
+    _table, ledger, store = _system({"PL": 2, "DE": 2}, counted_of={"PL": 2, "DE": 1})
+    before = ledger.counts(INITIATIVE)
+
+    _repair(store, ledger)
+
+    after = ledger.counts(INITIATIVE)
+    assert all(after[state] >= number for state, number in before.items())
 
 
 def test_dead_letters_are_listed_with_their_sequence_numbers(caplog: pytest.LogCaptureFixture) -> None:
-    store = _store({}, {})
-    store.letters = [DeadLetter(INITIATIVE, "1200", "e1", "malformed statement key"),
-                     DeadLetter("unknown", "1300", "e2", "no partition key"),
-                     DeadLetter("other", "1400", "e3", "no partition key")]
+    _, ledger, store = _system({"PL": 1})
+    store.letters = [DeadLetter(INITIATIVE, "100000000000000000042", "event-1", "malformed statement key")]
 
     with caplog.at_level(logging.INFO):
-        report = recount(INITIATIVE, store, ["PL"])
+        report = _repair(store, ledger)
 
-    assert [letter.sequence_number for letter in report.dead_letters] == ["1200", "1300"]
-    assert "dead letter initiative=clean-rivers sequence=1200 event=e1 reason=malformed statement key" in caplog.text
-    assert "dead letters initiative=clean-rivers total=2" in caplog.text
+    assert len(report.dead_letters) == 1
+    assert "dead letter initiative=clean-rivers sequence=100000000000000000042 event=event-1" in caplog.text
 
 
-def test_all_27_member_states_are_recounted_by_default() -> None:
-    asked: list[str] = []
+def test_all_27_member_states_are_repaired_by_default() -> None:
+    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    for state in sorted(member_state_codes()):
+        table.sign(state)
+    for ref in table.live():
+        store.store(ref, table.day_of(ref.statement_id), LONG_AGO)
 
-    class Recording(InMemoryRecountStore):
-        def count_statements(self, initiative_id: str, member_state: str) -> int:
-            asked.append(member_state)
-            return super().count_statements(initiative_id, member_state)
+    recount(INITIATIVE, store, ledger, now=lambda: NOW, today=_today)
 
-    recount(INITIATIVE, Recording())
-
-    assert len(set(asked)) == len(asked) == 27 and asked[:2] == ["BE", "BG"]
+    assert ledger.counts(INITIATIVE) == {state: 1 for state in member_state_codes()}
