@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ class Settings:
         base = self.aws_endpoint_url.rstrip("/") + f"/{self.organiser_user_pool_id}" if self.aws_endpoint_url \
             else self.organiser_token_issuer
         return f"{base}/.well-known/jwks.json"
+    # ECI_TODAY: the day the system takes for today (local runs and tests); None: the day in Brussels.
+    today_setting: date | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -104,6 +107,7 @@ class Settings:
             counts_cache_seconds=max(1, int(number("COUNTS_CACHE_SECONDS", "3"))),
             count_reports_item_failures=environ.get("COUNT_REPORTS_ITEM_FAILURES", "").strip().lower() == "true",
             origin_verify_secret=environ.get("ORIGIN_VERIFY_SECRET", "").strip(),
+            today_setting=fixed_today_from(environ),
             **_export_settings(environ, number),
             **_console_settings(environ),
         )
@@ -145,6 +149,42 @@ def _console_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "console_function": environ.get("CONSOLE_FUNCTION", "").strip() or f"eci-{stage}-console_actions",
         "aws_endpoint_url": environ.get("AWS_ENDPOINT_URL", "").strip(),
     }
+
+
+TODAY_VARIABLE = "ECI_TODAY"
+
+
+def fixed_today_from(environ: Mapping[str, str]) -> date | None:
+    """ECI_TODAY=YYYY-MM-DD: run the local system or the tests as if it were that day.
+
+    It moves every clock that counts in days: collection open or closed, ages, the retention clock, the
+    export's run ids. Refused in a Lambda function: on AWS the day is the day.
+    """
+    raw = environ.get(TODAY_VARIABLE, "").strip()
+    if not raw:
+        return None
+    if environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        raise ConfigError(f"environment variable {TODAY_VARIABLE} is for local runs and tests, "
+                          "never for a deployed function")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {TODAY_VARIABLE} must be a date (YYYY-MM-DD), got {raw!r}") from None
+
+
+@lru_cache(maxsize=1)
+def _process_fixed_today() -> date | None:
+    return fixed_today_from(os.environ)
+
+
+def today_in_brussels() -> date:
+    """Today as the EU's citizens and the law count it: the day in Brussels, not in UTC; or ECI_TODAY."""
+    fixed = _process_fixed_today()
+    if fixed is not None:
+        return fixed
+    from chalicelib.signing.statement_id import signing_day  # the one definition of the day in Brussels
+
+    return signing_day(datetime.now(UTC))
 
 
 # What the count function's stream mapping names when STATEMENTS_STREAM_ARN is unset: `chalice package`

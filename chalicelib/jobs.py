@@ -9,7 +9,10 @@
   invocation's time runs out and invokes the worker again to go on; the unit that completes the
   last State writes the manifest.
 * ``purge``: the retention clock (chalicelib/exporting/retention.py), resumed on the next run if
-  it does not finish in one.
+  it does not finish in one; after it, a sweep once a day for anything made or restored since.
+
+Every export unit checks the retention clock (with the operator's recorded submission, withdrawal and
+holds) before it decrypts and while it runs: past the deadline it stops and is not invoked again.
 
 Log lines carry run ids, Member State codes and numbers, never a statement's content.
 """
@@ -24,9 +27,18 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import Settings
+from chalicelib.config import Settings, today_in_brussels
 from chalicelib.exporting import layout
-from chalicelib.exporting.retention import PurgeOutcome, purge_if_due
+from chalicelib.exporting.retention import (
+    PurgeOutcome,
+    RetentionClock,
+    RetentionOverError,
+    RetentionTrigger,
+    TriggerRefusedError,
+    purge_if_due,
+    retention_clock,
+    trigger_problem,
+)
 from chalicelib.exporting.run import ExportRun, RunStatus
 from chalicelib.initiative import Initiative
 
@@ -34,6 +46,7 @@ if TYPE_CHECKING:
     from chalicelib.exporting.ports import ManifestSigner, StatementOpener
     from chalicelib.storage.clients import AwsClients
     from chalicelib.storage.export_files import S3ExportFileStore
+    from chalicelib.storage.retention_records import DynamoDBRetentionRecords
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +58,8 @@ OPENER_MAX_AGE_SECONDS = 3600.0
 
 
 def brussels_today() -> date:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return datetime.now(ZoneInfo("Europe/Brussels")).date()
-    except (ImportError, KeyError):
-        return datetime.now(UTC).date()
+    """Today in Brussels, or the day ECI_TODAY names (local runs and tests: chalicelib/config.py)."""
+    return today_in_brussels()
 
 
 def utc_now() -> datetime:
@@ -148,7 +157,35 @@ class Jobs:
             max_statements_per_file=self.settings.export_max_statements_per_file,
             now=self.now,
             today=self.today,
+            clock=self.retention_clock,
         )
+
+    @cached_property
+    def retention_records(self) -> DynamoDBRetentionRecords:
+        from chalicelib.storage.retention_records import DynamoDBRetentionRecords
+
+        return DynamoDBRetentionRecords(self.clients.dynamodb, self.settings.counters_table)
+
+    def retention_clock(self) -> RetentionClock:
+        """The clock from the initiative file and the operator's records (submission, withdrawal, holds)."""
+        return retention_clock(self.initiative, self.retention_records.triggers(self.initiative.id))
+
+    def record_trigger(self, kind: str, day: date, reference: str, by: str) -> RetentionClock:
+        """Record the submission, a withdrawal, or a hold's start or end (the operator's tool, the console).
+
+        Refused (TriggerRefusedError) if it cannot be true or if the purge has begun; returns the new clock.
+        """
+        records = self.retention_records
+        if records.purge_record(self.initiative.id) is not None:
+            raise TriggerRefusedError(f"the statements of {self.initiative.id} are already being destroyed: "
+                                      "nothing recorded now can change that")
+        trigger = RetentionTrigger(kind, day, self.now(), reference.strip(), by)
+        problem = trigger_problem(self.initiative, records.triggers(self.initiative.id), trigger, self.today())
+        if problem is not None:
+            raise TriggerRefusedError(problem)
+        records.record_trigger(self.initiative.id, trigger)
+        logger.info("retention initiative=%s: %s %s recorded", self.initiative.id, kind, day)
+        return self.retention_clock()
 
     def _dispatch(self, event: Mapping[str, str]) -> None:
         from chalicelib.storage.export_dispatch import LambdaDispatcher
@@ -159,6 +196,11 @@ class Jobs:
 
     def schedule_export(self) -> None:
         """The daily schedule: hand the day's run to the export worker, which alone may read statements."""
+        clock = self.retention_clock()
+        if clock.due(self.today()):
+            logger.info("export initiative=%s: retention period over since %s, nothing to export",
+                        self.initiative.id, clock.due_on)
+            return
         run_id = layout.scheduled_run_id(self.today())
         if self.settings.export_fan_out == "lambda":
             self._dispatch({"action": "start", "run_id": run_id})
@@ -194,6 +236,15 @@ class Jobs:
 
     def work(self, event: Mapping[str, Any], remaining_ms: Callable[[], int] | None = None) -> dict[str, Any]:
         """The export worker function's event (see the module's docstring)."""
+        try:
+            return self._work(event, remaining_ms)
+        except RetentionOverError as over:
+            # Not an error to retry: the statements are (being) destroyed. Nothing is invoked again.
+            logger.info("export initiative=%s: stopped, %s", self.initiative.id, over)
+            return {"run_id": event.get("run_id"), "member_state": event.get("member_state"), "complete": False,
+                    "retention_over": True}
+
+    def _work(self, event: Mapping[str, Any], remaining_ms: Callable[[], int] | None) -> dict[str, Any]:
         action = event.get("action")
         run_id = event.get("run_id")
         if action == "start":
@@ -215,8 +266,8 @@ class Jobs:
 
     def purge(self, remaining_ms: Callable[[], int] | None = None) -> PurgeOutcome:
         from chalicelib.storage.export_files import S3ExportPurger
-        from chalicelib.storage.retention_records import DynamoDBRetentionRecords
         from chalicelib.storage.statement_purger import DynamoDBStatementPurger
+        from chalicelib.storage.table_backups import DynamoDBBackupPurger
 
         outcome = purge_if_due(
             self.initiative,
@@ -224,13 +275,22 @@ class Jobs:
             now=self.now,
             statements=DynamoDBStatementPurger(self.clients.dynamodb, self.settings.statements_table),
             exports=S3ExportPurger(self.clients.s3, self.bucket),
-            records=DynamoDBRetentionRecords(self.clients.dynamodb, self.settings.counters_table),
+            backups=DynamoDBBackupPurger(self.clients.dynamodb, self.settings.statements_table),
+            records=self.retention_records,
             should_stop=stop_when_low(remaining_ms),
         )
-        if outcome.state != "not-due":
-            logger.info("purge initiative=%s due=%s: %s, statements=%d markers=%d export objects=%d",
-                        self.initiative.id, outcome.due_on, outcome.state, sum(outcome.statements.values()),
-                        outcome.markers, outcome.export_objects)
+        if outcome.state in ("not-due", "already-done"):
+            return outcome
+        summary = (f"purge initiative={self.initiative.id} due={outcome.due_on}: {outcome.state}, "
+                   f"statements={sum(outcome.statements.values())} markers={outcome.markers} "
+                   f"export objects={outcome.export_objects} backups destroyed={len(outcome.backups.destroyed)}")
+        if outcome.state == "swept" and outcome.found_anything:
+            # Something held statements after the purge had completed: destroyed now, and worth a look.
+            logger.warning("%s: found after the purge had completed", summary)
+        else:
+            logger.info("%s", summary)
+        for left in outcome.backups.left:
+            logger.error("purge initiative=%s: a restorable copy is left, %s", self.initiative.id, left)
         return outcome
 
 

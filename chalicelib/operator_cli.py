@@ -10,6 +10,13 @@
     decrypt PATH [--private-key PEM] [--public-key PEM]
                               decrypt a file, or every file of a downloaded run, to XML beside it
     public-key [--to FILE]    the exporter's public signing key (PEM), for authorities to verify offline
+    copies                    the copies download and decrypt wrote on this machine, with their due date
+    destroy-copies [--run ID] delete those copies (all, or one run's), and record that they are gone
+    retention                 the retention clock: when the statements are destroyed and why
+    record-submission DATE    record the initiative's submission to the Commission (audited)
+    record-withdrawal DATE    record its withdrawal (audited)
+    hold-start REF DATE       record proceedings that need the statements kept (audited)
+    hold-end REF DATE         record the proceedings' final decision (audited)
 
 ``--local`` works against the moto server of ``make run`` (http://127.0.0.1:5000, or ``--endpoint``), and
 only if that server holds this checkout's system. Otherwise the usual AWS configuration applies, with names
@@ -26,6 +33,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -35,6 +43,7 @@ from chalicelib.exporting.manifest import ManifestError, ManifestFile, manifest_
 if TYPE_CHECKING:
     from chalicelib.config import Settings
     from chalicelib.jobs import Jobs
+    from chalicelib.operator_copies import CopyRegister
     from chalicelib.storage.export_reading import ExportBucketReader, ExportKey
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
@@ -167,6 +176,9 @@ def build_context(args: argparse.Namespace, out: TextIO) -> Context:
                                 f"{type(error).__name__}") from None
     if args.bucket:
         environment["EXPORT_BUCKET"] = args.bucket
+    if environment.get("ECI_TODAY", "").strip() and not (args.local or environment.get("AWS_ENDPOINT_URL")):
+        raise OperatorError("ECI_TODAY is for the local system and tests (--local, or AWS_ENDPOINT_URL naming "
+                            "moto): on AWS the day is the day")
     try:
         settings = Settings.from_environ(environment)
         initiative = load_initiative(settings.initiative_file)
@@ -200,7 +212,7 @@ def command_list(context: Context, args: argparse.Namespace) -> int:
 
 
 def command_run(context: Context, args: argparse.Namespace) -> int:
-    from chalicelib.exporting.retention import RetentionOverError
+    from chalicelib.exporting.retention import RetentionOverError, retention_over_message
     from chalicelib.exporting.run import UnitBusyError
 
     run_id = args.run_id or layout.on_demand_run_id(context.jobs.now())
@@ -222,6 +234,8 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
         )
         if response.get("FunctionError"):
             raise OperatorError(f"the export function failed to start run {run_id} (see its logs)")
+        if json.loads(response["Payload"].read() or b"{}").get("retention_over"):
+            raise OperatorError(retention_over_message(context.initiative_id, context.jobs.retention_clock()))
         context.out.write(f"run {run_id} started on AWS; `list` shows it once its manifest is written\n")
         return 0
     try:
@@ -316,6 +330,7 @@ def command_download(context: Context, args: argparse.Namespace) -> int:
     # The signed bytes themselves (exporting.manifest_signature): an authority can check them with openssl.
     (run_dir / layout.MANIFEST_NAME).write_bytes(manifest_bytes(manifest))
     (run_dir / layout.SIGNATURE_NAME).write_text(json.dumps(signature, indent=1, sort_keys=True), encoding="utf-8")
+    _record_download(context, run_dir, args.run)
     if altered:
         raise OperatorError(
             f"{len(altered)} file(s) differ from the manifest (altered or damaged): {', '.join(altered)}"
@@ -450,6 +465,7 @@ def command_decrypt(context: Context | None, args: argparse.Namespace, out: Text
             continue
         written.append(xml_path)
     bar.finish()
+    _record_plaintext(context, written, run_dir if target.is_dir() else target.parent.parent, args)
     for path in written:
         out.write(f"{path}\n")
     if failed:
@@ -468,6 +484,205 @@ def command_public_key(context: Context, args: argparse.Namespace) -> int:
     else:
         context.out.write(pem.decode("ascii"))
     return 0
+
+
+# --- copies on this machine, and the retention clock's records (Art. 19 Reg. 2019/788) -----------------
+
+
+def _register() -> CopyRegister:
+    from chalicelib.operator_copies import CopyRegister, register_path
+
+    return CopyRegister(register_path(os.environ))
+
+
+def _today() -> date:
+    from chalicelib.config import today_in_brussels
+
+    return today_in_brussels()
+
+
+def _record_download(context: Context, run_dir: Path, run_id: str) -> None:
+    """The downloaded run is a copy: its folder carries the due date, and the register lists it."""
+    from chalicelib.operator_copies import DOWNLOAD, write_notice
+
+    clock = context.jobs.retention_clock()
+    write_notice(run_dir, context.initiative_id, clock.due_on, clock.reason)
+    _register().record(run_dir, DOWNLOAD, context.initiative_id, run_id, clock.due_on, context.jobs.now())
+    context.out.write(f"destroy this copy before {clock.due_on} ({clock.reason}): `destroy-copies` does it\n")
+
+
+def _record_plaintext(context: Context | None, written: Sequence[Path], run_dir: Path,
+                      args: argparse.Namespace) -> None:
+    """Every XML file written is plaintext on this machine: the register lists each, with its due date."""
+    from chalicelib.jobs import utc_now
+    from chalicelib.operator_copies import PLAINTEXT, notice_date
+
+    due = notice_date(run_dir)
+    if due is None and context is not None:
+        due = context.jobs.retention_clock().due_on
+    manifest_path = run_dir / layout.MANIFEST_NAME
+    initiative = context.initiative_id if context is not None else ""
+    if not initiative and manifest_path.is_file():
+        initiative = str(_read_local_manifest(manifest_path).get("initiative", ""))
+    register = _register()
+    for path in written:
+        register.record(path, PLAINTEXT, initiative, run_dir.name, due, utc_now())
+    if due is not None:
+        sys.stderr.write(f"{len(written)} plaintext file(s) recorded: destroy them before {due} "
+                         "(`destroy-copies`)\n")
+    else:
+        sys.stderr.write(f"{len(written)} plaintext file(s) recorded with no known due date: destroy them as "
+                         "soon as they are not needed (`destroy-copies`)\n")
+
+
+def _warn_of_due_copies(args: argparse.Namespace) -> None:
+    from chalicelib.operator_copies import RegisterError
+
+    if args.command in OFFLINE_COMMANDS:
+        return
+    try:
+        due = [copy for copy in _register().live() if copy.due(_today())]
+    except RegisterError as error:
+        sys.stderr.write(f"warning: {error}\n")
+        return
+    if due:
+        sys.stderr.write(f"warning: {len(due)} copie(s) of statements on this machine are past their destruction "
+                         "date (Art. 19 Reg. 2019/788): run `destroy-copies` now\n")
+
+
+def command_copies(args: argparse.Namespace, out: TextIO) -> int:
+    from chalicelib.operator_copies import RegisterError
+
+    try:
+        live = _register().live()
+    except RegisterError as error:
+        raise OperatorError(str(error)) from None
+    if not live:
+        out.write("no copies recorded on this machine\n")
+        return 0
+    today = _today()
+    for copy in live:
+        state = "PAST DUE, destroy now" if copy.due(today) else f"destroy before {copy.destroy_before or '?'}"
+        gone = "" if Path(copy.path).exists() else " (no longer there)"
+        out.write(f"{copy.path}  {copy.kind}, {copy.initiative} run {copy.run}: {state}{gone}\n")
+    return 0
+
+
+def command_destroy_copies(args: argparse.Namespace, out: TextIO) -> int:
+    from chalicelib.jobs import utc_now
+    from chalicelib.operator_copies import RegisterError
+
+    register = _register()
+    try:
+        chosen = [copy for copy in register.live() if args.run is None or copy.run == args.run]
+        if not chosen:
+            out.write("no copies to destroy" + (f" of run {args.run}" if args.run else "") + "\n")
+            return 0
+        destroyed = register.destroy(chosen, utc_now())
+    except RegisterError as error:
+        raise OperatorError(str(error)) from None
+    except OSError as error:
+        raise OperatorError(f"cannot delete {error.filename}: {error.strerror}") from None
+    for copy in destroyed:
+        out.write(f"destroyed {copy.path}\n")
+    out.write(f"{len(destroyed)} copie(s) destroyed and recorded in {register.path}\n")
+    return 0
+
+
+def command_retention(context: Context, args: argparse.Namespace) -> int:
+    records = context.jobs.retention_records
+    clock = context.jobs.retention_clock()
+    today = context.jobs.today()
+    if clock.held_by:
+        state = "held: nothing is destroyed until one week after the final decision is recorded"
+    else:
+        state = "due: destroyed by the hourly purge" if clock.due(today) else f"{(clock.due_on - today).days} days left"
+    context.out.write(f"{context.initiative_id}: statements destroyed on {clock.due_on}, {clock.reason} ({state})\n")
+    for trigger in sorted(records.triggers(context.initiative_id), key=lambda trigger: trigger.recorded_at):
+        reference = f" {trigger.reference!r}" if trigger.reference else ""
+        context.out.write(f"  {trigger.kind}{reference} {trigger.day}, recorded {trigger.recorded_at.isoformat()} "
+                          f"by {trigger.by}\n")
+    record = records.purge_record(context.initiative_id)
+    if record is not None:
+        progress = f"completed {record['completed_at']}" if "completed_at" in record else "in progress"
+        context.out.write(f"  purge {progress}: {sum(record['statements'].values())} statements, "
+                          f"{record['markers']} duplicate markers, {record.get('export_objects', 0)} export objects, "
+                          f"backups {', '.join(record.get('backups', [])) or 'none'}\n")
+        if record.get("found_later"):
+            found = ", ".join(f"{name} {number}" for name, number in sorted(record["found_later"].items()))
+            context.out.write(f"  found and destroyed after completion: {found}\n")
+    return 0
+
+
+def _record_trigger(context: Context, kind: str, day_text: str, reference: str = "") -> int:
+    from chalicelib.exporting.retention import TriggerRefusedError
+
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise OperatorError(f"{day_text!r} is not a date (YYYY-MM-DD)") from None
+    by = str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
+    try:
+        clock = context.jobs.record_trigger(kind, day, reference, by)
+    except TriggerRefusedError as refused:
+        raise OperatorError(str(refused)) from None
+    context.out.write(f"recorded {kind} {day} by {by}\n")
+    held = f"; held by proceedings {', '.join(clock.held_by)}" if clock.held_by else ""
+    context.out.write(f"statements of {context.initiative_id} are destroyed on {clock.due_on} ({clock.reason}){held}\n")
+    return 0
+
+
+def command_record_submission(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.retention import SUBMITTED
+
+    return _record_trigger(context, SUBMITTED, args.day)
+
+
+def command_record_withdrawal(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.retention import WITHDRAWN
+
+    return _record_trigger(context, WITHDRAWN, args.day)
+
+
+def command_hold_start(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.retention import HOLD_STARTED
+
+    return _record_trigger(context, HOLD_STARTED, args.day, args.reference)
+
+
+def command_hold_end(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.exporting.retention import HOLD_ENDED
+
+    return _record_trigger(context, HOLD_ENDED, args.day, args.reference)
+
+
+RETENTION_COMMANDS: dict[str, Callable[[Context, argparse.Namespace], int]] = {
+    "retention": command_retention,
+    "record-submission": command_record_submission,
+    "record-withdrawal": command_record_withdrawal,
+    "hold-start": command_hold_start,
+    "hold-end": command_hold_end,
+}
+OFFLINE_COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "copies": command_copies,
+    "destroy-copies": command_destroy_copies,
+}
+
+
+def _add_retention_commands(commands: Any) -> None:
+    commands.add_parser("copies", help="copies of statements this tool wrote on this machine")
+    destroy = commands.add_parser("destroy-copies", help="delete the recorded copies on this machine")
+    destroy.add_argument("--run", help="only this run's copies (default: all)")
+    commands.add_parser("retention", help="when the statements are destroyed, and why")
+    for name, what in (("record-submission", "the day the initiative was submitted to the Commission"),
+                       ("record-withdrawal", "the day the organisers withdrew the initiative")):
+        command = commands.add_parser(name, help=f"record {what}")
+        command.add_argument("day", metavar="DATE", help=f"{what} (YYYY-MM-DD)")
+    for name, what in (("hold-start", "the day proceedings that need the statements began"),
+                       ("hold-end", "the day of the proceedings' final decision")):
+        command = commands.add_parser(name, help=f"record {what}")
+        command.add_argument("reference", help="the proceedings' reference (a case number)")
+        command.add_argument("day", metavar="DATE", help=f"{what} (YYYY-MM-DD)")
 
 
 # --- entry point --------------------------------------------------------------------------------------
@@ -502,6 +717,7 @@ def parser() -> argparse.ArgumentParser:
     decrypt.add_argument("--public-key", metavar="PEM", help="the exporter's public key, to check the manifest")
     public_key = commands.add_parser("public-key", help="the exporter's public signing key (PEM), for authorities")
     public_key.add_argument("--to", metavar="FILE", help="write it to FILE (default: standard output)")
+    _add_retention_commands(commands)
     return main
 
 
@@ -509,6 +725,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     args = parser().parse_args(argv)
     try:
+        _warn_of_due_copies(args)
         return _dispatch(args, stream)
     except OperatorError as error:
         sys.stderr.write(f"error: {error}\n")
@@ -522,6 +739,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command in OFFLINE_COMMANDS:
+        return OFFLINE_COMMANDS[args.command](args, out)
     offline = (args.command == "verify" and Path(args.target).is_dir() and args.public_key is not None) or (
         args.command == "decrypt" and args.private_key is not None
     )
@@ -533,6 +752,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     assert context is not None
     commands: dict[str, Callable[[Context, argparse.Namespace], int]] = {
         "list": command_list, "run": command_run, "download": command_download, "public-key": command_public_key,
+        **RETENTION_COMMANDS,
     }
     return commands[args.command](context, args)
 

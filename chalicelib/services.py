@@ -11,12 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import Settings, initiative_file_from, settings
+from chalicelib.config import Settings, initiative_file_from, settings, today_in_brussels
 from chalicelib.initiative import Initiative, load_initiative
 from chalicelib.signing.ports import CounterReader, StatementSealer, StatementStore
 from chalicelib.web.form_token import derive_token_key
@@ -31,10 +31,8 @@ if TYPE_CHECKING:
 
 
 def _signing_day() -> date:
-    """Today as the EU's citizens count it: the day in Brussels, not in UTC."""
-    from chalicelib.signing.statement_id import signing_day
-
-    return signing_day(datetime.now(UTC))
+    """Today as the EU's citizens count it: the day in Brussels, or ECI_TODAY (chalicelib/config.py)."""
+    return today_in_brussels()
 
 
 @dataclass

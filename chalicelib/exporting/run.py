@@ -28,7 +28,7 @@ from chalicelib.exporting.manifest_signature import sign_manifest
 from chalicelib.exporting.member_state_export import export_member_state
 from chalicelib.exporting.ports import CountSource, ExportFileStore, ManifestSigner, StatementOpener, StatementSource
 from chalicelib.exporting.progress import MemberStateProgress, RunPlan
-from chalicelib.exporting.retention import RetentionOverError, retention_clock
+from chalicelib.exporting.retention import RetentionClock, RetentionOverError, retention_clock, retention_over_message
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import all_member_states
 
@@ -64,6 +64,7 @@ class ExportRun:
         now: Callable[[], datetime],
         today: Callable[[], date],
         lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], RetentionClock] | None = None,
     ) -> None:
         if max_statements_per_file < 1:
             raise ValueError("max_statements_per_file must be at least 1")
@@ -77,6 +78,8 @@ class ExportRun:
         self._now = now
         self._today = today
         self._lease = lease
+        # The retention clock with the operator's records (submission, withdrawal, holds), read per unit.
+        self._clock = clock if clock is not None else (lambda: retention_clock(initiative))
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -88,12 +91,9 @@ class ExportRun:
             return RunStatus(run_id, (), manifest)
         plan = self.plan(run_id)
         if plan is None:
-            clock = retention_clock(self.initiative)
+            clock = self._clock()
             if clock.due(self._today()):
-                raise RetentionOverError(
-                    f"the retention period of {self.initiative.id} ended on {clock.due_on} ({clock.reason}): "
-                    "its statements are destroyed, nothing is exported"
-                )
+                raise RetentionOverError(retention_over_message(self.initiative.id, clock))
             plan = self._new_plan(run_id)
             self._files.write_json(layout.plan_key(self.initiative.id, run_id), plan.to_json())
         pending = tuple(code for code in plan.member_states if not self.progress(run_id, code).complete)
@@ -128,6 +128,10 @@ class ExportRun:
         progress = self.progress(run_id, member_state)
         if progress.complete:
             return True
+        # A run planned the day before must not decrypt on the due day: check before, and while, it reads.
+        clock = self._clock()
+        if clock.due(self._today()):
+            raise RetentionOverError(retention_over_message(self.initiative.id, clock))
         moment = self._now()
         if progress.lease_until is not None and progress.lease_until > moment:
             raise UnitBusyError(f"{member_state} of run {run_id} is held by another worker until "
@@ -143,7 +147,7 @@ class ExportRun:
                 self.initiative, run_id, progress,
                 max_statements_per_file=plan.max_statements_per_file,
                 source=self._source, opener=self._opener(), files=self._files,
-                save=save, should_stop=should_stop,
+                save=save, should_stop=lambda: should_stop() or clock.due(self._today()),
             )
         except BaseException:
             # Give the State back at once; the parts recorded so far stay, the rest is done again.
@@ -155,6 +159,8 @@ class ExportRun:
             counter = self._counts.counts(self.initiative.id).get(member_state)
             current = replace(current, complete=True, counter=counter, completed_at=self._now())
         save(replace(current, lease_until=None))
+        if not finished and clock.due(self._today()):
+            raise RetentionOverError(retention_over_message(self.initiative.id, clock))
         return finished
 
     def finish(self, run_id: str) -> dict[str, Any] | None:

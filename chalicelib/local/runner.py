@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_STATE_FOLDER = ".make-run"  # in the project, git-ignored
+# Settings the person running the system chooses (`make run INITIATIVE_FILE=... ECI_TODAY=...`): they win
+# over the stage's defaults in .chalice/config.json, so a tester or a test can run another initiative or
+# another day.
+PERSON_SETTINGS = ("INITIATIVE_FILE", "ECI_TODAY")
 _WORKER_STOP_SECONDS = 5.0
 # A pump in the middle of a batch finishes it before the state is saved (the count function's own timeout).
 _PUMP_STOP_SECONDS = 60.0
@@ -109,9 +113,12 @@ def run_local(
         loaded = load_state(state) if state is not None else None
         resources = provision(moto.endpoint_url, stage=stage)
         config = chalice_config(project_dir, stage, lambda: load_chalice_app(project_dir))
-        # The stage's variables first, then the provisioned names over any AWS names they carry.
+        # The stage's variables first, then the provisioned names over any AWS names they carry, then
+        # what the person chose.
+        chosen = {name: os.environ[name] for name in PERSON_SETTINGS if os.environ.get(name, "").strip()}
         os.environ.update(config.environment_variables)
         os.environ.update(resources)
+        os.environ.update(chosen)
         os.environ["COUNT_REPORTS_ITEM_FAILURES"] = "true"  # the stream pump takes partial batch responses
         app = load_chalice_app(project_dir)
         settings = Settings.from_environ(os.environ)
@@ -131,6 +138,9 @@ def run_local(
         else:
             print("State:        in memory only (no --state-dir): nothing is kept when this stops", flush=True)
         print(f"Data:         {resources['STATEMENTS_TABLE']}, {resources['COUNTERS_TABLE']}", flush=True)
+        print(f"Initiative:   {settings.initiative_file}", flush=True)
+        if settings.today_setting is not None:
+            print(f"Today:        {settings.today_setting} (ECI_TODAY)", flush=True)
         print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
               f".venv/bin/python -m chalicelib.operator_cli --local --endpoint {moto.endpoint_url} run", flush=True)
         print("Press Ctrl-C to stop.", flush=True)

@@ -1,7 +1,7 @@
 """`make run`'s system started as a child process, for the browser test, the local-run tests and the bench.
 
-It serves an initiative collecting today (a copy of the demo file with its dates moved), on free ports,
-and stops only its own process.
+It serves an initiative collecting today (a copy of the demo file with its dates moved; "today" is
+ECI_TODAY when set, chalicelib/config.py), on free ports, and stops only its own process.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from chalicelib.config import PROJECT_ROOT
+from chalicelib.config import PROJECT_ROOT, today_in_brussels
 
 HOST = "127.0.0.1"
 _STOP_SECONDS = 120.0  # it saves its state before it exits: seconds for ten thousand statements
@@ -49,7 +49,7 @@ def free_port() -> int:
 def initiative_collecting_today(directory: Path) -> Path:
     """The demo initiative, registered a month ago and collecting since yesterday, written to `directory`."""
     demo = json.loads((PROJECT_ROOT / "initiatives" / "demo.json").read_text(encoding="utf-8"))
-    today = date.today()
+    today = today_in_brussels()
     demo["registration_date"] = (today - timedelta(days=30)).isoformat()
     demo["collection"] = {"start": (today - timedelta(days=1)).isoformat(),
                           "end": (today + timedelta(days=300)).isoformat()}
@@ -62,18 +62,21 @@ def initiative_collecting_today(directory: Path) -> Path:
 def running_local_system(
     start_timeout_seconds: float = 90.0,
     *,
+    initiative_file: Path | None = None,
     state_dir: Path | None = None,
     ports: tuple[int, int] | None = None,
     fresh: bool = False,
 ) -> Iterator[LocalSystem]:
     """`python -m chalicelib.local` until the block ends, then stopped as Ctrl-C stops it (its state saved).
 
-    On free ports unless given (app, moto); its data kept in state_dir (a temporary folder unless given:
-    never the developer's own .make-run/). The same state_dir and ports again is a restart; fresh forgets.
+    The initiative collecting today unless `initiative_file`; it inherits ECI_TODAY, as `make run` does. On
+    free ports unless given (app, moto); its data kept in state_dir (a temporary folder unless given: never
+    the developer's own .make-run/). The same state_dir and ports again is a restart; fresh forgets.
     """
     port, moto_port = ports or (free_port(), free_port())
     with tempfile.TemporaryDirectory() as directory:
-        environment = {**os.environ, "INITIATIVE_FILE": str(initiative_collecting_today(Path(directory)))}
+        chosen = initiative_file or initiative_collecting_today(Path(directory))
+        environment = {**os.environ, "INITIATIVE_FILE": str(chosen)}
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # the local system sets up its own moto
             environment.pop(name, None)
         log_path = Path(directory) / "local-system.log"

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -290,7 +290,8 @@ class S3ExportFileStore:
 
 
 class S3ExportPurger:
-    """ExportPurger on a versioned bucket: deletes every version and delete marker under a prefix.
+    """ExportPurger on a versioned bucket: deletes every version and delete marker under a prefix, and
+    aborts the unfinished multipart uploads there.
 
     A plain DeleteObject on a versioned bucket only hides an object behind a delete marker; the
     data would stay in its older versions. Deleting each version by id destroys it.
@@ -300,7 +301,7 @@ class S3ExportPurger:
         self._s3 = s3
         self._bucket = bucket
 
-    def delete_prefix(self, prefix: str) -> int:
+    def delete_prefix(self, prefix: str, before_delete: Callable[[int], None] = lambda number: None) -> int:
         if not prefix or not prefix.endswith("/") or prefix.startswith("/"):
             raise ValueError("the prefix must name a folder, such as 'initiative-id/'")
         deleted = 0
@@ -314,6 +315,7 @@ class S3ExportPurger:
             ]
             for start in range(0, len(batch), 1000):
                 chunk = batch[start:start + 1000]
+                before_delete(len(chunk))
                 result = self._s3.delete_objects(
                     Bucket=self._bucket, Delete={"Objects": chunk, "Quiet": True}  # type: ignore[typeddict-item]
                 )
@@ -321,4 +323,17 @@ class S3ExportPurger:
                 if errors:
                     raise RuntimeError(f"S3 refused to delete {len(errors)} object version(s) under {prefix}")
                 deleted += len(chunk)
-        return deleted
+        return deleted + self._abort_uploads(prefix, before_delete)
+
+    def _abort_uploads(self, prefix: str, before_delete: Callable[[int], None]) -> int:
+        """Abort uploads a worker left unfinished: their parts are stored data too, listed by no version."""
+        aborted = 0
+        paginator = self._s3.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                if upload["Key"].startswith(prefix):
+                    before_delete(1)
+                    self._s3.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"],
+                                                    UploadId=upload["UploadId"])
+                    aborted += 1
+        return aborted

@@ -24,14 +24,17 @@ _RETRIES = 8
 
 
 class DynamoDBStatementPurger:
-    """StatementPurger on DynamoDB: Scan a page of keys, delete them in batches, report the page."""
+    """StatementPurger on DynamoDB: Scan a page of keys and report it; delete it in batches when asked.
+
+    Finding and deleting are two steps so that the purge can record a page before it goes.
+    """
 
     def __init__(self, client: DynamoDBClient, table_name: str, page_size: int | None = None) -> None:
         self._client = client
         self._table = table_name
         self._page_size = page_size
 
-    def delete_initiative(self, initiative_id: str) -> Iterator[DeletedPage]:
+    def find_pages(self, initiative_id: str) -> Iterator[DeletedPage]:
         if not initiative_id or "#" in initiative_id:
             raise ValueError("an initiative id is non-empty and has no '#'")
         statement_prefix = f"{STATEMENT_PREFIX}#{initiative_id}#"
@@ -60,16 +63,21 @@ class DynamoDBStatementPurger:
                     markers += 1
                 else:  # the filter returned something else: never delete what is not this initiative's
                     raise RuntimeError("the purge scan returned an item of another initiative")
-            for start in range(0, len(keys), _BATCH):
-                self._delete(keys[start:start + _BATCH])
             if keys:
-                yield DeletedPage(statements, markers)
+                # The caller deletes it (or not) before the next page is scanned; the scan goes on from
+                # LastEvaluatedKey either way.
+                yield DeletedPage(statements, markers, tuple(keys))
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
                 return
             request["ExclusiveStartKey"] = last_key
 
-    def _delete(self, keys: list[dict[str, Any]]) -> None:
+    def delete(self, page: DeletedPage) -> None:
+        keys = list(page.keys)
+        for start in range(0, len(keys), _BATCH):
+            self._delete(keys[start:start + _BATCH])
+
+    def _delete(self, keys: list[Any]) -> None:
         pending: Any = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
         for attempt in range(_RETRIES):
             response = self._client.batch_write_item(RequestItems=pending)

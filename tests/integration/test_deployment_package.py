@@ -218,8 +218,11 @@ def test_no_function_policy_grants_a_wildcard_action_or_any_data_resource_by_wil
                 assert statement["Effect"] == "Allow" and not statement.get("NotAction"), (role, statement)
                 assert all("*" not in action for action in actions), (role, statement)
                 if any(action.startswith(DATA_SERVICES) for action in actions) and statement["Resource"] == "*":
-                    # The only one: ListStreams takes no resource; the event source mapping needs it.
-                    assert actions == ["dynamodb:ListStreams"], (role, statement)
+                    # The only ones: ListStreams and ListBackups take no resource; the event source mapping
+                    # needs the first, the purge (to find backups of the statements table) the second.
+                    allowed = [["dynamodb:ListStreams"], *([["dynamodb:ListBackups"]]
+                                                           if role == "PurgeStatementsRole" else [])]
+                    assert actions in allowed, (role, statement)
 
 
 def test_each_function_runs_as_its_own_role_with_exactly_its_policy_file(package: Path) -> None:
@@ -287,6 +290,16 @@ def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing
     assert scan["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"], "keys only"
     assert "s3:DeleteObjectVersion" in granted
     assert not any(action.startswith("kms:") for action in granted), "it never needs to read what it deletes"
+    # Every copy: restore points and backups of the statements table, uploads a worker left unfinished.
+    [restore_points] = [statement for statement in statements
+                        if "dynamodb:UpdateContinuousBackups" in _actions(statement)]
+    assert restore_points["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-statements"
+    [backups] = [statement for statement in statements if "dynamodb:DeleteBackup" in _actions(statement)]
+    assert backups["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-statements/backup/*"
+    assert {"dynamodb:ListBackups", "dynamodb:DescribeContinuousBackups", "s3:AbortMultipartUpload",
+            "s3:ListBucketMultipartUploads"} <= granted
+    [queries] = [statement for statement in statements if "dynamodb:Query" in _actions(statement)]
+    assert queries["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-counters", "the operator's records only"
     assert not {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject"} & {
         action for statement in statements if "statements" in json.dumps(statement["Resource"])
         or "exports" in json.dumps(statement["Resource"]) for action in _actions(statement)}

@@ -166,6 +166,7 @@ def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None
     patch.setenv("EXPORT_FAN_OUT", "in-process")
     patch.setenv("EXPORT_MAX_STATEMENTS_PER_FILE", "5")
     patch.setenv("AUTHORITY_KEYS_DIR", str(world.settings.authority_keys_dir))
+    patch.setenv("ECI_OPERATOR_COPIES", str(folder / "copies.json"))  # the register of copies, not in $HOME
 
 
 @pytest.fixture
@@ -227,7 +228,7 @@ def test_person_signs_for_four_states_exports_and_gets_verified_decrypted_xml(
     assert status == 3, errors  # the counters differ for FR: said again, with the same status
     run_dir = tmp_path / "exports" / "r1"
     assert sorted(path.name for path in run_dir.iterdir()) == [
-        "DE", "EL", "FR", "PL", "manifest.json", "manifest.signature.json"]
+        "DE", "DESTROY-BEFORE-2028-06-01.txt", "EL", "FR", "PL", "manifest.json", "manifest.signature.json"]
     assert sorted(path.name for path in (run_dir / "EL").iterdir()) == ["GR-el-001.xml.enc"]
 
     # An authority is given the public key once, and checks the run offline with it.

@@ -1,9 +1,11 @@
-"""The retention clock on moto: the purge destroys exactly one initiative's statements, markers and exports,
-keeps its counts (marked final) and an audit record, and leaves every other initiative alone."""
+"""The retention clock on moto: the purge destroys exactly one initiative's statements, markers, exports and
+restorable backups, keeps its counts (marked final) and an audit record, leaves every other initiative
+alone, and looks again on later days; the operator's records move the clock on their boundary days."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,7 +13,14 @@ from typing import Any
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.exporting.retention import purge_if_due
+from chalicelib.exporting.retention import (
+    HOLD_ENDED,
+    HOLD_STARTED,
+    WITHDRAWN,
+    DeletedPage,
+    RetentionTrigger,
+    purge_if_due,
+)
 from chalicelib.initiative import Initiative
 from chalicelib.jobs import Jobs
 from chalicelib.signing.ports import StatementRecord
@@ -20,6 +29,7 @@ from chalicelib.storage.export_files import S3ExportPurger
 from chalicelib.storage.retention_records import DynamoDBRetentionRecords
 from chalicelib.storage.statement_purger import DynamoDBStatementPurger
 from chalicelib.storage.statements import DynamoDBStatementStore
+from chalicelib.storage.table_backups import DynamoDBBackupPurger
 from tests.integration.conftest import write_counts
 from tests.unit.export_specimens import demo_initiative
 
@@ -32,6 +42,23 @@ def clients(aws_settings: Settings) -> AwsClients:
     made = AwsClients(aws_settings)
     _ = made.s3
     return made
+
+
+@pytest.fixture(autouse=True)
+def recovery_as_deployed(aws_settings: Settings, clients: AwsClients) -> Iterator[None]:
+    """Point-in-time recovery on, as infra/data.yaml deploys it; on again after a test that purged."""
+    recovery = {"PointInTimeRecoveryEnabled": True}
+    table = aws_settings.statements_table
+    clients.dynamodb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification=recovery)
+    yield
+    clients.dynamodb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification=recovery)
+
+
+def _recovery(settings: Settings, clients: AwsClients) -> str:
+    described = clients.dynamodb.describe_continuous_backups(TableName=settings.statements_table)
+    status: str = described["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+        "PointInTimeRecoveryStatus"]
+    return status
 
 
 def _initiative() -> Initiative:
@@ -120,6 +147,158 @@ def test_purging_an_initiative_keeps_the_statements_of_one_whose_id_it_begins(
     assert _items(aws_settings, clients, longer.id) == {"statements": 2, "markers": 2}
 
 
+def test_on_the_due_day_no_restore_point_or_backup_can_bring_the_statements_back(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 2})
+    table = aws_settings.statements_table
+    backup = clients.dynamodb.create_backup(TableName=table, BackupName=f"before-{initiative.id}")
+    assert _recovery(aws_settings, clients) == "ENABLED"
+
+    day_before = Jobs(aws_settings, initiative, today=lambda: date(2028, 5, 31), now=lambda: NOW, aws=clients).purge()
+    assert day_before.state == "not-due" and _recovery(aws_settings, clients) == "ENABLED"
+    outcome = Jobs(aws_settings, initiative, today=lambda: DUE, now=lambda: NOW, aws=clients).purge()
+
+    assert _recovery(aws_settings, clients) == "DISABLED"
+    backups = clients.dynamodb.list_backups(TableName=table, BackupType="ALL")["BackupSummaries"]
+    assert backup["BackupDetails"]["BackupArn"] not in [summary["BackupArn"] for summary in backups]
+    assert set(outcome.backups.destroyed) == {"point-in-time recovery", f"backup before-{initiative.id}"}
+    record = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table).purge_record(initiative.id)
+    assert record is not None and set(record["backups"]) == set(outcome.backups.destroyed)
+
+
+def test_an_upload_a_worker_left_unfinished_is_aborted_by_the_purge(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 1})
+    key = f"{initiative.id}/r1/DE/support-forms-DE-en-002.xml.enc"
+    upload = clients.s3.create_multipart_upload(Bucket=aws_settings.export_bucket, Key=key)
+    clients.s3.upload_part(Bucket=aws_settings.export_bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1,
+                           Body=b"sealed part")
+
+    Jobs(aws_settings, initiative, today=lambda: DUE, now=lambda: NOW, aws=clients).purge()
+
+    uploads = clients.s3.list_multipart_uploads(Bucket=aws_settings.export_bucket, Prefix=f"{initiative.id}/")
+    assert uploads.get("Uploads", []) == []
+
+
+def test_the_day_after_the_purge_a_late_export_and_a_re_enabled_restore_window_are_found_and_destroyed(
+    aws_settings: Settings, clients: AwsClients, caplog: pytest.LogCaptureFixture
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 1})
+
+    def purge_on(day: date) -> Any:
+        moment = datetime(day.year, day.month, day.day, 3, 0, tzinfo=UTC)
+        return Jobs(aws_settings, initiative, today=lambda: day, now=lambda: moment, aws=clients).purge()
+
+    assert purge_on(DUE).state == "done"
+    # A worker that was still running writes a part; a deploy turns recovery back on.
+    clients.s3.put_object(Bucket=aws_settings.export_bucket, Key=f"{initiative.id}/r1/DE/late.xml.enc", Body=b"x")
+    clients.dynamodb.update_continuous_backups(TableName=aws_settings.statements_table,
+                                               PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    assert purge_on(DUE).state == "already-done"  # the same day: no second look yet
+    assert _versions(aws_settings, clients, initiative.id) == 1
+
+    with caplog.at_level("WARNING", logger="chalicelib.jobs"):
+        swept = purge_on(date(2028, 6, 2))
+
+    assert swept.state == "swept" and swept.export_objects == 1
+    assert _versions(aws_settings, clients, initiative.id) == 0
+    assert _recovery(aws_settings, clients) == "DISABLED"
+    assert any("found after the purge had completed" in line for line in caplog.messages)
+    record = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table).purge_record(initiative.id)
+    assert record is not None and record["found_later"] == {"export_objects": 1, "backups": 1}
+    assert record["last_swept_on"] == "2028-06-02"
+    assert purge_on(date(2028, 6, 3)).state == "swept"  # and every later day, finding nothing
+    record = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table).purge_record(initiative.id)
+    assert record is not None and record["found_later"] == {"export_objects": 1, "backups": 1}
+
+
+class KilledMidPage(DynamoDBStatementPurger):
+    """Deletes half of its second page's keys, then dies, as a Lambda that times out would."""
+
+    pages_deleted = 0
+
+    def delete(self, page: DeletedPage) -> None:
+        self.pages_deleted += 1
+        if self.pages_deleted == 2:
+            super().delete(replace(page, keys=page.keys[: len(page.keys) // 2]))
+            raise TimeoutError("killed")
+        super().delete(page)
+
+
+def test_a_purge_killed_mid_page_never_records_less_than_it_destroyed(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 6, "PL": 6})
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    common: dict[str, Any] = {
+        "today": DUE, "now": lambda: NOW, "records": records,
+        "exports": S3ExportPurger(clients.s3, aws_settings.export_bucket),
+        "backups": DynamoDBBackupPurger(clients.dynamodb, aws_settings.statements_table),
+    }
+    killed = KilledMidPage(clients.dynamodb, aws_settings.statements_table, page_size=5)
+
+    with pytest.raises(TimeoutError):
+        purge_if_due(initiative, statements=killed, **common)
+
+    left = _items(aws_settings, clients, initiative.id)
+    record = records.purge_record(initiative.id)
+    assert record is not None and "completed_at" not in record  # in progress
+    assert left["statements"] + left["markers"] > 0, "the purge was killed before the end"
+    assert sum(record["statements"].values()) >= 12 - left["statements"]
+    assert record["markers"] >= 12 - left["markers"]
+
+    rest = purge_if_due(initiative, statements=DynamoDBStatementPurger(clients.dynamodb, aws_settings.statements_table),
+                        **common)
+    assert rest.state == "done" and _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
+def _record(records: DynamoDBRetentionRecords, initiative: Initiative, kind: str, day: date,
+            reference: str = "") -> None:
+    records.record_trigger(initiative.id, RetentionTrigger(kind, day, datetime.now(UTC), reference, "operator"))
+
+
+def test_a_recorded_withdrawal_destroys_one_month_later_to_the_day(aws_settings: Settings, clients: AwsClients) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 2})
+    _record(DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table), initiative, WITHDRAWN,
+            date(2027, 3, 15))
+
+    def purge_on(day: date) -> Any:
+        return Jobs(aws_settings, initiative, today=lambda: day, now=lambda: NOW, aws=clients).purge()
+
+    assert purge_on(date(2027, 4, 14)).state == "not-due"
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 2, "markers": 2}
+    outcome = purge_on(date(2027, 4, 15))
+    assert outcome.state == "done" and outcome.due_on == date(2027, 4, 15)
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
+def test_a_legal_hold_keeps_everything_until_one_week_after_the_final_decision(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 2})
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    _record(records, initiative, HOLD_STARTED, date(2028, 5, 20), "T-123/28")
+
+    def purge_on(day: date) -> Any:
+        return Jobs(aws_settings, initiative, today=lambda: day, now=lambda: NOW, aws=clients).purge()
+
+    assert purge_on(DUE).state == "held"
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 2, "markers": 2}
+    _record(records, initiative, HOLD_ENDED, date(2028, 7, 1), "T-123/28")
+    assert purge_on(date(2028, 7, 7)).state == "not-due"
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 2, "markers": 2}
+    assert purge_on(date(2028, 7, 8)).state == "done"
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
 def test_nothing_is_destroyed_the_day_before_the_clock_runs_out(aws_settings: Settings, clients: AwsClients) -> None:
     initiative = _initiative()
     _fill(aws_settings, clients, initiative, {"DE": 2})
@@ -140,6 +319,7 @@ def test_purge_that_runs_out_of_time_goes_on_next_time(aws_settings: Settings, c
         # A small scan page, so the items of this initiative come in several pages.
         "statements": DynamoDBStatementPurger(clients.dynamodb, aws_settings.statements_table, page_size=50),
         "exports": S3ExportPurger(clients.s3, aws_settings.export_bucket), "records": records,
+        "backups": DynamoDBBackupPurger(clients.dynamodb, aws_settings.statements_table),
     }
 
     first = purge_if_due(initiative, should_stop=lambda: True, **common)
@@ -161,3 +341,43 @@ def test_submission_to_the_commission_brings_the_clock_forward(aws_settings: Set
 
     assert outcome.state == "done" and outcome.due_on == date(2027, 12, 2)
     assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
+class KilledMidDelete(S3ExportPurger):
+    """Dies in S3's DeleteObjects after it has removed the versions, before answering."""
+
+    def __init__(self, clients: AwsClients, bucket: str) -> None:
+        super().__init__(clients.s3, bucket)
+        self._clients = clients
+        self._bucket_name = bucket
+
+    def delete_prefix(self, prefix: str, before_delete: Any = lambda number: None) -> int:
+        def then_die(number: int) -> None:
+            before_delete(number)
+            listing: Any = self._clients.s3.list_object_versions(Bucket=self._bucket_name, Prefix=prefix)
+            for version in listing.get("Versions", []):
+                self._clients.s3.delete_object(Bucket=self._bucket_name, Key=version["Key"],
+                                               VersionId=version["VersionId"])
+            raise TimeoutError("killed")
+
+        return super().delete_prefix(prefix, then_die)
+
+
+def test_a_purge_killed_while_deleting_export_objects_has_recorded_them(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 1})
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    common: dict[str, Any] = {
+        "today": DUE, "now": lambda: NOW, "records": records,
+        "statements": DynamoDBStatementPurger(clients.dynamodb, aws_settings.statements_table),
+        "backups": DynamoDBBackupPurger(clients.dynamodb, aws_settings.statements_table),
+    }
+
+    with pytest.raises(TimeoutError):
+        purge_if_due(initiative, exports=KilledMidDelete(clients, aws_settings.export_bucket), **common)
+
+    assert _versions(aws_settings, clients, initiative.id) == 0
+    record = records.purge_record(initiative.id)
+    assert record is not None and record["export_objects"] == 3 and "completed_at" not in record

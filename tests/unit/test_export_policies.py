@@ -57,6 +57,9 @@ def test_export_and_purge_policies_name_their_stage_and_no_wildcard_action(stage
         resource = json.dumps(statement["Resource"])
         other = "prod" if stage == "dev" else "dev"
         assert f"eci-{other}-" not in json.dumps(statement)
+        if _actions(statement) == ["dynamodb:ListBackups"]:
+            assert statement["Resource"] == "*"  # ListBackups has no resource type; the purge filters by table
+            continue
         if not resource.startswith('"arn:aws:logs') and not resource.startswith('"arn:aws:kms'):
             assert f"eci-{stage}-" in resource, statement
 
@@ -67,8 +70,11 @@ def test_purge_can_delete_and_read_keys_but_never_decrypt(stage: str) -> None:
     actions = {action for statement in statements for action in _actions(statement)}
 
     assert not any(action.startswith("kms:") for action in actions)
-    assert "dynamodb:Query" not in actions and "dynamodb:GetItem" not in json.dumps(
-        [s for s in statements if "statements" in json.dumps(s["Resource"])])
+    on_statements = [s for s in statements if f"table/eci-{stage}-statements" in json.dumps(s["Resource"])]
+    assert not {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:RestoreTableToPointInTime",
+                "dynamodb:RestoreTableFromBackup"} & {action for s in on_statements for action in _actions(s)}
+    queries = [s["Resource"] for s in statements if "dynamodb:Query" in _actions(s)]
+    assert queries == [f"arn:aws:dynamodb:*:*:table/eci-{stage}-counters"], "the operator's records only"
     [scan] = [statement for statement in statements if "dynamodb:Scan" in _actions(statement)]
     assert scan["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"] == ["pk", "sk"]
 
@@ -100,3 +106,19 @@ def test_only_the_export_worker_may_sign_manifests_and_only_with_the_signing_key
                 assert statement["Condition"] == {
                     "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/eci-{stage}-export-signing"}}
     assert signers == [f"policy-{stage}-export.json"]
+
+
+def test_purge_may_end_the_statements_tables_restore_points_and_backups_and_abort_uploads(stage: str) -> None:
+    statements = _statements(CHALICE_DIR / f"policy-{stage}-purge.json")
+
+    def resources_of(action: str) -> list[Any]:
+        return [s["Resource"] for s in statements if action in _actions(s)]
+
+    table = f"arn:aws:dynamodb:*:*:table/eci-{stage}-statements"
+    assert resources_of("dynamodb:UpdateContinuousBackups") == [table]
+    assert resources_of("dynamodb:DescribeContinuousBackups") == [table]
+    assert resources_of("dynamodb:DeleteBackup") == [f"{table}/backup/*"]
+    assert resources_of("dynamodb:ListBackups") == ["*"]
+    bucket = f"arn:aws:s3:::eci-{stage}-exports-${{aws:PrincipalAccount}}-*"
+    assert resources_of("s3:AbortMultipartUpload") == [f"{bucket}/*"]
+    assert resources_of("s3:ListBucketMultipartUploads") == [bucket]

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.exporting.retention import DeletedPage, RetentionClock, purge_if_due, retention_clock
+from chalicelib.exporting.retention import (
+    HOLD_ENDED,
+    HOLD_STARTED,
+    SUBMITTED,
+    WITHDRAWN,
+    DeletedPage,
+    RestorableCopies,
+    RetentionClock,
+    RetentionTrigger,
+    purge_if_due,
+    retention_clock,
+    trigger_problem,
+)
 from chalicelib.initiative import InitiativeFileError, add_months, parse_initiative
 from tests.unit.export_specimens import DEMO_FILE, demo_initiative
 
@@ -69,41 +81,147 @@ def test_wrong_submission_date_is_reported_by_its_name(value: str, problem: str)
     assert any(found.startswith(problem) for found in raised.value.problems), raised.value.problems
 
 
+def _recorded(kind: str, day: date, reference: str = "", at: int = 0) -> RetentionTrigger:
+    return RetentionTrigger(kind, day, datetime(2027, 1, 1, tzinfo=UTC).replace(second=at), reference, "operator")
+
+
+@pytest.mark.parametrize(("triggers", "due", "held"), [
+    # Withdrawn after collection started: one month after the withdrawal.
+    ([_recorded(WITHDRAWN, date(2027, 3, 15))], date(2027, 4, 15), ()),
+    # A submission recorded by the operator counts as the file's would, without a redeploy.
+    ([_recorded(SUBMITTED, date(2027, 12, 10))], date(2028, 1, 10), ()),
+    # A later record corrects an earlier one.
+    ([_recorded(SUBMITTED, date(2027, 12, 10)), _recorded(SUBMITTED, date(2027, 12, 1), at=5)], date(2028, 1, 1), ()),
+    # Proceedings with no final decision hold everything, whatever the limits.
+    ([_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28")], date(2028, 6, 1), ("C-1/28",)),
+    # Kept until one week after the final decision.
+    ([_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28"), _recorded(HOLD_ENDED, date(2028, 7, 1), "C-1/28")],
+     date(2028, 7, 8), ()),
+    # A decision that comes before the limit does not move it.
+    ([_recorded(HOLD_STARTED, date(2027, 10, 1), "C-1/28"), _recorded(HOLD_ENDED, date(2027, 11, 1), "C-1/28")],
+     date(2028, 6, 1), ()),
+    # One proceedings decided, another still open: still held.
+    ([_recorded(HOLD_STARTED, date(2028, 5, 1), "A"), _recorded(HOLD_ENDED, date(2028, 7, 1), "A"),
+      _recorded(HOLD_STARTED, date(2028, 5, 2), "B")], date(2028, 7, 8), ("B",)),
+])
+def test_the_operators_records_move_the_clock(
+    triggers: list[RetentionTrigger], due: date, held: tuple[str, ...]
+) -> None:
+    clock = retention_clock(demo_initiative(), triggers)
+
+    assert (clock.due_on, clock.held_by) == (due, held)
+
+
+@pytest.mark.parametrize(("triggers", "last_day_kept"), [
+    ([_recorded(WITHDRAWN, date(2027, 3, 15))], date(2027, 4, 14)),
+    ([_recorded(SUBMITTED, date(2027, 12, 10))], date(2028, 1, 9)),
+    ([_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28"), _recorded(HOLD_ENDED, date(2028, 7, 1), "C-1/28")],
+     date(2028, 7, 7)),
+])
+def test_each_record_runs_out_on_its_boundary_day_not_before(
+    triggers: list[RetentionTrigger], last_day_kept: date
+) -> None:
+    clock = retention_clock(demo_initiative(), triggers)
+
+    assert not clock.due(last_day_kept)
+    assert clock.due(last_day_kept + timedelta(days=1))
+
+
+def test_an_open_hold_keeps_everything_long_past_every_limit() -> None:
+    clock = retention_clock(demo_initiative(), [_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28")])
+
+    assert not clock.due(date(2031, 1, 1))
+    assert "held by proceedings 'C-1/28'" in clock.reason
+
+
+@pytest.mark.parametrize(("new", "problem"), [
+    (_recorded(SUBMITTED, date(2027, 8, 31)), "the submission must be after the end of collection (2027-08-31)"),
+    (_recorded(SUBMITTED, date(2028, 3, 2)), "2028-03-02 is in the future: record it on or after the day it happens"),
+    (_recorded(WITHDRAWN, date(2026, 1, 1)), "the withdrawal must be on or after the registration (2026-07-01)"),
+    (_recorded(HOLD_STARTED, date(2028, 1, 1)), "a hold needs the reference of its proceedings"),
+    (_recorded(HOLD_ENDED, date(2028, 1, 1), "X"), "no hold for the proceedings 'X' was recorded"),
+    (_recorded(HOLD_ENDED, date(2027, 12, 1), "C-1/28"),
+     "the final decision cannot be before the hold began (2028-01-01)"),
+    (_recorded(HOLD_ENDED, date(2028, 1, 2), "C-1/28"), None),
+])
+def test_an_operator_record_that_cannot_be_true_is_refused_with_its_reason(
+    new: RetentionTrigger, problem: str | None
+) -> None:
+    recorded = [_recorded(HOLD_STARTED, date(2028, 1, 1), "C-1/28")]
+
+    assert trigger_problem(demo_initiative(), recorded, new, today=date(2028, 3, 1)) == problem
+
+
 class FakePurger:
-    def __init__(self, pages: list[DeletedPage]) -> None:
+    """Pages of keys; a page is gone once delete() is called for it, as on DynamoDB."""
+
+    def __init__(self, pages: list[DeletedPage], fail_on_delete: int | None = None) -> None:
         self.pages = list(pages)
         self.asked: list[str] = []
+        self.destroyed = {"statements": 0, "markers": 0}
+        self._deletes = 0
+        self._fail_on_delete = fail_on_delete
 
-    def delete_initiative(self, initiative_id: str) -> Iterator[DeletedPage]:
+    def find_pages(self, initiative_id: str) -> Iterator[DeletedPage]:
         self.asked.append(initiative_id)
-        while self.pages:
-            yield self.pages.pop(0)  # gone once yielded, as on DynamoDB
+        yield from list(self.pages)
+
+    def delete(self, page: DeletedPage) -> None:
+        self._deletes += 1
+        if self._deletes == self._fail_on_delete:
+            # Killed half-way through the page: some of its keys are gone, the rest are not.
+            self.destroyed["statements"] += 1
+            raise RuntimeError("killed")
+        self.pages.remove(page)
+        self.destroyed["statements"] += sum(page.statements.values())
+        self.destroyed["markers"] += page.markers
 
 
 class FakeExports:
-    def __init__(self) -> None:
+    def __init__(self, found: list[int] | None = None) -> None:
         self.prefixes: list[str] = []
+        self.found = list(found) if found is not None else [7]
 
-    def delete_prefix(self, prefix: str) -> int:
+    def delete_prefix(self, prefix: str, before_delete: Callable[[int], None]) -> int:
         self.prefixes.append(prefix)
-        return 7
+        number = self.found.pop(0) if self.found else 0
+        if number:
+            before_delete(number)
+        return number
+
+
+class FakeBackups:
+    def __init__(self) -> None:
+        self.moments: list[datetime] = []
+        self.recovery_enabled = True
+
+    def destroy_restorable_before(self, moment: datetime) -> RestorableCopies:
+        self.moments.append(moment)
+        if self.recovery_enabled:
+            self.recovery_enabled = False
+            return RestorableCopies(("point-in-time recovery",))
+        return RestorableCopies()
 
 
 class FakeRecords:
-    def __init__(self) -> None:
+    def __init__(self, triggers: list[RetentionTrigger] | None = None) -> None:
         self.events: list[str] = []
         self.statements: dict[str, int] = {}
         self.markers = 0
-        self.completed = False
-        self.started = False
+        self.completed_at: datetime | None = None
+        self.swept_on: date | None = None
+        self.found_later: dict[str, int] = {}
+        self.recorded = list(triggers or [])
+
+    def triggers(self, initiative_id: str) -> list[RetentionTrigger]:
+        return list(self.recorded)
 
     def mark_counts_final(self, initiative_id: str, at: datetime) -> None:
         self.events.append("final")
 
     def purge_started(self, initiative_id: str, clock: RetentionClock, at: datetime) -> bool:
         self.events.append("started")
-        self.started = True
-        return self.completed
+        return self.completed_at is not None
 
     def add_deleted(self, initiative_id: str, page: DeletedPage) -> None:
         self.events.append("deleted")
@@ -111,48 +229,117 @@ class FakeRecords:
             self.statements[code] = self.statements.get(code, 0) + number
         self.markers += page.markers
 
-    def purge_completed(self, initiative_id: str, export_objects: int, at: datetime) -> None:
+    def add_export_objects(self, initiative_id: str, number: int) -> None:
+        self.events.append("export objects")
+
+    def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None:
         self.events.append("completed")
-        self.completed = True
+        self.completed_at, self.swept_on = at, at.date()
+
+    def claim_sweep(self, initiative_id: str, today: date) -> datetime | None:
+        if self.completed_at is None or (self.swept_on is not None and self.swept_on >= today):
+            return None
+        self.swept_on = today
+        return self.completed_at
+
+    def sweep_found(self, initiative_id: str, found: Mapping[str, int], at: datetime) -> None:
+        for name, number in found.items():
+            self.found_later[name] = self.found_later.get(name, 0) + number
 
 
 def _pages() -> list[DeletedPage]:
-    return [DeletedPage({"DE": 3, "PL": 2}, 4), DeletedPage({"DE": 1}, 2)]
+    return [DeletedPage({"DE": 3, "PL": 2}, 4, ("k1",)), DeletedPage({"DE": 1}, 2, ("k2",))]
+
+
+def _purge(purger: FakePurger, exports: FakeExports, records: FakeRecords, day: date,
+           backups: FakeBackups | None = None, **options: Any) -> Any:
+    moment = datetime(day.year, day.month, day.day, 3, 0, tzinfo=UTC)
+    return purge_if_due(demo_initiative(), today=day, now=lambda: moment, statements=purger, exports=exports,
+                        backups=backups or FakeBackups(), records=records, **options)
 
 
 def test_nothing_is_purged_before_the_clock_runs_out() -> None:
     purger, exports, records = FakePurger(_pages()), FakeExports(), FakeRecords()
 
-    outcome = purge_if_due(demo_initiative(), today=date(2028, 5, 31), now=lambda: NOW, statements=purger,
-                           exports=exports, records=records)
+    outcome = _purge(purger, exports, records, date(2028, 5, 31))
 
     assert outcome.state == "not-due"
     assert purger.asked == [] and exports.prefixes == [] and records.events == []
 
 
-def test_purge_marks_counts_final_first_then_destroys_and_records_what_went() -> None:
-    purger, exports, records = FakePurger(_pages()), FakeExports(), FakeRecords()
+def test_nothing_is_purged_while_proceedings_hold_the_statements() -> None:
+    purger, exports = FakePurger(_pages()), FakeExports()
+    records = FakeRecords([_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28")])
 
-    outcome = purge_if_due(demo_initiative(), today=date(2028, 6, 1), now=lambda: NOW, statements=purger,
-                           exports=exports, records=records)
+    outcome = _purge(purger, exports, records, date(2028, 6, 1))
+
+    assert outcome.state == "held"
+    assert purger.asked == [] and records.events == []
+
+
+def test_purge_marks_counts_final_first_then_destroys_and_records_what_went() -> None:
+    purger, exports, records, backups = FakePurger(_pages()), FakeExports(), FakeRecords(), FakeBackups()
+
+    outcome = _purge(purger, exports, records, date(2028, 6, 1), backups)
 
     assert outcome.state == "done"
-    assert records.events == ["final", "started", "deleted", "deleted", "completed"]
+    assert records.events == ["final", "started", "deleted", "deleted", "export objects", "completed"]
     assert records.statements == {"DE": 4, "PL": 2} and records.markers == 6
     assert purger.asked == ["demo-2026"]
     assert exports.prefixes == ["demo-2026/"]  # this initiative's exports only
     assert outcome.export_objects == 7
+    assert outcome.backups.destroyed == ("point-in-time recovery",) and not backups.recovery_enabled
+
+
+def test_purge_killed_mid_page_has_recorded_at_least_what_it_destroyed() -> None:
+    purger, exports, records = FakePurger(_pages(), fail_on_delete=2), FakeExports(), FakeRecords()
+
+    with pytest.raises(RuntimeError):
+        _purge(purger, exports, records, date(2028, 6, 1))
+
+    assert records.completed_at is None  # "in progress"
+    assert sum(records.statements.values()) >= purger.destroyed["statements"]
+    assert records.markers >= purger.destroyed["markers"]
+    assert (sum(records.statements.values()), records.markers) == (6, 6)
 
 
 def test_purge_stopped_half_way_goes_on_next_time_and_adds_up() -> None:
     purger, exports, records = FakePurger(_pages()), FakeExports(), FakeRecords()
-    common: dict[str, Any] = {"today": date(2028, 6, 1), "now": lambda: NOW, "statements": purger,
-                              "exports": exports, "records": records}
 
-    first = purge_if_due(demo_initiative(), should_stop=lambda: True, **common)
-    second = purge_if_due(demo_initiative(), **common)
-    third = purge_if_due(demo_initiative(), **common)
+    first = _purge(purger, exports, records, date(2028, 6, 1), should_stop=lambda: True)
+    second = _purge(purger, exports, records, date(2028, 6, 1))
+    third = _purge(purger, exports, records, date(2028, 6, 1))
 
     assert (first.state, second.state, third.state) == ("stopped", "done", "already-done")
     assert records.statements == {"DE": 4, "PL": 2}
     assert exports.prefixes == ["demo-2026/"]
+
+
+def test_the_day_after_the_purge_a_sweep_destroys_and_reports_what_was_written_since() -> None:
+    purger, exports, records, backups = FakePurger(_pages()), FakeExports([7, 2, 0]), FakeRecords(), FakeBackups()
+    assert _purge(purger, exports, records, date(2028, 6, 1), backups).state == "done"
+    backups.recovery_enabled = True  # a deploy turned recovery back on: its window may reach before the purge
+
+    same_day = _purge(purger, exports, records, date(2028, 6, 1), backups)
+    next_day = _purge(purger, exports, records, date(2028, 6, 2), backups)
+    again_that_day = _purge(purger, exports, records, date(2028, 6, 2), backups)
+    day_after = _purge(purger, exports, records, date(2028, 6, 3), backups)
+
+    assert same_day.state == "already-done"
+    assert next_day.state == "swept" and next_day.export_objects == 2 and next_day.found_anything
+    assert backups.moments[-2] == records.completed_at  # restorable from before completion: destroyed
+    assert again_that_day.state == "already-done"
+    assert day_after.state == "swept" and not day_after.found_anything
+    assert records.found_later == {"export_objects": 2, "backups": 1, "backups_left": 0}
+
+
+def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_destroyed() -> None:
+    purger, exports, records = FakePurger(_pages()), FakeExports([7, 0]), FakeRecords()
+    assert _purge(purger, exports, records, date(2028, 6, 1)).state == "done"
+    purger.pages = [DeletedPage({"DE": 1}, 1, ("late",)), DeletedPage({"PL": 1}, 1, ("later",))]
+
+    outcome = _purge(purger, exports, records, date(2028, 6, 2), should_stop=lambda: True)
+
+    assert outcome.state == "stopped" and outcome.statements == {"DE": 1}
+    assert records.found_later == {"statements": 1, "markers": 1}
+    assert len(purger.pages) == 1  # the rest waits for the next day's sweep
