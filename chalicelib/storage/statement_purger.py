@@ -19,7 +19,10 @@ from chalicelib.storage.statements import MARKER_PREFIX, STATEMENT_PREFIX, parse
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-_BATCH = 25  # BatchWriteItem's limit
+# TransactWriteItems' limit. Deletes go in transactions, not BatchWriteItem: IAM cannot tell a batch's
+# deletes from its puts, while a transaction's deletes need dynamodb:DeleteItem alone, so the purge
+# function may delete and never put (its policy grants no PutItem).
+_BATCH = 100
 _RETRIES = 8
 
 
@@ -78,11 +81,16 @@ class DynamoDBStatementPurger:
             self._delete(keys[start:start + _BATCH])
 
     def _delete(self, keys: list[Any]) -> None:
-        pending: Any = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
+        client = self._client
+        items: Any = [{"Delete": {"TableName": self._table, "Key": key}} for key in keys]
         for attempt in range(_RETRIES):
-            response = self._client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
+            try:
+                client.transact_write_items(TransactItems=items)
                 return
-            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled: back off, then the rest
+            except client.exceptions.TransactionCanceledException:
+                pass  # another write on one of these items (a late export worker's read does not count)
+            except (client.exceptions.ProvisionedThroughputExceededException,
+                    client.exceptions.RequestLimitExceeded):
+                pass
+            time.sleep(min(0.05 * 2**attempt, 2.0))  # throttled or in conflict: back off, then again
         raise RuntimeError("DynamoDB kept refusing deletes; the purge resumes on its next run")

@@ -108,6 +108,7 @@ def test_only_the_export_worker_may_sign_manifests_and_only_with_the_signing_key
     assert signers == [f"policy-{stage}-export.json"]
 
 
+@pytest.mark.parametrize("stage", STAGES)
 def test_purge_may_end_the_statements_tables_restore_points_and_backups_and_abort_uploads(stage: str) -> None:
     statements = _statements(CHALICE_DIR / f"policy-{stage}-purge.json")
 
