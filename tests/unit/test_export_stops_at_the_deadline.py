@@ -9,7 +9,13 @@ import pytest
 
 from chalicelib.exporting.retention import RetentionClock, RetentionOverError, RetentionTrigger, retention_clock
 from chalicelib.exporting.run import ExportRun
-from tests.fakes import InMemoryCounterReader, InMemoryExportFileStore, InMemoryStatementSource, PlainOpener
+from tests.fakes import (
+    InMemoryCounterReader,
+    InMemoryExportFileStore,
+    InMemoryManifestSigner,
+    InMemoryStatementSource,
+    PlainOpener,
+)
 from tests.unit.export_specimens import demo_initiative, stored
 
 RUN = "2028-05-31"
@@ -35,7 +41,8 @@ def _run(calendar: Calendar, statements: int = 200,
     run = ExportRun(
         initiative, source=InMemoryStatementSource(initiative.id, items), opener=lambda: opener,
         files=InMemoryExportFileStore(), counts=InMemoryCounterReader(dict(Counter(i.member_state for i in items))),
-        max_statements_per_file=1000, now=lambda: datetime(2028, 5, 31, 23, 0, tzinfo=UTC), today=calendar.today,
+        signer=InMemoryManifestSigner, max_statements_per_file=1000,
+        now=lambda: datetime(2028, 5, 31, 23, 0, tzinfo=UTC), today=calendar.today,
         clock=(lambda: clock) if clock is not None else None,
     )
     return run, opener

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chalicelib.exporting.retention import DeletedPage, RetentionClock, purge_if_due
+from chalicelib.exporting.retention import DeletedPage, RestorableCopies, RetentionClock, RetentionTrigger, purge_if_due
 from tests.unit.export_specimens import demo_initiative
 
 DUE = date(2028, 6, 1)  # 21 months after the demo's collection start
@@ -25,18 +25,27 @@ class Pages:
         self.initiative_id = initiative_id
         self.pages = list(pages)
 
-    def delete_initiative(self, initiative_id: str) -> Iterator[DeletedPage]:
+    def find_pages(self, initiative_id: str) -> Iterator[DeletedPage]:
         while initiative_id == self.initiative_id and self.pages:
-            yield self.pages.pop(0)
+            yield self.pages[0]
+
+    def delete(self, page: DeletedPage) -> None:
+        self.pages.remove(page)
 
 
 class Exports:
     def __init__(self) -> None:
         self.deleted: list[str] = []
 
-    def delete_prefix(self, prefix: str) -> int:
+    def delete_prefix(self, prefix: str, before_delete: Any) -> int:
+        before_delete(3)
         self.deleted.append(prefix)
         return 3
+
+
+class Backups:
+    def destroy_restorable_before(self, moment: datetime) -> RestorableCopies:
+        return RestorableCopies(destroyed=("point-in-time recovery",))
 
 
 class AuditRecords:
@@ -46,12 +55,16 @@ class AuditRecords:
         self.final: dict[str, datetime] = {}
         self.records: dict[str, dict[str, Any]] = {}
 
+    def triggers(self, initiative_id: str) -> list[RetentionTrigger]:
+        return []
+
     def mark_counts_final(self, initiative_id: str, at: datetime) -> None:
         self.final.setdefault(initiative_id, at)
 
     def purge_started(self, initiative_id: str, clock: RetentionClock, at: datetime) -> bool:
         record = self.records.setdefault(initiative_id, {
-            "due_on": clock.due_on, "reason": clock.reason, "started_at": at, "statements": {}, "markers": 0})
+            "due_on": clock.due_on, "reason": clock.reason, "started_at": at, "statements": {}, "markers": 0,
+            "export_objects": 0})
         return "completed_at" in record
 
     def add_deleted(self, initiative_id: str, page: DeletedPage) -> None:
@@ -60,14 +73,23 @@ class AuditRecords:
             record["statements"][code] = record["statements"].get(code, 0) + number
         record["markers"] += page.markers
 
-    def purge_completed(self, initiative_id: str, export_objects: int, at: datetime) -> None:
-        self.records[initiative_id].update(export_objects=export_objects, completed_at=at)
+    def add_export_objects(self, initiative_id: str, number: int) -> None:
+        self.records[initiative_id]["export_objects"] += number
+
+    def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None:
+        self.records[initiative_id].update(completed_at=at)
+
+    def claim_sweep(self, initiative_id: str, today: date) -> datetime | None:
+        return None  # these tests are about the purge itself, not the later days' sweeps
+
+    def sweep_found(self, initiative_id: str, found: Any, at: datetime) -> None:
+        raise AssertionError("no sweep in these tests")
 
 
 def _purge(pages: Pages, records: AuditRecords, today: date = DUE, stop: bool = False) -> Any:
-    times = iter([STARTED, STARTED, FINISHED])
+    times = iter([STARTED, STARTED, STARTED, FINISHED])  # final, started, restorable copies, completed
     return purge_if_due(demo_initiative(), today=today, now=lambda: next(times), statements=pages,
-                        exports=Exports(), records=records, should_stop=lambda: stop)
+                        exports=Exports(), backups=Backups(), records=records, should_stop=lambda: stop)
 
 
 def test_the_audit_record_says_what_was_destroyed_per_state_when_and_why() -> None:
