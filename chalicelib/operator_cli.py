@@ -517,6 +517,8 @@ def _record_plaintext(context: Context | None, written: Sequence[Path], run_dir:
     from chalicelib.jobs import utc_now
     from chalicelib.operator_copies import PLAINTEXT, notice_date
 
+    if not written:
+        return  # nothing was written in the clear: nothing to record or to destroy
     due = notice_date(run_dir)
     if due is None and context is not None:
         due = context.jobs.retention_clock().due_on

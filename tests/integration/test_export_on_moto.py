@@ -517,7 +517,8 @@ def test_decrypting_a_run_folder_goes_on_past_bad_files_and_names_each_at_the_en
     status, out, errors = _cli("decrypt", str(run_dir))
 
     assert status == 1
-    assert errors == ("error: 2 of 8 file(s) could not be decrypted: DE-fr-001.xml.enc is missing; "
+    assert errors == ("6 plaintext file(s) recorded: destroy them before 2028-06-01 (`destroy-copies`)\n"
+                      "error: 2 of 8 file(s) could not be decrypted: DE-fr-001.xml.enc is missing; "
                       "FR-fr-002.xml.enc does not match the manifest's SHA-256: it was altered or damaged\n")
     assert len(out.splitlines()) == 6  # every other file was decrypted
     assert all(Path(line).is_file() for line in out.splitlines())
