@@ -245,7 +245,8 @@ class RegionStacks:
         session = self._session()
         if template.name == "data.yaml":
             clients = LocalClients(session.client("dynamodb"), session.client("kms"), session.client("s3"),
-                                   session.client("ssm"), session.account, self.region)
+                                   session.client("ssm"), session.account, self.region,
+                                   cognito=session.client("cognito-idp"))
             return provision_template(clients, load_template(template), parameters, stack)
         outputs: dict[str, str] = {}
         for logical_id, resource, properties in self._resources(template, parameters):
@@ -439,7 +440,7 @@ def test_a_first_deploy_makes_one_api_one_mapping_and_keeps_chalices_record(worl
     assert {group["logGroupName"]: group.get("retentionInDays") for group in groups} == {
         f"/aws/lambda/eci-dev{suffix}": 90 for suffix in ("", "-api_handler", "-count_statements",
                                                           "-recount_statements", "-export_daily", "-export_worker",
-                                                          "-purge_statements")}
+                                                          "-purge_statements", "-console_actions")}
 
 
 KILL_POINTS = [
