@@ -86,7 +86,7 @@ def counted_record_of(item: Mapping[str, Any]) -> CountedRecord:
 
 
 def counter_update(table: str, key: dict[str, Any], changes: Mapping[str, int]) -> TransactWriteItemTypeDef:
-    """ADD each Member State's change to one counter item (names through placeholders: AT is reserved)."""
+    """ADD each Member State's change to one counter item (names as ExpressionAttributeNames: AT is a reserved word)."""
     names = {f"#m{i}": state for i, state in enumerate(sorted(changes))}
     values = {f":m{i}": {"N": str(changes[state])} for i, state in enumerate(sorted(changes))}
     expression = "ADD " + ", ".join(f"#m{i} :m{i}" for i in range(len(names)))

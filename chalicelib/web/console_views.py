@@ -113,6 +113,16 @@ def _posted(request: Request, token: str, names: tuple[str, ...]) -> dict[str, s
     return fields
 
 
+_REFUSAL_STATUS = {"role": 403, "session": 401, "unavailable": 503}
+
+
+def _refused(answer: Mapping[str, Any], organiser: Organiser, more: Mapping[str, int] | None = None,
+             otherwise: int = 409) -> Response:
+    """The page for an action the console function refused, with the status its reason calls for."""
+    code = str(answer.get("refusal", "unavailable"))
+    return _message(code, {**_REFUSAL_STATUS, **(more or {})}.get(code, otherwise), organiser)
+
+
 def _act(action: str, token: str, **arguments: str) -> dict[str, Any]:
     try:
         return services.current().console({"action": action, "token": token, "arguments": arguments})
@@ -202,8 +212,7 @@ def collection(request: Request) -> Response:
         return _message("bad_request", 400, organiser)
     answer = _act(action, token)
     if not answer.get("ok"):
-        code = str(answer.get("refusal", "unavailable"))
-        return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
+        return _refused(answer, organiser)
     return _redirect(f"{HOME}?done={'paused' if action == 'pause' else 'resumed'}")
 
 
@@ -223,8 +232,7 @@ def phase(request: Request) -> Response:
         return _message("confirm", 400, organiser)
     answer = _act(action, token)
     if not answer.get("ok"):
-        code = str(answer.get("refusal", "unavailable"))
-        return _message(code, {"role": 403, "session": 401, "unavailable": 503}.get(code, 409), organiser)
+        return _refused(answer, organiser)
     if action == "go_live" and not answer.get("done"):
         return _redirect(f"{HOME}?done=going_live")
     return _redirect(f"{HOME}?done={'testing' if action == 'start_test_phase' else 'live'}")
@@ -242,9 +250,7 @@ def delete_statement(request: Request) -> Response:
     answer = _act("delete_statement", token, statement_id=fields.get("statement_id", ""),
                   reason=fields.get("reason", ""))
     if not answer.get("ok"):
-        code = str(answer.get("refusal", "unavailable"))
-        status = {"role": 403, "session": 401, "unavailable": 503, "no_statement": 404}.get(code, 400)
-        return _message(code, status, organiser)
+        return _refused(answer, organiser, {"no_statement": 404}, otherwise=400)
     return _render("deleted.html", organiser=organiser, csrf=session.csrf_token(token),
                    statement_id=answer["statement_id"], member_state=answer["member_state"])
 
