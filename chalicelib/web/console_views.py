@@ -102,6 +102,19 @@ def signed_in(request: Request) -> tuple[Organiser, str] | Response:
     return _message("session", 401)
 
 
+def _signed_in_post(request: Request,
+                    names: tuple[str, ...]) -> tuple[Organiser, str, dict[str, str]] | Response:
+    """An action's start: the signed-in organiser, the session token and the POST's fields; or the refusal."""
+    found = signed_in(request)
+    if isinstance(found, Response):
+        return found
+    organiser, token = found
+    fields = _posted(request, token, names)
+    if isinstance(fields, Response):
+        return fields
+    return organiser, token, fields
+
+
 def _posted(request: Request, token: str, names: tuple[str, ...]) -> dict[str, str] | Response:
     """The POST's fields when its CSRF token matches the session, else the refusal (nothing changes)."""
     try:
@@ -200,13 +213,10 @@ DONE_NOTICES = {"paused": "Collection is paused: the forms say so in every langu
 
 def collection(request: Request) -> Response:
     """Pause or resume collection (organisers only)."""
-    found = signed_in(request)
-    if isinstance(found, Response):
-        return found
-    organiser, token = found
-    fields = _posted(request, token, ("action",))
-    if isinstance(fields, Response):
-        return fields
+    posted = _signed_in_post(request, ("action",))
+    if isinstance(posted, Response):
+        return posted
+    organiser, token, fields = posted
     action = fields.get("action", "")
     if action not in ("pause", "resume"):
         return _message("bad_request", 400, organiser)
@@ -218,13 +228,10 @@ def collection(request: Request) -> Response:
 
 def phase(request: Request) -> Response:
     """Start the test phase, or go live (deleting every test statement, a batch per call, resumably)."""
-    found = signed_in(request)
-    if isinstance(found, Response):
-        return found
-    organiser, token = found
-    fields = _posted(request, token, ("action", "confirm"))
-    if isinstance(fields, Response):
-        return fields
+    posted = _signed_in_post(request, ("action", "confirm"))
+    if isinstance(posted, Response):
+        return posted
+    organiser, token, fields = posted
     action = fields.get("action", "")
     if action not in ("start_test_phase", "go_live"):
         return _message("bad_request", 400, organiser)
@@ -240,13 +247,10 @@ def phase(request: Request) -> Response:
 
 def delete_statement(request: Request) -> Response:
     """Delete a statement on the signatory's request, by the identifier on their receipt (organisers only)."""
-    found = signed_in(request)
-    if isinstance(found, Response):
-        return found
-    organiser, token = found
-    fields = _posted(request, token, ("statement_id", "reason"))
-    if isinstance(fields, Response):
-        return fields
+    posted = _signed_in_post(request, ("statement_id", "reason"))
+    if isinstance(posted, Response):
+        return posted
+    organiser, token, fields = posted
     answer = _act("delete_statement", token, statement_id=fields.get("statement_id", ""),
                   reason=fields.get("reason", ""))
     if not answer.get("ok"):
