@@ -88,10 +88,6 @@ class Jobs:
             from chalicelib.storage.clients import AwsClients
 
             self.aws = AwsClients(self.settings)
-        # Every job uses S3; make its client before any encryption SDK key provider wraps the same
-        # botocore session in a boto3 session of its own, after which boto3 could not make an S3 client
-        # ("Cannot inject class attribute upload_file").
-        _ = self.aws.s3
         return self.aws
 
     @cached_property
