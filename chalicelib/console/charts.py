@@ -91,10 +91,11 @@ def daily_chart(chart_id: str, title: str, points: Sequence[DailyPoint]) -> str:
     most = max(point.count for point in points) or 1
     total = points[-1].cumulative or 1
     step = plot_width / len(points)
+    bar_width = min(max(step * 0.8, 1), 40.0)  # a few days' bars stay bars, not blocks across the chart
     bars = "".join(
-        f'<rect x="{left + index * step + step * 0.1:.1f}" '
+        f'<rect x="{left + index * step + (step - bar_width) / 2:.1f}" '
         f'y="{top + plot_height - bar_length(point.count, most, plot_height):.1f}" '
-        f'width="{max(step * 0.8, 1):.1f}" height="{bar_length(point.count, most, plot_height):.1f}" fill="{ACCENT}"/>'
+        f'width="{bar_width:.1f}" height="{bar_length(point.count, most, plot_height):.1f}" fill="{ACCENT}"/>'
         for index, point in enumerate(points) if point.count > 0)
     line = " ".join(f"{left + (index + 0.5) * step:.1f},{top + plot_height * (1 - point.cumulative / total):.1f}"
                     for index, point in enumerate(points))
