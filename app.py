@@ -148,7 +148,9 @@ def recount_statements(event: CloudWatchEvent) -> None:
     from chalicelib.counting.recount import recount
 
     current = services.current()
-    recount(current.initiative.id, current.recount_store, current.count_ledger, now=current.now, today=current.today)
+    report = recount(current.initiative.id, current.recount_store, current.count_ledger, now=current.now,
+                     today=current.today)
+    current.record_recount(report)  # for the organisers' dashboard: lag, repairs, dead letters
 
 
 def _remaining_ms(context: object) -> Callable[[], int] | None:

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.console import records
+from chalicelib.console.health import HealthSource
 from chalicelib.console.records import AuditEntry, ConsoleStore
 from chalicelib.console.tokens import InvalidSessionError, Organiser, TokenVerifier
 
 logger = logging.getLogger(__name__)
 
 # Actions any signed-in role may ask for; the others need the organiser role.
-_READS = frozenset({"audit_log", "state", records.SIGN_IN})
+_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN})
 
 
 # Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
@@ -63,6 +64,7 @@ class ConsoleContext:
     store: ConsoleStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     deleter: StatementDeleter | None = None
+    health: HealthSource | None = None
 
 
 def _refused(code: str) -> dict[str, Any]:
@@ -116,6 +118,24 @@ def _audit_log(context: ConsoleContext, organiser: Organiser, arguments: Mapping
     return {"ok": True, "entries": [
         {"at": entry.at, "actor": entry.actor, "role": entry.role, "action": entry.action,
          "details": dict(entry.details)} for entry in entries]}
+
+
+# What the dashboard lists: enough to see a trend and the latest trouble, on one page.
+LISTED_EXPORT_RUNS = 10
+LISTED_REPAIRS = 10
+
+
+def _health(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The export runs and the counting's health, from what the export and the recount recorded."""
+    if context.health is None:
+        return _refused("unavailable")
+    last = context.health.last_recount(context.initiative_id)
+    return {"ok": True,
+            "export_runs": [run.to_json() for run in context.health.export_runs(context.initiative_id,
+                                                                                 LISTED_EXPORT_RUNS)],
+            "last_recount": last.to_json() if last is not None else None,
+            "repairs": [record.to_json() for record in context.health.repairs(context.initiative_id, LISTED_REPAIRS)],
+            "failed_batches": context.health.failed_batches()}
 
 
 def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]:
@@ -222,6 +242,7 @@ _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], di
     records.SIGN_IN: _record_sign_in,
     "state": _state,
     "audit_log": _audit_log,
+    "health": _health,
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
     records.DELETE_STATEMENT: _delete_statement,

@@ -80,6 +80,10 @@ class AwsClients:
         return client
 
     @property
+    def sqs(self) -> Any:  # no SQS stubs among the dependencies: the console reads one queue attribute
+        return self._client("sqs")
+
+    @property
     def sts(self) -> STSClient:
         client: STSClient = self._client("sts")
         return client

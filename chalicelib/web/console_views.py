@@ -66,10 +66,11 @@ SIGN_IN_REFUSALS = {
 
 def _render(template: str, status: int = 200, headers: Mapping[str, str | list[str]] | None = None,
             **values: Any) -> Response:
+    from chalicelib.console.charts import grouped
     from chalicelib.web.pages import _environment
 
     body = _environment("en").get_template(f"organiser/{template}").render(
-        initiative=services.current().initiative, **values)
+        initiative=services.current().initiative, number=grouped, **values)
     return Response(body=body, status_code=status, headers={
         **security_headers(), "Content-Type": "text/html; charset=utf-8", "Content-Language": "en",
         "Cache-Control": "no-store", **(headers or {})})
@@ -168,7 +169,29 @@ def dashboard(request: Request) -> Response:
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
                    notice=_query(request).get("done", ""),
-                   **_figures(counts, _query(request).get("ms", "")))
+                   **_figures(counts, _query(request).get("ms", "")), **_health(_act("health", token)))
+
+
+def _health(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The export runs and the counting's health as the console function read them (chalicelib/console/health.py)."""
+    from datetime import UTC, datetime
+
+    from chalicelib.console.health import RecountRecord, RunSummary, age_text
+    from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
+
+    if not answer.get("ok"):
+        return {"health_available": False}
+    now = datetime.fromtimestamp(services.current().now(), UTC)
+    last = RecountRecord.from_json(answer["last_recount"]) if answer.get("last_recount") else None
+    return {
+        "health_available": True,
+        "export_runs": [RunSummary.from_json(run) for run in answer.get("export_runs", [])],
+        "last_recount": last,
+        "last_recount_age": age_text(datetime.fromisoformat(last.at), now) if last else "",
+        "repairs": [RecountRecord.from_json(record) for record in answer.get("repairs", [])],
+        "failed_batches": answer.get("failed_batches"),
+        "repair_after_minutes": REPAIR_AFTER_SECONDS // 60,
+    }
 
 
 def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
@@ -198,6 +221,7 @@ def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
         "threshold_chart": Markup(charts.threshold_chart("thresholds", rows)),  # noqa: S704 - escaped by charts
         "daily_available": daily is not None, "points": points, "scope": scope,
         "chosen": state.code if state else "", "states": sorted(names.items(), key=lambda item: item[1]),
+        "state_names": names,
         "daily_chart": Markup(charts.daily_chart(  # noqa: S704 - every text escaped by charts
             "daily", f"Signatures per day and cumulative, {scope}", points)),
     }

@@ -273,8 +273,11 @@ def test_the_export_function_decrypts_statements_encrypts_exports_and_writes_the
     assert [statement["Resource"] for statement in granted("s3:PutObject")] == [EXPORT_OBJECTS]
     reads = [statement for statement in statements if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
     assert [_actions(statement) for statement in reads] == [["dynamodb:Query"]], "reads statements, never writes"
-    assert not any(action.startswith("dynamodb:") and action != "dynamodb:Query"
-                   for statement in statements for action in _actions(statement))
+    writes = [(statement["Resource"], statement.get("Condition")) for statement in statements
+              if any(action.startswith("dynamodb:") and action != "dynamodb:Query" for action in _actions(statement))]
+    assert writes == [("arn:aws:dynamodb:*:*:table/eci-dev-console",
+                       {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXPORT#*"]}})], \
+        "beyond reading, it only tells the dashboard how a run stands"
 
 
 def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing(package: Path) -> None:
@@ -318,6 +321,23 @@ def test_the_console_function_appends_audit_entries_and_sets_the_state_and_never
         action for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])
         for action in _actions(statement)}, "audit entries are never changed or removed"
     assert not any(action.startswith("kms:") for action in granted), "it can decrypt nothing"
+
+
+def test_the_console_function_may_read_only_the_depth_of_the_count_failure_queue(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+
+    sqs = [statement for statement in statements if any(a.startswith("sqs:") for a in _actions(statement))]
+    assert [(sorted(_actions(statement)), statement["Resource"]) for statement in sqs] == [
+        (["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], "arn:aws:sqs:*:*:eci-dev-count-failures")
+    ], "never ReceiveMessage or DeleteMessage: it counts the messages, it does not take them"
+
+
+def test_the_recount_and_the_export_each_write_only_their_own_records_for_the_dashboard(package: Path) -> None:
+    for role, prefix in (("RecountStatementsRole", "COUNTING#*"), ("ExportWorkerRole", "EXPORT#*")):
+        on_console = [statement for statement in _policy_statements(package, role)
+                      if "eci-dev-console" in json.dumps(statement["Resource"])]
+        assert [(_actions(statement), statement["Condition"]) for statement in on_console] == [
+            (["dynamodb:PutItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [prefix]}})], role
 
 
 def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sealed_content(package: Path) -> None:

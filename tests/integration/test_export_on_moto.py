@@ -322,6 +322,23 @@ def test_counts_that_differ_are_flagged_in_the_manifest_and_by_the_tool(exported
     assert manifest["left_out"] == []
 
 
+def test_the_organisers_dashboard_reads_the_runs_totals_and_reconciliation_without_the_export_key(
+    exported: Exported,
+) -> None:
+    from chalicelib.storage.console_table import DynamoDBHealthRecords
+
+    world = exported.world
+    manifest = _manifest(world)
+    [run] = DynamoDBHealthRecords(world.clients.dynamodb, world.settings.console_table).export_runs(
+        world.initiative.id, 10)
+
+    assert (run.run_id, run.status, run.completed_at) == ("r1", "complete", manifest["completed_at"])
+    assert {code: (state.statements, state.counter) for code, state in run.member_states.items()} == {
+        code: (state["statements"], state["counter"]) for code, state in manifest["member_states"].items()}
+    assert run.reconciled is False and run.mismatches == ["FR"]
+    assert (run.statements, run.counted) == (manifest["totals"]["statements"], manifest["totals"]["counter"])
+
+
 def test_files_are_encrypted_with_sse_kms_under_a_path_naming_initiative_run_and_state(exported: Exported) -> None:
     world = exported.world
     for file in _manifest(world)["files"]:

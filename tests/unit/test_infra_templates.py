@@ -589,6 +589,7 @@ def test_an_alarm_watches_each_thing_that_must_not_fail_silently() -> None:
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-export_daily"),)),
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-recount_statements"),)),
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-count_statements"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-console_actions"),)),
         ("AWS/Lambda", "Throttles", (("FunctionName", function),)),
         ("AWS/ApiGateway", "5XXError", (("ApiName", "eci"), ("Stage", "api"))),
     }
@@ -706,7 +707,8 @@ def test_the_dashboard_shows_every_function_and_queue_the_alarms_watch() -> None
 
     body = json.loads(_operations("Dashboard")["DashboardBody"])
     text = json.dumps(body)
-    for name in ("count_statements", "recount_statements", "export_daily", "export_worker", "purge_statements"):
+    for name in ("count_statements", "recount_statements", "export_daily", "export_worker", "purge_statements",
+                 "console_actions"):
         assert f"eci-{STAGE}-{name}" in text, name
     for queue in ("count-failures", "export-failures"):
         assert f"eci-{STAGE}-{queue}" in text
