@@ -7,7 +7,8 @@ Items (pk ``{initiative_id}``, beside the counters, which stay):
 * purge audit record: sk ``PURGE``: ``due_on`` and ``reason`` (the clock), ``started_at``,
   ``completed_at``, ``statements`` (a map: Member State -> statements destroyed), ``markers``
   (duplicate markers destroyed), ``test_statements`` and ``test_markers`` (the same, of the test phase:
-  items under ``{initiative_id}~test`` that a test phase which never went live left), ``export_objects`` (object versions and unfinished uploads destroyed),
+  items under ``{initiative_id}~test`` that a test phase which never went live left), ``export_objects``
+  (object versions and unfinished uploads destroyed),
   ``backups`` (restorable copies destroyed: point-in-time recovery, backups) and ``backups_left``
   (what the purge could not destroy itself); then ``last_swept_on`` and ``found_later`` (a map: what
   the daily sweeps found and destroyed after completion). Each page of keys and each batch of export

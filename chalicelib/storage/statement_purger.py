@@ -3,9 +3,10 @@
 Markers are keyed by fingerprint, so they cannot be queried by initiative: one Scan finds both kinds
 by their key prefixes (``S#{initiative}#`` and ``F#{initiative}#``; the ``#`` after the id keeps
 ``demo`` from matching ``demo-2026``), and the same Scan finds those of the initiative's test phase
-(``S#{initiative}~test#``, ``F#{initiative}~test#``), which a test phase that never went live leaves. The Scan projects the keys only, and the purge function's
-IAM policy allows it to read nothing else; it holds no KMS permission, so it could not read a
-statement even if it fetched one. A purge is rare (once per initiative), so a Scan is the price.
+(``S#{initiative}~test#``, ``F#{initiative}~test#``), which a test phase that never went live leaves.
+The Scan projects the keys only, and the purge function's IAM policy allows it to read nothing else;
+it holds no KMS permission, so it could not read a statement even if it fetched one. A purge is rare
+(once per initiative), so a Scan is the price.
 """
 
 from __future__ import annotations

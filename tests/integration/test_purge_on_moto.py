@@ -383,7 +383,8 @@ def test_a_purge_killed_while_deleting_export_objects_has_recorded_them(
     assert record is not None and record["export_objects"] == 3 and "completed_at" not in record
 
 
-def _fill_test_phase(settings: Settings, clients: AwsClients, initiative: Initiative, per_state: dict[str, int]) -> None:
+def _fill_test_phase(settings: Settings, clients: AwsClients, initiative: Initiative,
+                     per_state: dict[str, int]) -> None:
     """Statements made in a test phase that never went live: kept under ``{id}~test`` with their markers
     (never exported; the counting path counts them from the stream)."""
     from chalicelib.console.records import initiative_id_in_test_phase
