@@ -116,6 +116,8 @@ def _record_sign_in(context: ConsoleContext, organiser: Organiser, arguments: Ma
 
 def _sign_out(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """End the session for good: its token is refused from now on, by every check, until it expires anyway."""
+    if not organiser.session_id:  # the verifier names every session it accepts; a caller that did not is refused
+        return _refused("session")
     keep_until = organiser.expires_at + CLOCK_SKEW_SECONDS + 1
     if not context.store.sign_out(context.initiative_id, organiser.session_id, keep_until,
                                   _entry(context, organiser, records.SIGN_OUT)):

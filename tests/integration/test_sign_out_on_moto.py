@@ -149,3 +149,21 @@ def test_when_sign_outs_cannot_be_read_the_console_says_so_and_accepts_no_sessio
     assert page.status_code == action.status_code == signing_out.status_code == 503
     assert b"cannot reach its services" in page.body
     assert cookie_value(signing_out, SESSION_COOKIE) is None, "not signed out: the cookie stays"
+
+
+def test_the_sign_out_record_expires_when_the_token_would_have_and_no_audit_entry_ever_expires(
+    aws_settings: Settings, client: Client, organiser: tuple[Account, str]
+) -> None:
+    from chalicelib.console.tokens import CLOCK_SKEW_SECONDS
+    from chalicelib.storage.console_table import EXPIRES_AT, signed_out_key
+
+    _, session = organiser
+    signed_in = services.current().organiser_tokens.verify(session)
+    _sign_out(client, session)
+
+    dynamodb = boto3.client("dynamodb", region_name=aws_settings.region)
+    record = dynamodb.get_item(TableName=aws_settings.console_table, Key=signed_out_key(signed_in.session_id))["Item"]
+    assert int(record[EXPIRES_AT]["N"]) == signed_in.expires_at + CLOCK_SKEW_SECONDS + 1
+    expiring = [item["pk"]["S"] for item in dynamodb.scan(TableName=aws_settings.console_table)["Items"]
+                if EXPIRES_AT in item]
+    assert expiring and all(pk.startswith("SIGNED_OUT#") for pk in expiring)
