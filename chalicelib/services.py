@@ -136,10 +136,13 @@ class Services:
     @cached_property
     def organiser_tokens(self) -> TokenVerifier:
         from chalicelib.console.tokens import TokenVerifier, fetch_keys
+        from chalicelib.storage.console_table import session_signed_out
 
         url = self.settings.organiser_keys_url
+        client, table = self._aws.dynamodb, self.settings.console_table
         return TokenVerifier(self.settings.organiser_token_issuer if self.settings.organiser_user_pool_id else "",
-                             self.settings.organiser_client_id, lambda: fetch_keys(url), clock=self.now)
+                             self.settings.organiser_client_id, lambda: fetch_keys(url), clock=self.now,
+                             signed_out=lambda session_id: session_signed_out(client, table, session_id))
 
     @cached_property
     def organiser_sign_in(self) -> CognitoSignIn:

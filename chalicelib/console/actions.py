@@ -22,12 +22,18 @@ from typing import Any, Protocol
 from chalicelib.console import records
 from chalicelib.console.health import HealthSource
 from chalicelib.console.records import AuditEntry, ConsoleStore
-from chalicelib.console.tokens import InvalidSessionError, Organiser, TokenVerifier
+from chalicelib.console.tokens import (
+    CLOCK_SKEW_SECONDS,
+    InvalidSessionError,
+    Organiser,
+    SessionCheckUnavailableError,
+    TokenVerifier,
+)
 
 logger = logging.getLogger(__name__)
 
 # Actions any signed-in role may ask for; the others need the organiser role.
-_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN})
+_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN, records.SIGN_OUT})
 
 
 # Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
@@ -78,6 +84,9 @@ def perform(context: ConsoleContext, request: Mapping[str, Any]) -> dict[str, An
         return _refused("bad_request")
     try:
         organiser = context.verifier.verify(str(request.get("token", "")))
+    except SessionCheckUnavailableError as error:
+        logger.warning("console action %s refused: %s", action[:40], error)
+        return _refused("unavailable")
     except InvalidSessionError as error:
         logger.info("console action %s refused: %s", action[:40], error)
         return _refused("session")
@@ -105,6 +114,17 @@ def _audit(context: ConsoleContext, organiser: Organiser, action: str, **details
 def _record_sign_in(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
     _audit(context, organiser, records.SIGN_IN)
     return {"ok": True, "role": organiser.role, "subject": organiser.subject}
+
+
+def _sign_out(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """End the session for good: its token is refused from now on, by every check, until it expires anyway."""
+    if not organiser.session_id:  # the verifier names every session it accepts; a caller that did not is refused
+        return _refused("session")
+    keep_until = organiser.expires_at + CLOCK_SKEW_SECONDS + 1
+    if not context.store.sign_out(context.initiative_id, organiser.session_id, keep_until,
+                                  _entry(context, organiser, records.SIGN_OUT)):
+        return _refused("session")  # signed out a moment ago, by another request with the same cookie
+    return {"ok": True}
 
 
 def _state(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,6 +260,7 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
 
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
     records.SIGN_IN: _record_sign_in,
+    records.SIGN_OUT: _sign_out,
     "state": _state,
     "audit_log": _audit_log,
     "health": _health,

@@ -97,6 +97,11 @@ class AwsClients:
             # Standard retry mode backs off on throttling; a citizen's request should not wait long.
             retries: Any = {"mode": "standard", "max_attempts": 3}
             config = Config(retries=retries, connect_timeout=5, read_timeout=10)
+            if service == "cognito-idp":
+                # GlobalSignOut is sent unsigned: AWS knows the region by its endpoint, but moto's server on
+                # localhost (make run, tests) has none in the URL and reads it from "region/..." in the
+                # User-Agent, else it looks in us-east-1. Only a word in the User-Agent on AWS.
+                config = config.merge(Config(user_agent_extra=f"region/{self._region}"))
             with self._lock:
                 client = self._clients.get(service)
                 if client is None:

@@ -5,6 +5,9 @@ Layout (keys pk/sk, strings):
 * audit entry: pk ``AUDIT#{initiative_id}``, sk ``{at}#{random id}``; written with attribute_not_exists,
   so an entry is never replaced; the console's IAM policy has no UpdateItem or DeleteItem on the table.
 * collection state: pk ``STATE#{initiative_id}``, sk ``STATE``; replaced on condition of its version.
+* signed-out session: pk ``SIGNED_OUT#{session id}`` (the token's origin_jti, a random id), sk ``SESSION``,
+  ``signed_out_at`` and ``expires_at`` (epoch seconds, the table's TTL attribute): kept until the token
+  could no longer be accepted anyway, then DynamoDB removes it. Written with its audit entry.
 """
 
 from __future__ import annotations
@@ -27,6 +30,22 @@ STATE_PREFIX = "STATE#"
 STATE_SORT_KEY = "STATE"
 
 logger = logging.getLogger(__name__)
+
+
+SIGNED_OUT_PREFIX = "SIGNED_OUT#"
+SIGNED_OUT_SORT_KEY = "SESSION"
+EXPIRES_AT = "expires_at"  # the table's TTL attribute (infra/data.yaml); only signed-out sessions have it
+
+
+def signed_out_key(session_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{SIGNED_OUT_PREFIX}{session_id}"}, "sk": {"S": SIGNED_OUT_SORT_KEY}}
+
+
+def session_signed_out(client: DynamoDBClient, table: str, session_id: str) -> bool:
+    """One strongly consistent GetItem, of the key only: a sign-out counts from the moment it is written."""
+    item = client.get_item(TableName=table, Key=signed_out_key(session_id), ConsistentRead=True,
+                           ProjectionExpression="pk").get("Item")
+    return item is not None
 
 
 def state_key(initiative_id: str) -> dict[str, Any]:
@@ -99,6 +118,23 @@ class DynamoDBConsoleStore:
         except self._client.exceptions.TransactionCanceledException:
             return False
         return True
+
+    def sign_out(self, initiative_id: str, session_id: str, keep_until: int, entry: AuditEntry) -> bool:
+        signed_out: Any = {
+            "TableName": self._table,
+            "Item": {**signed_out_key(session_id), "signed_out_at": {"S": entry.at},
+                     EXPIRES_AT: {"N": str(keep_until)}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        audit_put: Any = self.audit_put(initiative_id, entry)
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": signed_out}, {"Put": audit_put}])
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def signed_out(self, session_id: str) -> bool:
+        return session_signed_out(self._client, self._table, session_id)
 
 
 # --- the machinery's records for the dashboard (chalicelib/console/health.py) ----------------------------

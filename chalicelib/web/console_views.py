@@ -15,7 +15,7 @@ from chalice.app import Request, Response
 
 from chalicelib import services
 from chalicelib.console import session
-from chalicelib.console.tokens import InvalidSessionError, Organiser
+from chalicelib.console.tokens import InvalidSessionError, Organiser, SessionCheckUnavailableError
 from chalicelib.web.headers import security_headers
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 
@@ -96,6 +96,9 @@ def signed_in(request: Request) -> tuple[Organiser, str] | Response:
     token = _session_token(request)
     try:
         return services.current().organiser_tokens.verify(token), token
+    except SessionCheckUnavailableError as error:
+        logger.warning("console session not checked: %s", error)
+        return _message("unavailable", 503)
     except InvalidSessionError as error:
         logger.info("console session refused: %s", error)
     if request.method == "GET":
@@ -318,8 +321,9 @@ _SIGN_IN_FIELDS = ("step", session.CSRF_FIELD, "email", "password", "new_passwor
 
 def sign_in_page(request: Request) -> Response:
     nonce = session.new_sign_in_nonce()
-    return _render("sign_in.html", step="password", csrf=nonce, headers={"Set-Cookie": session.set_cookie(
-        session.SIGN_IN_COOKIE, nonce, session.SIGN_IN_COOKIE_SECONDS)})
+    return _render("sign_in.html", step="password", csrf=nonce, signed_out=_query(request).get("signed_out") == "1",
+                   headers={"Set-Cookie": session.set_cookie(session.SIGN_IN_COOKIE, nonce,
+                                                             session.SIGN_IN_COOKIE_SECONDS)})
 
 
 def sign_in(request: Request) -> Response:
@@ -381,11 +385,19 @@ def sign_in(request: Request) -> Response:
 
 
 def sign_out(request: Request) -> Response:
+    """End the session on the server (a copy of the cookie is refused from now on), then forget the cookie."""
     found = signed_in(request)
     if isinstance(found, Response):
+        if found.status_code == 503:  # whether it is signed out could not be read: say so, keep the cookie
+            return found
         return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
-    _, token = found
+    organiser, token = found
     fields = _posted(request, token, ())
     if isinstance(fields, Response):
         return fields
-    return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
+    answer = _act("sign_out", token)
+    if not answer.get("ok") and answer.get("refusal") != "session":  # "session": signed out already
+        return _refused(answer, organiser)  # not signed out: the page says so, and the cookie stays
+    if not services.current().organiser_sign_in.sign_out(token):
+        logger.warning("console sign-out: Cognito did not sign the account's tokens out; the console refuses it")
+    return _redirect(f"{SIGN_IN}?signed_out=1", {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})

@@ -314,9 +314,11 @@ def test_the_console_function_appends_audit_entries_and_sets_the_state_and_never
     statements = _policy_statements(package, "ConsoleActionsRole")
     granted = {action for statement in statements for action in _actions(statement)}
 
-    [puts] = [statement for statement in statements if "dynamodb:PutItem" in _actions(statement)]
-    assert puts["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-console"
-    assert puts["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["AUDIT#*", "STATE#*"]
+    puts = [statement for statement in statements if "dynamodb:PutItem" in _actions(statement)]
+    assert [(statement["Resource"], statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+            for statement in puts] == [("arn:aws:dynamodb:*:*:table/eci-dev-console", ["AUDIT#*", "STATE#*"]),
+                                       ("arn:aws:dynamodb:*:*:table/eci-dev-console", ["SIGNED_OUT#*"])]
+    assert all(_actions(statement) == ["dynamodb:PutItem"] for statement in puts)
     assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & {
         action for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])
         for action in _actions(statement)}, "audit entries are never changed or removed"
@@ -359,10 +361,13 @@ def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sea
 
 def test_the_route_function_reads_the_collection_state_and_asks_the_console_function_to_act(package: Path) -> None:
     statements = _policy_statements(package, "ApiHandlerRole")
+    # No Cognito right: signing in, and GlobalSignOut on signing out, are authorised by the user's own secrets.
+    assert not [action for statement in statements for action in _actions(statement) if action.startswith("cognito")]
 
     console = [statement for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])]
     assert [(_actions(statement), statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
-            for statement in console if "table/" in statement["Resource"]] == [(["dynamodb:GetItem"], ["STATE#*"])]
+            for statement in console if "table/" in statement["Resource"]] == [
+        (["dynamodb:GetItem"], ["STATE#*", "SIGNED_OUT#*"])], "the state, and whether a session was signed out"
     assert [statement["Resource"] for statement in statements if "lambda:InvokeFunction" in _actions(statement)] == [
         "arn:aws:lambda:*:*:function:eci-dev-console_actions"]
 

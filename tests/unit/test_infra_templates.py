@@ -277,6 +277,15 @@ def test_counted_records_never_expire_so_a_late_record_cannot_count_twice() -> N
     assert "TimeToLiveSpecification" not in properties
 
 
+def test_signed_out_sessions_expire_from_the_console_table_and_audit_entries_never_do() -> None:
+    from chalicelib.storage.console_table import EXPIRES_AT
+
+    properties = DATA["Resources"]["ConsoleTable"]["Properties"]
+
+    # Only signed-out sessions carry the attribute (chalicelib/storage/console_table.py); audit entries never.
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_AT, "Enabled": True}
+
+
 def test_export_bucket_is_private_versioned_and_encrypted_with_the_exports_key() -> None:
     properties = DATA["Resources"]["ExportBucket"]["Properties"]
 
