@@ -561,3 +561,23 @@ def test_an_export_worker_that_fails_its_retries_lands_in_a_queue_its_role_may_s
     sends = [statement for statement in _policy_statements(merged.parent.parent, "ExportWorkerRole")
              if "sqs:SendMessage" in _actions(statement)]
     assert [statement["Resource"] for statement in sends] == ["arn:aws:sqs:*:*:eci-dev-export-failures"]
+
+
+@pytest.mark.parametrize("variant", ["deploy", "pipeline"])
+def test_api_gateway_refuses_every_method_without_the_api_key_cloudfront_sends(
+    package: Path, merged: Path, variant: str
+) -> None:
+    """API Gateway answers 403 itself, before Lambda runs, to a request at the execute-api address."""
+    import app as app_module
+
+    api = _template(package / "sam.json" if variant == "deploy" else merged)["Resources"]["RestAPI"]
+    document = api["Properties"]["DefinitionBody"]
+    methods = {(path, method.upper()): operation for path, operations in document["paths"].items()
+               for method, operation in operations.items()}
+
+    assert set(methods) == {(path, method) for path, entries in app_module.app.routes.items() for method in entries}
+    for (path, method), operation in methods.items():
+        assert operation.get("security") == [{"api_key": []}], f"{method} {path} takes requests without the key"
+    # API Gateway's extension of Swagger: the key is read from the x-api-key header CloudFront sets.
+    assert document["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert document.get("x-amazon-apigateway-api-key-source", "HEADER") == "HEADER"
