@@ -307,12 +307,13 @@ class Deployment:
         """
         stacks, name = self._stacks(self.region), self.stack_name("data")
         self.check_no_orphaned_data(name)
+        # Before the key policies get it: an ARN that matches no one would lock the operator out of them.
+        self.check_operator(parameters.get("OperatorPrincipalArn", ""))
         first = not stacks.outputs(name)  # none yet, or only a failed creation's remains
         settings = {"Stage": self.stage, **parameters}
         if first:
             data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "false"})
         data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "true"})
-        self.check_operator(settings.get("OperatorPrincipalArn", ""))
         stacks.protect(name)
         self.out.write(f"  {name}: termination protection on\n")
         return data

@@ -803,3 +803,18 @@ def test_rotating_the_api_key_leaves_only_the_new_one_admitted_and_sent_by_cloud
 
     assert world.api_key() != old
     world.assert_deployed_once(key)  # one key in the plan, the new one, and CloudFront sends it
+
+
+def test_a_deploy_naming_the_operator_without_the_roles_path_stops_before_the_key_policies_change(
+    world: World,
+) -> None:
+    world.client("iam").create_role(
+        RoleName="AWSReservedSSO_Operator_0123456789abcdef", Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    without_path = f"arn:aws:iam::{world.session.account}:role/AWSReservedSSO_Operator_0123456789abcdef"
+
+    with pytest.raises(DeployError, match="give the ARN exactly as IAM shows it"):
+        world.organiser(checkout(world.root, "laptop", world.package_cache)).deploy(
+            {"OperatorPrincipalArn": without_path})
+
+    assert world.cloud.log == [] and world.chalice.commands == [], "no stack made or changed, nothing deployed"
