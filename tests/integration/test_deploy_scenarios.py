@@ -59,6 +59,10 @@ CHALICE_STAGE = "import sys; from infra.chalice_stage import main; main(sys.argv
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
+# What the fake CloudFormation makes of API Gateway (the API key stack's); the API itself is chalice's.
+API_KEY_RESOURCES = ("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey")
+
+
 class Killed(KeyboardInterrupt):
     """The organiser's Ctrl-C, or the machine going away, at a named point."""
 
@@ -299,6 +303,8 @@ class RegionStacks:
         outputs: dict[str, str] = {}
         replaced: list[str] = []
         for logical_id, resource in document["Resources"].items():
+            if resource["Type"] not in API_KEY_RESOURCES:
+                continue
             properties = resolver.resolve(resource.get("Properties", {}))
             if resource["Type"] == "AWS::ApiGateway::ApiKey":
                 prefix = f"{stack}-{logical_id}-"
@@ -326,7 +332,7 @@ class RegionStacks:
                     physical = apigateway.create_usage_plan(name=properties["UsagePlanName"],
                                                             description=properties["Description"],
                                                             apiStages=stages)["id"]
-            elif resource["Type"] == "AWS::ApiGateway::UsagePlanKey":
+            else:  # AWS::ApiGateway::UsagePlanKey
                 plan, key = properties["UsagePlanId"], properties["KeyId"]
                 in_plan = {item["id"] for item in apigateway.get_usage_plan_keys(usagePlanId=plan)["items"]}
                 if key not in in_plan:
@@ -334,8 +340,6 @@ class RegionStacks:
                 for old_key in in_plan & set(replaced):
                     apigateway.delete_usage_plan_key(usagePlanId=plan, keyId=old_key)
                 physical = f"{plan}:{key}"
-            else:
-                continue
             resolver.refs[logical_id] = physical
         for key in replaced:
             apigateway.delete_api_key(apiKey=key)
@@ -348,7 +352,11 @@ class RegionStacks:
         as CloudFormation does it (AWS refuses to delete a plan that still names a stage)."""
         apigateway, document = self._session().client("apigateway"), load_template(template)
         resolver = template_resolver(document, parameters, self.cloud.session.account, self.region, stack)
+        for logical_id in document["Resources"]:
+            resolver.refs.setdefault(logical_id, logical_id)  # found by name here, not by physical id
         for logical_id, resource in document["Resources"].items():
+            if resource["Type"] not in API_KEY_RESOURCES:
+                continue
             properties = resolver.resolve(resource.get("Properties", {}))
             if resource["Type"] == "AWS::ApiGateway::UsagePlan":
                 for plan in apigateway.get_usage_plans()["items"]:
