@@ -23,7 +23,8 @@ are found in AWS and adopted, so a retry never makes a second API or a second ma
 destroy, in the reverse order, deletes the edge stack, the operations stack, the API key's stack, the
 functions and the API, the failure queues, and leaves the data stack itself in place (termination
 protection on): the tables, keys, bucket and parameters that hold citizens' data or the means to read
-them, which a later deploy takes up again as they are. It names each with the command that removes it deliberately.
+them, which a later deploy takes up again as they are. It names each with the command that removes it
+deliberately.
 """
 
 from __future__ import annotations
