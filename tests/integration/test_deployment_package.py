@@ -581,3 +581,20 @@ def test_api_gateway_refuses_every_method_without_the_api_key_cloudfront_sends(
     # API Gateway's extension of Swagger: the key is read from the x-api-key header CloudFront sets.
     assert document["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
     assert document.get("x-amazon-apigateway-api-key-source", "HEADER") == "HEADER"
+
+
+def test_the_pipeline_template_admits_the_api_key_to_its_stage_as_make_deploy_does(merged: Path) -> None:
+    """The packaged API requires a key: the pipeline's template holds infra/api-access.yaml's plan and key."""
+    from chalicelib.local.provision import load_template
+
+    template = _template(merged)
+    access = load_template(MERGE_TEMPLATE.with_name("api-access.yaml"))
+    # make deploy names the API and its stage by parameter; the packaged template has them as resources.
+    by_reference = json.loads(json.dumps(access["Resources"]).replace(
+        '{"Ref": "RestApiId"}', '{"Ref": "RestAPI"}').replace('{"Ref": "ApiStageName"}', '{"Ref": "RestAPI.Stage"}'))
+
+    assert {name: template["Resources"][name] for name in by_reference} == by_reference
+    assert by_reference["EdgeUsagePlan"]["Properties"]["ApiStages"] == [
+        {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]  # SAM's name for the API's stage
+    key = template["Parameters"]["ApiKeyValue"]
+    assert key["NoEcho"] is True and key["MinLength"] == access["Parameters"]["ApiKeyValue"]["MinLength"]
