@@ -33,6 +33,7 @@ from typing import Any
 
 from bench import BenchError, Figure, progress
 from chalicelib.config import Settings
+from tests.fakes import InMemoryExportFileStore
 
 E2E_STATEMENTS = 10_000
 FAKE_SIZES = (10_000, 100_000, 1_000_000)
@@ -104,28 +105,23 @@ class _NullUpload:
         pass
 
 
-class _NullFiles:
-    """ExportFileStore: the real EncryptedFile (encryption SDK, frame by frame) into a null upload."""
+class _NullFiles(InMemoryExportFileStore):
+    """ExportFileStore: the real EncryptedFile (encryption SDK, frame by frame) into a null upload; the
+    run's JSON documents in memory, as the tests keep them."""
 
     def __init__(self, key: Any) -> None:
         import aws_encryption_sdk as sdk
 
+        super().__init__()
         self._client = sdk.EncryptionSDKClient(commitment_policy=sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
                                                max_encrypted_data_keys=3)
         self._key = key
-        self.documents: dict[str, dict[str, Any]] = {}
         self.bytes = 0
 
     def create(self, key: str, context: Mapping[str, str], member_state: str) -> Any:
         from chalicelib.storage.export_files import EncryptedFile
 
         return EncryptedFile(self._client, self._key, context, _NullUpload(), ("raw",))  # type: ignore[arg-type]
-
-    def read_json(self, key: str) -> dict[str, Any] | None:
-        return self.documents.get(key)
-
-    def write_json(self, key: str, document: Mapping[str, Any]) -> None:
-        self.documents[key] = dict(document)
 
 
 class _GeneratedSource:

@@ -325,6 +325,7 @@ class InMemoryExportFileStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
         self.documents: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, int] = {}  # as S3's ETags: changed by every write
         self.writes: dict[str, int] = {}
         self.aborted: list[str] = []
         self._created = 0
@@ -346,6 +347,20 @@ class InMemoryExportFileStore:
 
     def write_json(self, key: str, document: Mapping[str, Any]) -> None:
         self.documents[key] = json.loads(json.dumps(document))
+        self.versions[key] = self.versions.get(key, 0) + 1
+
+    def read_json_version(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        document = self.read_json(key)
+        return (document, str(self.versions[key])) if document is not None else (None, None)
+
+    def replace_json(self, key: str, document: Mapping[str, Any], version: str | None) -> str:
+        from chalicelib.exporting.ports import ConcurrentWriteError
+
+        current = str(self.versions[key]) if key in self.documents else None
+        if current != version:
+            raise ConcurrentWriteError(f"{key} was written by another worker")
+        self.write_json(key, document)
+        return str(self.versions[key])
 
 
 def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -> Any:

@@ -66,6 +66,10 @@ class ExportFile(Protocol):
         ...
 
 
+class ConcurrentWriteError(RuntimeError):
+    """A conditional write found the document changed since it was read: another worker wrote it."""
+
+
 class ExportFileStore(Protocol):
     def create(self, key: str, context: Mapping[str, str], member_state: str) -> ExportFile:
         """A new encrypted file at `key`; `context` becomes its encryption context (no personal data).
@@ -79,6 +83,17 @@ class ExportFileStore(Protocol):
         ...
 
     def write_json(self, key: str, document: Mapping[str, Any]) -> None: ...
+
+    def read_json_version(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The JSON document at key and a tag of its version; (None, None) if there is none."""
+        ...
+
+    def replace_json(self, key: str, document: Mapping[str, Any], version: str | None) -> str:
+        """Write the document only if the stored one is still at `version` (None: only if there is none).
+
+        Returns the new version's tag; raises ConcurrentWriteError, writing nothing, if it was not.
+        """
+        ...
 
 
 class CountSource(Protocol):

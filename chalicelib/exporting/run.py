@@ -11,12 +11,14 @@
   (exporting.manifest_signature; one KMS call) and writes the signature before the manifest, so a run
   that has a manifest has its signature.
 
-A worker holds a State by a lease in its progress document, so a second invocation for the same
-State does not write the same parts at the same time.
+A worker holds a State by a lease in its progress document, taken and kept by conditional writes (S3
+If-Match / If-None-Match), so a second invocation for the same State, even one that read the document
+at the same moment, does not write the same parts at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,7 +29,14 @@ from chalicelib.exporting import layout
 from chalicelib.exporting.manifest import build_manifest
 from chalicelib.exporting.manifest_signature import sign_manifest
 from chalicelib.exporting.member_state_export import export_member_state
-from chalicelib.exporting.ports import CountSource, ExportFileStore, ManifestSigner, StatementOpener, StatementSource
+from chalicelib.exporting.ports import (
+    ConcurrentWriteError,
+    CountSource,
+    ExportFileStore,
+    ManifestSigner,
+    StatementOpener,
+    StatementSource,
+)
 from chalicelib.exporting.progress import MemberStateProgress, RunPlan
 from chalicelib.exporting.retention import RetentionClock, RetentionOverError, retention_clock, retention_over_message
 from chalicelib.initiative import Initiative
@@ -136,7 +145,8 @@ class ExportRun:
         if member_state not in plan.member_states:
             raise ValueError(f"{member_state} is not in the plan of run {run_id}")
         key = layout.progress_key(self.initiative.id, run_id, member_state)
-        progress = self.progress(run_id, member_state)
+        document, version = self._files.read_json_version(key)
+        progress = MemberStateProgress(member_state) if document is None else MemberStateProgress.from_json(document)
         if progress.complete:
             return True
         # A run planned the day before must not decrypt on the due day: check before, and while, it reads.
@@ -148,10 +158,14 @@ class ExportRun:
             raise UnitBusyError(f"{member_state} of run {run_id} is held by another worker until "
                                 f"{progress.lease_until.isoformat()}")
         progress = replace(progress, lease_until=moment + self._lease)
-        self._files.write_json(key, progress.to_json())
+        # Taking the lease and every later save are conditional on the version this worker read or wrote
+        # last: of two invocations that read the same free State (Lambda may deliver an asynchronous event
+        # twice, at once), one holds it and the other is refused, and a worker whose State was taken over
+        # stops at its next save instead of overwriting the other's progress.
+        held = [self._take(key, progress, version, member_state, run_id)]
 
         def save(updated: MemberStateProgress) -> None:
-            self._files.write_json(key, updated.to_json())
+            held[0] = self._take(key, updated, held[0], member_state, run_id)
 
         try:
             current, finished = export_member_state(
@@ -161,10 +175,12 @@ class ExportRun:
                 save=save, should_stop=lambda: should_stop() or clock.due(self._today()),
             )
         except BaseException as error:
-            # Give the State back at once; the parts recorded so far stay, the rest is done again.
+            # Give the State back at once; the parts recorded so far stay, the rest is done again. Not if
+            # another worker holds it now: its lease is its own.
             latest = self._files.read_json(key)
-            if latest is not None:
-                save(replace(MemberStateProgress.from_json(latest), lease_until=None))
+            if latest is not None and not isinstance(error, UnitBusyError):
+                with contextlib.suppress(UnitBusyError):
+                    save(replace(MemberStateProgress.from_json(latest), lease_until=None))
             if isinstance(error, Exception):
                 self._summarise(plan, failure=f"{member_state}: {type(error).__name__}")
             raise
@@ -175,6 +191,14 @@ class ExportRun:
         if not finished and clock.due(self._today()):
             raise RetentionOverError(retention_over_message(self.initiative.id, clock))
         return finished
+
+    def _take(self, key: str, progress: MemberStateProgress, version: str | None, member_state: str,
+              run_id: str) -> str:
+        """Write this worker's progress if the stored one is still the version it read or wrote last."""
+        try:
+            return self._files.replace_json(key, progress.to_json(), version)
+        except ConcurrentWriteError:
+            raise UnitBusyError(f"{member_state} of run {run_id} was taken by another worker") from None
 
     def finish(self, run_id: str) -> dict[str, Any] | None:
         """Write the manifest if every State is complete (and return it); None while some are not."""

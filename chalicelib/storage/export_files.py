@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.exporting.ports import StoredObject
+from chalicelib.exporting.ports import ConcurrentWriteError, StoredObject
 
 if TYPE_CHECKING:
     import botocore.session
@@ -282,11 +282,41 @@ class S3ExportFileStore:
         return document
 
     def write_json(self, key: str, document: Mapping[str, Any]) -> None:
+        self._put_json(key, document)
+
+    def read_json_version(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None, None
+        document = json.loads(response["Body"].read())
+        if not isinstance(document, dict):
+            raise ValueError(f"{key} does not hold a JSON object")
+        return document, response["ETag"]
+
+    def replace_json(self, key: str, document: Mapping[str, Any], version: str | None) -> str:
+        # S3's conditional writes (If-Match on the ETag read, If-None-Match for a new key): of two workers
+        # that read the same version, one writes and the other is told, atomically.
+        from botocore.exceptions import ClientError
+
+        condition: Any = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
+        try:
+            return self._put_json(key, document, **condition)
+        except ClientError as error:
+            # 412 when the condition fails; 409 when another conditional write to the key is in flight.
+            if error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise ConcurrentWriteError(f"{key} was written by another worker") from None
+            if version is not None and error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ConcurrentWriteError(f"{key} was removed by another worker") from None
+            raise
+
+    def _put_json(self, key: str, document: Mapping[str, Any], **condition: Any) -> str:
         body = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        self._s3.put_object(
+        response = self._s3.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
-            ServerSideEncryption="aws:kms", SSEKMSKeyId=self._key_arn, BucketKeyEnabled=True,
+            ServerSideEncryption="aws:kms", SSEKMSKeyId=self._key_arn, BucketKeyEnabled=True, **condition,
         )
+        return response["ETag"]
 
 
 class S3ExportPurger:

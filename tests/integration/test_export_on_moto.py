@@ -584,3 +584,25 @@ def test_a_statement_that_cannot_be_written_is_left_out_and_the_tool_says_which(
     manifest = _manifest(world)
     assert manifest["left_out"] == [{"member_state": "DE", "statement_id": bad_id, "reason": "control-character"}]
     assert world.jobs().run.signature("r1") is not None
+
+
+def test_of_two_workers_that_read_one_progress_document_only_one_writes_it(
+    aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer
+) -> None:
+    # S3's conditional writes as moto serves them (If-Match / If-None-Match), which the export's lease
+    # rests on (tests/unit/test_export_unit_lease.py drives the race itself).
+    from chalicelib.exporting.ports import ConcurrentWriteError
+
+    files = _new_world(aws_settings, export_clients, sealer).jobs().files
+    key = f"lease-{uuid.uuid4().hex}/progress/DE.json"
+
+    assert files.read_json_version(key) == (None, None)
+    first = files.replace_json(key, {"worker": "first"}, None)
+    with pytest.raises(ConcurrentWriteError):  # the second also saw no document
+        files.replace_json(key, {"worker": "second"}, None)
+    document, version = files.read_json_version(key)
+    assert (document, version) == ({"worker": "first"}, first)
+    again = files.replace_json(key, {"worker": "first", "saved": 2}, version)
+    with pytest.raises(ConcurrentWriteError):  # a save from the version before
+        files.replace_json(key, {"worker": "second"}, first)
+    assert files.read_json_version(key) == ({"worker": "first", "saved": 2}, again)
