@@ -26,3 +26,18 @@ def test_the_repair_waits_longer_than_a_record_can_still_be_applied() -> None:
     for stage in config["stages"].values():
         assert stage["lambda_functions"]["count_statements"]["lambda_timeout"] == COUNT_FUNCTION_TIMEOUT_SECONDS
     assert STREAM_MAPPING["MaximumRecordAgeInSeconds"] + COUNT_FUNCTION_TIMEOUT_SECONDS < REPAIR_AFTER_SECONDS
+
+
+def test_the_dashboard_finds_the_count_failure_queue_whichever_way_the_stage_was_deployed() -> None:
+    # The console reads the queue's depth by name (COUNT_FAILURE_QUEUE, by default eci-{stage}-count-failures):
+    # a queue the pipeline template left to CloudFormation's naming showed "cannot be read" for ever.
+    from chalicelib.config import _console_settings
+    from chalicelib.local.provision import load_template
+
+    failures = load_template(ROOT / "infra" / "stream-failures.yaml")
+    merge = json.loads((ROOT / "infra" / "stream-mapping.merge.json").read_text(encoding="utf-8"))
+    deployed = failures["Resources"]["CountFailureQueue"]["Properties"]["QueueName"]
+    packaged = merge["Resources"]["CountStatementsFailureQueue"]["Properties"]["QueueName"]
+
+    assert deployed == packaged == {"Fn::Sub": "eci-${Stage}-count-failures"}
+    assert _console_settings({"ECI_STAGE": "prod"})["count_failure_queue"] == "eci-prod-count-failures"
