@@ -203,3 +203,17 @@ def test_swedish_centenarian_with_a_plus_is_dated_a_century_earlier() -> None:
 
 def _codes(code: str, number: str) -> dict[str, str]:
     return error_codes(check(code, valid_submission(code, id_number=number)))
+
+
+def test_swedish_number_of_a_child_born_this_year_is_too_young_up_to_and_including_today() -> None:
+    # TODAY is 15 October 2026: ten digits 261003... and 261015... are a child's (2026), not a centenarian's.
+    born_this_month = specimens.personnummer(date(2026, 10, 3))
+    born_today = specimens.personnummer(TODAY)
+
+    assert _codes("SE", born_this_month) == {"id_number": "too_young"}
+    assert _codes("SE", born_today) == {"id_number": "too_young"}
+
+
+def test_swede_turning_100_later_this_month_signs_with_a_hyphen() -> None:
+    # Born 21 October 1926: 99 on TODAY, so no plus yet; 261021 would be a date six days ahead in 2026.
+    assert _codes("SE", specimens.personnummer(date(1926, 10, 21))) == {}
