@@ -76,6 +76,16 @@ def test_sixteen_year_olds_may_sign_in_germany_and_finland_but_not_in_eighteen_y
     assert (errors == {}) is accepted
 
 
+@pytest.mark.parametrize("code", BIRTHDAY_STATES)
+def test_citizen_a_year_past_the_minimum_age_with_a_birthday_later_this_year_is_accepted(code: str) -> None:
+    min_age = spec(code).member_state.min_age
+    today = date(2026, 10, 15)
+    # Born in December: min_age + 1 years ago by the calendar year, min_age years old today.
+    birth = date(today.year - min_age - 1, 12, 1)
+
+    assert _signing_with_birth(code, birth, today) == {}
+
+
 def test_greek_citizen_turning_17_on_31_december_may_sign_from_1_january() -> None:
     assert _signing_with_birth("EL", date(2009, 12, 31), today=date(2026, 1, 1)) == {}
 
