@@ -60,3 +60,16 @@ def test_an_operator_sees_which_states_form_was_refused_and_how_many_fields_and_
 
     assert caplog.messages == ["statement for PL not valid: 1 field errors"]
     assert "44051401358" not in caplog.text and "Nowak" not in caplog.text
+
+
+def test_an_operator_sees_a_statement_received_for_its_state_and_nothing_typed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    submitted = valid_submission("PL", family_names="Nowak-Kowalska")
+    caplog.set_level(logging.INFO, logger="chalicelib.signing.submit")
+
+    submit_statement(initiative=demo_initiative(), spec=spec("PL"), submitted=submitted, form_language="pl",
+                     today=TODAY, residence_countries=RESIDENCE_COUNTRIES, fingerprint_key=KEY,
+                     sealer=ReversibleSealer(), store=InMemoryStatementStore())
+
+    assert caplog.messages == ["statement for PL received"]
+    assert "Nowak" not in caplog.text and submitted["id_number"] not in caplog.text
