@@ -153,6 +153,16 @@ def test_an_id_without_a_day_counts_on_the_brussels_day_its_record_was_made() ->
     assert ledger.daily_counts(INITIATIVE) == {"2026-12-02": {"PL": 1}}
 
 
+def test_a_record_that_tells_no_day_at_all_counts_on_todays_brussels_day() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    raw = table.raw("INSERT", "S#clean-rivers#PL#03", "1b4e28ba-2fa1-4d6b-a3ef-4b1d5c6e7f80")
+    raw["dynamodb"].pop("ApproximateCreationDateTime", None)
+
+    count_stream_event(lambda_stream_event([raw], STREAM_ARN), ledger, _today)
+
+    assert ledger.daily_counts(INITIATIVE) == {TODAY.isoformat(): {"PL": 1}}
+
+
 def test_an_organisers_removal_lowers_the_total_and_the_day_it_was_counted_under() -> None:
     table, ledger = MiniatureTable(), _ledger()
     first, insert = table.sign("PL", day=date(2026, 11, 30))
