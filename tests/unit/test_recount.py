@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-from datetime import date
+import sys
+import time
+from datetime import date, timedelta
 
 import pytest
 
 from chalicelib.counting.exactly_once import apply_delivery
 from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
-from chalicelib.counting.ports import CountedState, DeadLetter
+from chalicelib.counting.ports import CountedState, DeadLetter, StatementRef
 from chalicelib.counting.recount import recount
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import InMemoryCountLedger, InMemoryRecountStore
@@ -75,6 +78,63 @@ def test_statements_whose_records_were_discarded_are_counted_once_and_logged_as_
     metric = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (metric["CountRepairs"], metric["Initiative"]) == (2, INITIATIVE)
     assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CountRepairs", "Unit": "Count"}]
+
+
+class _RecordingStdout(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed_at: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed_at.append(len(self.getvalue()))
+        super().flush()
+
+
+def test_the_repair_metric_is_a_line_cloudwatch_turns_into_count_repairs_per_initiative(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ledger, store = _system({"PL": 2}, counted_of={"PL": 1})
+    stdout = _RecordingStdout()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    before = int(time.time() * 1000)
+
+    _repair(store, ledger, ["PL"])
+
+    after = int(time.time() * 1000)
+    line = stdout.getvalue()
+    metric = json.loads(line)
+    # The embedded metric format: its keys are case-sensitive, its Timestamp in milliseconds.
+    assert metric["_aws"]["CloudWatchMetrics"] == [{"Namespace": "ECI/Counting", "Dimensions": [["Initiative"]],
+                                                    "Metrics": [{"Name": "CountRepairs", "Unit": "Count"}]}]
+    assert before <= metric["_aws"]["Timestamp"] <= after
+    assert (metric["Initiative"], metric["CountRepairs"]) == (INITIATIVE, 1)
+    # Flushed at once: a Lambda frozen after its run would otherwise keep the line in its buffer.
+    assert stdout.flushed_at and stdout.flushed_at[-1] == len(line)
+
+
+@pytest.mark.parametrize(("days_ago", "repaired"), [(0, 0), (1, 0), (2, 1), (30, 1)])
+def test_an_old_item_without_its_storage_time_is_repaired_once_its_signing_day_is_two_days_past(
+        days_ago: int, repaired: int) -> None:
+    # Written before items carried their storage time: a statement of yesterday may still be in flight.
+    table, ledger = MiniatureTable(), InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    table.sign("PL", day=TODAY - timedelta(days=days_ago))
+    [ref] = table.live()
+    store.store(ref, table.day_of(ref.statement_id), None)
+
+    report = _repair(store, ledger, ["PL"])
+
+    assert (report.repaired, report.waiting) == (repaired, 1 - repaired)
+
+
+def test_an_old_item_without_its_storage_time_or_a_signing_day_waits_and_the_repair_goes_on() -> None:
+    table, ledger, store = _system({"DE": 2}, counted_of={"DE": 1})
+    undated = StatementRef(INITIATIVE, "PL", 3, "1b4e28ba-2fa1-4d6b-a3ef-4b1d5c6e7f80")
+    store.store(undated, None, None)
+
+    report = _repair(store, ledger, ["PL", "DE"])
+
+    assert (report.repaired, report.waiting) == (1, 1)
+    assert ledger.counts(INITIATIVE) == table.counts()
 
 
 def test_a_busy_member_state_is_repaired_while_its_stream_keeps_counting() -> None:
