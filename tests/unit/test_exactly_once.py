@@ -261,6 +261,30 @@ def test_a_final_initiative_in_the_batch_leaves_the_other_initiatives_counting()
     assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({"PL": 1}, {})
 
 
+def test_two_initiatives_made_final_one_after_the_other_during_a_delivery_end_it_unchanged() -> None:
+    """Each refusal names the initiative it found final; the delivery must remember both, not only the last."""
+    table, ledger = MiniatureTable(), _ledger()
+    ledger.final.add(OTHER_INITIATIVE)
+    batch = parsed([table.sign("PL", OTHER_INITIATIVE)[1], table.sign("PL")[1]])
+    # After the first refusal (OTHER is final), this initiative's counts become final too.
+    ledger.before_next_apply = lambda: setattr(ledger, "before_next_apply",
+                                               lambda: ledger.final.add(INITIATIVE))
+    applied = ledger.apply
+    attempts: list[object] = []
+
+    def at_most_ten(transaction: object) -> None:
+        attempts.append(transaction)
+        assert len(attempts) <= 10, "the delivery keeps retrying"
+        applied(transaction)
+
+    ledger.apply = at_most_ten
+
+    outcome = _apply(batch, ledger)
+
+    assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({}, {})
+    assert (outcome.kept_final, outcome.counted) == (2, 0)
+
+
 def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts() -> None:
     table, ledger = MiniatureTable(), _ledger()
     batch = parsed([table.sign("PL")[1], table.raw("INSERT", "S#clean-rivers#PL#99"), table.sign("DE")[1]])
@@ -375,6 +399,25 @@ def test_a_batch_failing_half_way_is_reported_from_its_first_unapplied_record_an
     assert response == {"batchItemFailures": [{"itemIdentifier": raw[first_piece]["dynamodb"]["SequenceNumber"]}]}
     assert again == {"batchItemFailures": []}
     assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_an_operator_reads_which_record_a_failed_batch_resumes_from_and_why_never_what_it_holds(
+        caplog: pytest.LogCaptureFixture) -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    raw = _thirty_signatures(table)
+    resumes_from = raw[2]["dynamodb"]["SequenceNumber"]
+    caplog.set_level("WARNING")
+
+    ledger.fail_at(2)
+    count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today, max_items=5)
+    ledger.fail_at(1)
+    with pytest.raises(DeliveryNotAppliedError) as raised:
+        count_stream_batch(lambda_stream_event(raw[2:], STREAM_ARN), ledger, False, _today, max_items=5)
+
+    assert (f"stream batch partly applied (ConnectionError): Lambda delivers it again from sequence={resumes_from}"
+            in caplog.messages)
+    assert str(raised.value) == f"not applied from sequence {resumes_from}: ConnectionError"
+    assert isinstance(raised.value.cause, ConnectionError)
 
 
 def test_where_the_mapping_takes_no_partial_batch_responses_a_failed_batch_raises() -> None:
