@@ -19,9 +19,9 @@ from chalicelib.counting.exactly_once import (
     count_stream_batch,
     count_stream_event,
 )
-from chalicelib.counting.ports import CountedState, StatementRef, transaction_items
+from chalicelib.counting.ports import CountedState, LedgerRefusedError, StatementRef, transaction_items
 from chalicelib.counting.stream_records import StreamRecord
-from chalicelib.local.stream_events import lambda_stream_event
+from chalicelib.local.stream_events import lambda_stream_event, lambda_stream_record
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import FaultyLedger, InMemoryCountLedger, ProcessDied
 from tests.unit.stream_specimens import (
@@ -159,8 +159,11 @@ def test_a_record_that_tells_no_day_at_all_counts_on_todays_brussels_day() -> No
     raw["dynamodb"].pop("ApproximateCreationDateTime", None)
 
     count_stream_event(lambda_stream_event([raw], STREAM_ARN), ledger, _today)
+    other = table.raw("INSERT", "S#clean-rivers#DE#04", "2c5f39cb-3fb2-4e7c-b4f0-5c2e6d7f8091")
+    other["dynamodb"].pop("ApproximateCreationDateTime", None)
+    count_stream_batch(lambda_stream_event([other], STREAM_ARN), ledger, True, _today)
 
-    assert ledger.daily_counts(INITIATIVE) == {TODAY.isoformat(): {"PL": 1}}
+    assert ledger.daily_counts(INITIATIVE) == {TODAY.isoformat(): {"PL": 1, "DE": 1}}
 
 
 def test_an_organisers_removal_lowers_the_total_and_the_day_it_was_counted_under() -> None:
@@ -283,6 +286,27 @@ def test_two_initiatives_made_final_one_after_the_other_during_a_delivery_end_it
 
     assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({}, {})
     assert (outcome.kept_final, outcome.counted) == (2, 0)
+
+
+def test_an_operator_reads_each_dead_letters_sequence_event_and_reason(caplog: pytest.LogCaptureFixture) -> None:
+    table = MiniatureTable()
+    poison = lambda_stream_record(table.raw("INSERT", "S#clean-rivers#PL#99"), STREAM_ARN)
+    caplog.set_level("WARNING")
+
+    count_stream_event(lambda_stream_event([poison], STREAM_ARN), _ledger(), _today)
+
+    assert (f"dead letter: sequence={poison['dynamodb']['SequenceNumber']} event={poison['eventID']} "
+            "reason=malformed statement key") in caplog.messages
+
+
+def test_a_refusal_says_why_in_its_fields_and_its_message() -> None:
+    ref = StatementRef(INITIATIVE, "PL", 3, "statement-1")
+    moved = LedgerRefusedError(moved=[ref])
+    busy = LedgerRefusedError(busy=True)
+
+    assert (moved.moved, moved.became_final, moved.busy) == ({ref}, frozenset(), False)
+    assert str(moved) == "refused: 1 statements moved, 0 final, busy=False"
+    assert busy.busy is True and str(busy) == "refused: 0 statements moved, 0 final, busy=True"
 
 
 def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts() -> None:

@@ -88,6 +88,7 @@ def test_a_statement_key_that_does_not_parse_is_poison_naming_its_initiative() -
         ("S#clean-rivers#XX#03", INITIATIVE),  # no such Member State
         ("S#clean-rivers#PL#16", INITIATIVE),  # buckets are 00..15
         ("S#clean-rivers#PL#3", INITIATIVE),
+        ("S#clean-rivers", INITIATIVE),  # cut short after the initiative
         ("S#Clean Rivers!#PL#03", None),
         ("S#", None),
     ):
