@@ -291,12 +291,15 @@ def test_two_initiatives_made_final_one_after_the_other_during_a_delivery_end_it
 def test_an_operator_reads_each_dead_letters_sequence_event_and_reason(caplog: pytest.LogCaptureFixture) -> None:
     table = MiniatureTable()
     poison = lambda_stream_record(table.raw("INSERT", "S#clean-rivers#PL#99"), STREAM_ARN)
+    no_sequence = {**poison, "eventID": "event-2", "dynamodb": {**poison["dynamodb"], "SequenceNumber": ""}}
     caplog.set_level("WARNING")
 
-    count_stream_event(lambda_stream_event([poison], STREAM_ARN), _ledger(), _today)
+    count_stream_event(lambda_stream_event([poison, no_sequence], STREAM_ARN), _ledger(), _today)
 
-    assert (f"dead letter: sequence={poison['dynamodb']['SequenceNumber']} event={poison['eventID']} "
-            "reason=malformed statement key") in caplog.messages
+    assert caplog.messages[:2] == [
+        f"dead letter: sequence={poison['dynamodb']['SequenceNumber']} event={poison['eventID']} "
+        "reason=malformed statement key",
+        "dead letter: sequence=- event=event-2 reason=no sequence number"]
 
 
 def test_a_refusal_says_why_in_its_fields_and_its_message() -> None:
@@ -464,7 +467,9 @@ def test_the_log_line_of_a_batch_holds_numbers_only(caplog: pytest.LogCaptureFix
 
     count_stream_event(lambda_stream_event([insert], STREAM_ARN), ledger, _today)
 
-    assert "counted=1" in caplog.text and statement not in caplog.text
+    assert caplog.messages == ["stream batch: records=1 counted=1 uncounted=0 buried=0 already=0 ignored=0 "
+                               "kept_final=0 dead_letters=0 transactions=1 refusals=0"]
+    assert statement not in caplog.text
     assert ledger.records[next(iter(ledger.records))].state is CountedState.COUNTED
 
 

@@ -15,6 +15,7 @@ from chalicelib.counting.exactly_once import apply_delivery
 from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
 from chalicelib.counting.ports import CountedState, DeadLetter, StatementRef
 from chalicelib.counting.recount import recount
+from chalicelib.counting.stream_records import CountedChange
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import InMemoryCountLedger, InMemoryRecountStore
 from tests.unit.stream_specimens import INITIATIVE, MiniatureTable, parsed
@@ -210,7 +211,40 @@ def test_final_counts_are_never_repaired(caplog: pytest.LogCaptureFixture) -> No
         report = _repair(store, ledger)
 
     assert (report.final, report.repairs, ledger.counts(INITIATIVE)) == (True, (), {"PL": 1})
-    assert "counts are final, not repaired" in caplog.text
+    assert "recount initiative=clean-rivers: counts are final, not repaired" in caplog.messages
+
+
+def _one_bucket(ledger: InMemoryCountLedger, store: InMemoryRecountStore, ids: dict[str, bool],
+                stored_at: float) -> None:
+    """Statements of one PL bucket, stored in the order of their ids; True: its record was counted."""
+    for statement_id, counted in ids.items():
+        ref = StatementRef(INITIATIVE, "PL", 3, statement_id)
+        if counted:
+            apply_delivery([CountedChange(f"event-{statement_id}", "1", INITIATIVE, "PL", 1, statement_id, 3,
+                                          TODAY)], ledger, _today)
+        store.store(ref, TODAY, stored_at)
+
+
+def test_an_uncounted_statement_after_a_counted_one_in_the_same_bucket_is_repaired() -> None:
+    ledger = InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    _one_bucket(ledger, store, {"2026-11-29-a": True, "2026-11-29-b": False}, LONG_AGO)
+
+    report = _repair(store, ledger, ["PL"])
+
+    assert report.repaired == 1 and ledger.counts(INITIATIVE) == {"PL": 2}
+
+
+def test_every_statement_still_in_flight_is_reported_as_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    ledger = InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    _one_bucket(ledger, store, {"2026-11-29-a": False, "2026-11-29-b": False, "2026-11-29-c": False}, NOW - 60)
+
+    with caplog.at_level(logging.INFO):
+        report = _repair(store, ledger, ["PL"])
+
+    assert (report.repaired, report.waiting) == (0, 3)
+    assert "recount initiative=clean-rivers: states repaired=0 statements repaired=0 waiting=3" in caplog.text
 
 
 def test_the_repair_never_lowers_a_count_except_for_a_statement_that_is_gone() -> None:
@@ -232,6 +266,7 @@ def test_dead_letters_are_listed_with_their_sequence_numbers(caplog: pytest.LogC
 
     assert len(report.dead_letters) == 1
     assert "dead letter initiative=clean-rivers sequence=100000000000000000042 event=event-1" in caplog.text
+    assert "dead letters initiative=clean-rivers total=1" in caplog.messages
 
 
 def test_all_27_member_states_are_repaired_by_default() -> None:
