@@ -14,7 +14,7 @@ import pytest
 from chalicelib.counting.exactly_once import apply_delivery
 from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
 from chalicelib.counting.ports import CountedState, DeadLetter, StatementRef
-from chalicelib.counting.recount import recount
+from chalicelib.counting.recount import RecountReport, recount
 from chalicelib.counting.stream_records import CountedChange
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import InMemoryCountLedger, InMemoryRecountStore
@@ -59,8 +59,10 @@ def test_when_every_statement_is_counted_the_repair_finds_nothing(caplog: pytest
         report = _repair(store, ledger)
 
     assert (report.repairs, ledger.transactions) == ((), 1)
+    assert report == RecountReport(INITIATIVE, False, (), (), 0)
     assert "count repaired" not in caplog.text
-    assert "recount initiative=clean-rivers: states repaired=0 statements repaired=0 waiting=0" in caplog.text
+    assert ("recount initiative=clean-rivers: states repaired=0 statements repaired=0 waiting=0 dead_letters=0"
+            in caplog.messages)
 
 
 def test_statements_whose_records_were_discarded_are_counted_once_and_logged_as_figures(
@@ -75,7 +77,7 @@ def test_statements_whose_records_were_discarded_are_counted_once_and_logged_as_
     assert ledger.daily_counts(INITIATIVE) == table.daily_counts()
     assert [(repair.member_state, repair.counted) for repair in report.repairs] == [("PL", 2)]
     assert again.repairs == ()
-    assert "count repaired initiative=clean-rivers state=PL counted=2 uncounted=0" in caplog.text
+    assert "count repaired initiative=clean-rivers state=PL counted=2 uncounted=0" in caplog.messages
     metric = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (metric["CountRepairs"], metric["Initiative"]) == (2, INITIATIVE)
     assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CountRepairs", "Unit": "Count"}]
@@ -178,16 +180,31 @@ def test_a_repair_and_a_late_record_of_the_same_statement_count_it_once() -> Non
     assert ledger.counts(INITIATIVE) == {"DE": 2}
 
 
-def test_a_statement_gone_whose_removal_was_discarded_is_taken_off_once() -> None:
+def test_a_statement_gone_whose_removal_was_discarded_is_taken_off_once(
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     table, ledger, store = _system({"FR": 3})
     gone = table.live()[0]
     table.remove(gone.statement_id)
     del store.statements[gone]  # removed from the table; its REMOVE record was discarded
 
-    report = _repair(store, ledger, ["FR"])
+    with caplog.at_level(logging.INFO):
+        report = _repair(store, ledger, ["FR"])
 
     assert ledger.counts(INITIATIVE) == {"FR": 2}
     assert [(repair.member_state, repair.uncounted) for repair in report.repairs] == [("FR", 1)]
+    # A removal is a repair too: the figures add up, they never cancel out.
+    assert ("recount initiative=clean-rivers: states repaired=1 statements repaired=1 waiting=0 dead_letters=0"
+            in caplog.messages)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["CountRepairs"] == 1
+
+
+def test_a_statement_whose_id_carries_no_day_is_repaired_on_todays_date() -> None:
+    ledger = InMemoryCountLedger()
+    store = InMemoryRecountStore(ledger)
+    store.store(StatementRef(INITIATIVE, "PL", 3, "1b4e28ba-2fa1-4d6b-a3ef-4b1d5c6e7f80"), None, LONG_AGO)
+
+    assert _repair(store, ledger, ["PL"]).repaired == 1
+    assert ledger.daily_counts(INITIATIVE) == {TODAY.isoformat(): {"PL": 1}}
 
 
 def test_a_statement_counted_between_the_repairs_two_reads_is_not_mistaken_for_a_removal() -> None:
@@ -211,6 +228,7 @@ def test_final_counts_are_never_repaired(caplog: pytest.LogCaptureFixture) -> No
         report = _repair(store, ledger)
 
     assert (report.final, report.repairs, ledger.counts(INITIATIVE)) == (True, (), {"PL": 1})
+    assert report == RecountReport(INITIATIVE, True, (), ())
     assert "recount initiative=clean-rivers: counts are final, not repaired" in caplog.messages
 
 
