@@ -277,14 +277,18 @@ def test_the_repair_never_lowers_a_count_except_for_a_statement_that_is_gone() -
 
 def test_dead_letters_are_listed_with_their_sequence_numbers(caplog: pytest.LogCaptureFixture) -> None:
     _, ledger, store = _system({"PL": 1})
-    store.letters = [DeadLetter(INITIATIVE, "100000000000000000042", "event-1", "malformed statement key")]
+    store.letters = [DeadLetter(INITIATIVE, "100000000000000000042", "event-1", "malformed statement key"),
+                     DeadLetter("unknown", "", "sha256:0f1e", "no sequence number")]
 
     with caplog.at_level(logging.INFO):
         report = _repair(store, ledger)
 
-    assert len(report.dead_letters) == 1
-    assert "dead letter initiative=clean-rivers sequence=100000000000000000042 event=event-1" in caplog.text
-    assert "dead letters initiative=clean-rivers total=1" in caplog.messages
+    assert len(report.dead_letters) == 2
+    assert caplog.messages[:3] == [
+        "dead letter initiative=clean-rivers sequence=100000000000000000042 event=event-1 "
+        "reason=malformed statement key",
+        "dead letter initiative=unknown sequence=- event=sha256:0f1e reason=no sequence number",
+        "dead letters initiative=clean-rivers total=2"]
 
 
 def test_all_27_member_states_are_repaired_by_default() -> None:
