@@ -58,6 +58,7 @@ class Settings:
     organiser_client_id: str = ""
     console_actions: str = "lambda"
     console_function: str = ""
+    count_failure_queue: str = ""  # the count function's stream failure queue (infra/stream-failures.yaml)
     aws_endpoint_url: str = ""  # set only locally (moto): Cognito's signing keys are fetched there
 
     @property
@@ -147,6 +148,7 @@ def _console_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "organiser_client_id": environ.get("ORGANISER_CLIENT_ID", "").strip(),
         "console_actions": actions,
         "console_function": environ.get("CONSOLE_FUNCTION", "").strip() or f"eci-{stage}-console_actions",
+        "count_failure_queue": environ.get("COUNT_FAILURE_QUEUE", "").strip() or f"eci-{stage}-count-failures",
         "aws_endpoint_url": environ.get("AWS_ENDPOINT_URL", "").strip(),
     }
 

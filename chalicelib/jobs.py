@@ -45,6 +45,7 @@ from chalicelib.initiative import Initiative
 if TYPE_CHECKING:
     from chalicelib.exporting.ports import ManifestSigner, StatementOpener
     from chalicelib.storage.clients import AwsClients
+    from chalicelib.storage.console_table import DynamoDBHealthRecords
     from chalicelib.storage.export_files import S3ExportFileStore
     from chalicelib.storage.retention_records import DynamoDBRetentionRecords
 
@@ -88,10 +89,6 @@ class Jobs:
             from chalicelib.storage.clients import AwsClients
 
             self.aws = AwsClients(self.settings)
-        # Every job uses S3; make its client before any encryption SDK key provider wraps the same
-        # botocore session in a boto3 session of its own, after which boto3 could not make an S3 client
-        # ("Cannot inject class attribute upload_file").
-        _ = self.aws.s3
         return self.aws
 
     @cached_property
@@ -158,7 +155,17 @@ class Jobs:
             now=self.now,
             today=self.today,
             clock=self.retention_clock,
+            summaries=self.run_summaries,
         )
+
+    @cached_property
+    def run_summaries(self) -> DynamoDBHealthRecords | None:
+        """Where the export tells the organisers' dashboard how its runs stand (the console table)."""
+        from chalicelib.storage.console_table import DynamoDBHealthRecords
+
+        if not self.settings.console_table:
+            return None
+        return DynamoDBHealthRecords(self.clients.dynamodb, self.settings.console_table)
 
     @cached_property
     def retention_records(self) -> DynamoDBRetentionRecords:

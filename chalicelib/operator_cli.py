@@ -610,6 +610,9 @@ def command_retention(context: Context, args: argparse.Namespace) -> int:
         context.out.write(f"  purge {progress}: {sum(record['statements'].values())} statements, "
                           f"{record['markers']} duplicate markers, {record.get('export_objects', 0)} export objects, "
                           f"backups {', '.join(record.get('backups', [])) or 'none'}\n")
+        if record.get("test_statements") or record.get("test_markers"):
+            context.out.write(f"  and of the test phase: {sum(record['test_statements'].values())} statements, "
+                              f"{record['test_markers']} duplicate markers\n")
         if record.get("found_later"):
             found = ", ".join(f"{name} {number}" for name, number in sorted(record["found_later"].items()))
             context.out.write(f"  found and destroyed after completion: {found}\n")

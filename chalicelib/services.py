@@ -24,6 +24,7 @@ from chalicelib.web.form_token import derive_token_key
 if TYPE_CHECKING:
     from chalicelib.console.actions import ConsoleContext
     from chalicelib.console.charts import DailyCountsReader
+    from chalicelib.console.health import HealthSource
     from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
     from chalicelib.console.tokens import TokenVerifier
     from chalicelib.counting.ports import CountLedger, RecountStore
@@ -135,10 +136,13 @@ class Services:
     @cached_property
     def organiser_tokens(self) -> TokenVerifier:
         from chalicelib.console.tokens import TokenVerifier, fetch_keys
+        from chalicelib.storage.console_table import session_signed_out
 
         url = self.settings.organiser_keys_url
+        client, table = self._aws.dynamodb, self.settings.console_table
         return TokenVerifier(self.settings.organiser_token_issuer if self.settings.organiser_user_pool_id else "",
-                             self.settings.organiser_client_id, lambda: fetch_keys(url), clock=self.now)
+                             self.settings.organiser_client_id, lambda: fetch_keys(url), clock=self.now,
+                             signed_out=lambda session_id: session_signed_out(client, table, session_id))
 
     @cached_property
     def organiser_sign_in(self) -> CognitoSignIn:
@@ -152,12 +156,36 @@ class Services:
 
         return DynamoDBConsoleStore(self._aws.dynamodb, self.settings.console_table)
 
+    @cached_property
+    def health_source(self) -> HealthSource:
+        """The export's and the recount's records, and the count failure queue's depth (console function)."""
+        from chalicelib.storage.console_table import ConsoleHealthSource
+
+        return ConsoleHealthSource(self._aws.dynamodb, self.settings.console_table, self._aws.sqs,
+                                   self.settings.count_failure_queue)
+
+    def record_recount(self, report: Any) -> None:
+        """Keep what a recount run found for the dashboard; best effort: the repair is done either way, and
+        a record not written shows on the dashboard as an old last check."""
+        import logging
+        from datetime import UTC, datetime
+
+        from chalicelib.console.health import recount_record
+        from chalicelib.storage.console_table import DynamoDBHealthRecords
+
+        try:
+            DynamoDBHealthRecords(self._aws.dynamodb, self.settings.console_table).record_recount(
+                self.initiative.id, recount_record(report, datetime.fromtimestamp(self.now(), UTC)))
+        except Exception as error:
+            logging.getLogger(__name__).warning("recount record not written (%s)", type(error).__name__)
+
     def console_context(self) -> ConsoleContext:
         from chalicelib.console.actions import ConsoleContext
         from chalicelib.storage.statement_deletion import DynamoDBStatementDeleter
 
         return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
-                              deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table))
+                              deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table),
+                              health=self.health_source)
 
     def console(self, request: dict[str, object]) -> dict[str, Any]:
         """Run a console action where it runs: the console_actions function, or here (make run, tests)."""

@@ -9,7 +9,8 @@ protection; the wrapped fingerprint key, once, and its recovery copy; `chalice d
 stack's outputs as the functions' environment variables (infra/chalice_stage.py says how and why), after
 restoring chalice's record of what it deployed; the count function's stream mapping completed with what
 chalice cannot set (partial batch responses, a retry limit, bisection, a failure queue from
-infra/stream-failures.yaml), the export worker's on-failure destination and the API stage's throttling;
+infra/stream-failures.yaml), the export worker's on-failure destination, the API stage's throttling and
+the API key every route requires, admitted to the stage by a usage plan (infra/api-access.yaml);
 the operations stack (infra/operations.yaml: alarms, their SNS topic, a dashboard, a budget, API access
 logs); the edge stack (infra/edge.yaml, CloudFront and WAF, their alarms and WAF's logs) in us-east-1 in
 front of the API. It prints the site's address.
@@ -19,10 +20,11 @@ Every step can be run again after any failure, from any checkout: chalice's reco
 when none was kept (chalice stopped half-way on a first deploy) the API and the stream mapping it made
 are found in AWS and adopted, so a retry never makes a second API or a second mapping.
 
-destroy, in the reverse order, deletes the edge stack, the operations stack, the functions and the API,
-the failure queues, and leaves the data stack itself in place (termination protection on): the tables,
-keys, bucket and parameters that hold citizens' data or the means to read them, which a later deploy
-takes up again as they are. It names each with the command that removes it deliberately.
+destroy, in the reverse order, deletes the edge stack, the operations stack, the API key's stack, the
+functions and the API, the failure queues, and leaves the data stack itself in place (termination
+protection on): the tables, keys, bucket and parameters that hold citizens' data or the means to read
+them, which a later deploy takes up again as they are. It names each with the command that removes it
+deliberately.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from infra.chalice_stage import assignments
 INFRA = PROJECT_ROOT / "infra"
 DATA_TEMPLATE = INFRA / "data.yaml"
 FAILURES_TEMPLATE = INFRA / "stream-failures.yaml"
+API_ACCESS_TEMPLATE = INFRA / "api-access.yaml"
 EDGE_TEMPLATE = INFRA / "edge.yaml"
 OPERATIONS_TEMPLATE = INFRA / "operations.yaml"
 MERGE_TEMPLATE = INFRA / "stream-mapping.merge.json"
@@ -245,9 +248,10 @@ class Deployment:
         data = self.deploy_data_stack(data_parameters or {})
         environment = self.function_environment(data)
 
-        self._step(2, total, f"fingerprint key {data['FingerprintKeyParameterName']}, origin secret")
+        self._step(2, total, f"fingerprint key {data['FingerprintKeyParameterName']}, origin secret, API key")
         self.create_fingerprint_key(data)
         origin_secret = self.origin_verify_secret()
+        api_key = self.api_key_value()
         environment["ORIGIN_VERIFY_SECRET"] = origin_secret
 
         self._step(3, total, f"chalice deploy --stage {self.stage} (functions, API)")
@@ -263,7 +267,8 @@ class Deployment:
         self.run(command, self._command_environment(environment))
         self.keep_chalice_state()
 
-        self._step(4, total, f"stream mapping of {self.function_name(COUNT_FUNCTION)}, export failures, throttling")
+        self._step(4, total, f"stream mapping of {self.function_name(COUNT_FUNCTION)}, export failures, throttling, "
+                             "API key")
         failures = self._stacks(self.region).deploy(
             self.stack_name("count-failures"), FAILURES_TEMPLATE, {"Stage": self.stage}
         )
@@ -271,6 +276,7 @@ class Deployment:
         self.configure_export_failures(failures["ExportFailureQueueArn"])
         self.throttle_api_stage()
         self.expire_api_function_logs()
+        self.admit_api_key(api_key)
 
         api_stage = self.api_stage_name()
         self._step(5, total, f"operations stack {self.stack_name('operations')} (alarms, dashboard, budget, logs)")
@@ -284,7 +290,7 @@ class Deployment:
         self._step(6, total, f"edge stack {self.stack_name('edge')} ({EDGE_REGION}: CloudFront, WAF) for {api_domain}")
         edge = self._stacks(EDGE_REGION).deploy(self.stack_name("edge"), EDGE_TEMPLATE, {
             "Stage": self.stage, "ApiDomainName": api_domain, "ApiStageName": api_stage,
-            "OriginVerifySecret": origin_secret,
+            "OriginVerifySecret": origin_secret, "ApiKeyValue": api_key,
             **{name: value for name, value in (operations_parameters or {}).items() if name == "AlarmEmail"},
             **(edge_parameters or {}),
         })
@@ -302,12 +308,13 @@ class Deployment:
         """
         stacks, name = self._stacks(self.region), self.stack_name("data")
         self.check_no_orphaned_data(name)
+        # Before the key policies get it: an ARN that matches no one would lock the operator out of them.
+        self.check_operator(parameters.get("OperatorPrincipalArn", ""))
         first = not stacks.outputs(name)  # none yet, or only a failed creation's remains
         settings = {"Stage": self.stage, **parameters}
         if first:
             data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "false"})
         data = stacks.deploy(name, DATA_TEMPLATE, {**settings, "TableDeletionProtection": "true"})
-        self.check_operator(settings.get("OperatorPrincipalArn", ""))
         stacks.protect(name)
         self.out.write(f"  {name}: termination protection on\n")
         return data
@@ -619,23 +626,46 @@ class Deployment:
         return f"/{self.app_name}/{self.stage}/origin-verify-secret"
 
     def origin_verify_secret(self) -> str:
-        """The secret CloudFront sends the API and the functions check, made once and kept in SSM.
+        """The secret CloudFront sends the API and the functions check (x-eci-origin-verify)."""
+        return self._edge_secret(self.origin_secret_parameter(),
+                                 "CloudFront's proof to the API functions of this stage (infra/edge.yaml)")
 
-        Not citizens' data and not a key to any: it only keeps the execute-api address from going
-        round WAF. Delete the parameter and deploy again to change it.
+    def api_key_parameter(self) -> str:
+        return f"/{self.app_name}/{self.stage}/api-key"
+
+    def api_key_value(self) -> str:
+        """The API key CloudFront sends (x-api-key) and API Gateway requires on every route."""
+        return self._edge_secret(self.api_key_parameter(),
+                                 "The API key CloudFront sends to the API Gateway stage (infra/api-access.yaml)")
+
+    def _edge_secret(self, name: str, description: str) -> str:
+        """A value only CloudFront and the API know, made once and kept in an SSM SecureString.
+
+        Not citizens' data and not a key to any: it only keeps the execute-api address from going round
+        WAF. It reaches CloudFormation as a NoEcho parameter and chalice through its environment, never a
+        command line (ps shows those to every user) and never the output. Delete the parameter and deploy
+        again to change it.
         """
         import secrets
 
-        ssm, name = self._client("ssm"), self.origin_secret_parameter()
+        ssm = self._client("ssm")
         try:
             value: str = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             self.out.write(f"  {name}: already there, kept\n")
         except ssm.exceptions.ParameterNotFound:
             value = secrets.token_urlsafe(48)
-            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=False,
-                              Description="CloudFront's proof to the API of this stage (infra/edge.yaml)")
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=False, Description=description)
             self.out.write(f"  {name}: created\n")
         return value
+
+    def admit_api_key(self, api_key: str) -> None:
+        """The API key stack: the key CloudFront sends, in a usage plan bound to the stage chalice made."""
+        api_id, stage = self.rest_api_id(), self.api_stage_name()
+        self._stacks(self.region).deploy(self.stack_name("api-access"), API_ACCESS_TEMPLATE, {
+            "Stage": self.stage, "RestApiId": api_id, "ApiStageName": stage, "ApiKeyValue": api_key,
+        })
+        self.out.write(f"  API {api_id} stage {stage}: every route requires the API key kept in "
+                       f"{self.api_key_parameter()}, which CloudFront sends\n")
 
     def configure_stream_mapping(self, stream_arn: str, queue_arn: str) -> None:
         """What chalice deploy cannot set on the count function's stream mapping."""
@@ -688,14 +718,18 @@ class Deployment:
         account = self.check_credentials()
         data_outputs = self._stacks(self.region).outputs(self.stack_name("data"))
         edge_outputs = self._stacks(EDGE_REGION).outputs(self.stack_name("edge")) or {}
-        total = 4
+        total = 5
         self._step(1, total, f"edge stack {self.stack_name('edge')} ({EDGE_REGION})")
         self._delete_stack(EDGE_REGION, "edge")
 
         self._step(2, total, f"operations stack {self.stack_name('operations')} (alarms, dashboard, budget)")
         self._delete_stack(self.region, "operations")
 
-        self._step(3, total, f"chalice delete --stage {self.stage} (functions, API, stream mapping, roles)")
+        # Before the API goes: AWS refuses to delete a usage plan that still names a stage.
+        self._step(3, total, f"API key stack {self.stack_name('api-access')} (the key, its usage plan)")
+        self._delete_stack(self.region, "api-access")
+
+        self._step(4, total, f"chalice delete --stage {self.stage} (functions, API, stream mapping, roles)")
         stream = (data_outputs or {}).get("StatementsTableStreamArn", "")
         if stream or self._parameter_value(self.state_parameter()) is not None:
             self.restore_chalice_state(stream)
@@ -709,11 +743,12 @@ class Deployment:
         else:
             self.out.write(f"  nothing deployed by chalice for stage {self.stage}\n")
         ssm = self._client("ssm")
-        for parameter in (self.state_parameter(), self.origin_secret_parameter()):  # nothing reads them now
+        for parameter in (self.state_parameter(), self.origin_secret_parameter(), self.api_key_parameter()):
+            # nothing reads them now
             with contextlib.suppress(ssm.exceptions.ParameterNotFound):
                 ssm.delete_parameter(Name=parameter)
 
-        self._step(4, total, f"failure queue stack {self.stack_name('count-failures')}")
+        self._step(5, total, f"failure queue stack {self.stack_name('count-failures')}")
         self._delete_stack(self.region, "count-failures")
 
         retained = self.retained(account, data_outputs or {}, edge_outputs)

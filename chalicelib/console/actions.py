@@ -20,13 +20,20 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.console import records
+from chalicelib.console.health import HealthSource
 from chalicelib.console.records import AuditEntry, ConsoleStore
-from chalicelib.console.tokens import InvalidSessionError, Organiser, TokenVerifier
+from chalicelib.console.tokens import (
+    CLOCK_SKEW_SECONDS,
+    InvalidSessionError,
+    Organiser,
+    SessionCheckUnavailableError,
+    TokenVerifier,
+)
 
 logger = logging.getLogger(__name__)
 
 # Actions any signed-in role may ask for; the others need the organiser role.
-_READS = frozenset({"audit_log", "state", records.SIGN_IN})
+_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN, records.SIGN_OUT})
 
 
 # Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
@@ -63,6 +70,7 @@ class ConsoleContext:
     store: ConsoleStore
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     deleter: StatementDeleter | None = None
+    health: HealthSource | None = None
 
 
 def _refused(code: str) -> dict[str, Any]:
@@ -76,6 +84,9 @@ def perform(context: ConsoleContext, request: Mapping[str, Any]) -> dict[str, An
         return _refused("bad_request")
     try:
         organiser = context.verifier.verify(str(request.get("token", "")))
+    except SessionCheckUnavailableError as error:
+        logger.warning("console action %s refused: %s", action[:40], error)
+        return _refused("unavailable")
     except InvalidSessionError as error:
         logger.info("console action %s refused: %s", action[:40], error)
         return _refused("session")
@@ -105,6 +116,17 @@ def _record_sign_in(context: ConsoleContext, organiser: Organiser, arguments: Ma
     return {"ok": True, "role": organiser.role, "subject": organiser.subject}
 
 
+def _sign_out(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """End the session for good: its token is refused from now on, by every check, until it expires anyway."""
+    if not organiser.session_id:  # the verifier names every session it accepts; a caller that did not is refused
+        return _refused("session")
+    keep_until = organiser.expires_at + CLOCK_SKEW_SECONDS + 1
+    if not context.store.sign_out(context.initiative_id, organiser.session_id, keep_until,
+                                  _entry(context, organiser, records.SIGN_OUT)):
+        return _refused("session")  # signed out a moment ago, by another request with the same cookie
+    return {"ok": True}
+
+
 def _state(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
     state = context.store.state(context.initiative_id)
     return {"ok": True, "paused": state.paused, "changed_at": state.changed_at, "role": organiser.role,
@@ -116,6 +138,24 @@ def _audit_log(context: ConsoleContext, organiser: Organiser, arguments: Mapping
     return {"ok": True, "entries": [
         {"at": entry.at, "actor": entry.actor, "role": entry.role, "action": entry.action,
          "details": dict(entry.details)} for entry in entries]}
+
+
+# What the dashboard lists: enough to see a trend and the latest trouble, on one page.
+LISTED_EXPORT_RUNS = 10
+LISTED_REPAIRS = 10
+
+
+def _health(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The export runs and the counting's health, from what the export and the recount recorded."""
+    if context.health is None:
+        return _refused("unavailable")
+    last = context.health.last_recount(context.initiative_id)
+    return {"ok": True,
+            "export_runs": [run.to_json() for run in context.health.export_runs(context.initiative_id,
+                                                                                 LISTED_EXPORT_RUNS)],
+            "last_recount": last.to_json() if last is not None else None,
+            "repairs": [record.to_json() for record in context.health.repairs(context.initiative_id, LISTED_REPAIRS)],
+            "failed_batches": context.health.failed_batches()}
 
 
 def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]:
@@ -220,8 +260,10 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
 
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
     records.SIGN_IN: _record_sign_in,
+    records.SIGN_OUT: _sign_out,
     "state": _state,
     "audit_log": _audit_log,
+    "health": _health,
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
     records.DELETE_STATEMENT: _delete_statement,

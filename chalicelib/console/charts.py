@@ -17,6 +17,23 @@ INK = "#1b1b1b"
 ACCENT = "#003399"
 REACHED = "#1d6b2f"
 GRID = "#767676"
+# A bar for a non-zero number is never thinner than this (in the SVG's units), so 1 signature among
+# 72,000 is still seen; a zero has no bar, and its number, 0, is written beside where the bar would be.
+MIN_BAR = 3.0
+
+
+def grouped(number: int) -> str:
+    """A number as people read it in the console's language, English: 1,234,567."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(number, locale="en"))
+
+
+def bar_length(value: float, scale_max: float, full: float) -> float:
+    """The length of a bar for value on a scale where scale_max is full: at least MIN_BAR unless zero."""
+    if value <= 0 or scale_max <= 0:
+        return 0.0
+    return max(MIN_BAR, min(value, scale_max) / scale_max * full)
 
 
 class DailyCountsReader(Protocol):
@@ -74,22 +91,25 @@ def daily_chart(chart_id: str, title: str, points: Sequence[DailyPoint]) -> str:
     most = max(point.count for point in points) or 1
     total = points[-1].cumulative or 1
     step = plot_width / len(points)
+    bar_width = min(max(step * 0.8, 1), 40.0)  # a few days' bars stay bars, not blocks across the chart
     bars = "".join(
-        f'<rect x="{left + index * step + step * 0.1:.1f}" y="{top + plot_height * (1 - point.count / most):.1f}" '
-        f'width="{max(step * 0.8, 1):.1f}" height="{plot_height * point.count / most:.1f}" fill="{ACCENT}"/>'
-        for index, point in enumerate(points))
+        f'<rect x="{left + index * step + (step - bar_width) / 2:.1f}" '
+        f'y="{top + plot_height - bar_length(point.count, most, plot_height):.1f}" '
+        f'width="{bar_width:.1f}" height="{bar_length(point.count, most, plot_height):.1f}" fill="{ACCENT}"/>'
+        for index, point in enumerate(points) if point.count > 0)
     line = " ".join(f"{left + (index + 0.5) * step:.1f},{top + plot_height * (1 - point.cumulative / total):.1f}"
                     for index, point in enumerate(points))
     axes = (f'<line x1="{left}" y1="{top + plot_height}" x2="{left + plot_width}" y2="{top + plot_height}" '
             f'stroke="{GRID}"/>'
-            f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="12" fill="{INK}">{most}</text>'
+            f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="12" fill="{INK}">{grouped(most)}</text>'
             f'<text x="{left + plot_width + 6}" y="{top + 10}" font-size="12" fill="{INK}">'
-            f"{points[-1].cumulative}</text>"
+            f"{grouped(points[-1].cumulative)}</text>"
             f'<text x="{left}" y="{height - 8}" font-size="12" fill="{INK}">{points[0].day.isoformat()}</text>'
             f'<text x="{left + plot_width}" y="{height - 8}" text-anchor="end" font-size="12" fill="{INK}">'
             f"{points[-1].day.isoformat()}</text>")
-    description = (f"From {points[0].day.isoformat()} to {points[-1].day.isoformat()}: at most {most} a day, "
-                   f"{points[-1].cumulative} in all. Bars: per day; line: cumulative. The table beside gives each day.")
+    description = (f"From {points[0].day.isoformat()} to {points[-1].day.isoformat()}: at most {grouped(most)} "
+                   f"a day, {grouped(points[-1].cumulative)} in all. Bars: per day; line: cumulative. "
+                   "The table beside gives each day.")
     return _svg(chart_id, title, description, width, height,
                 f'{axes}{bars}<polyline points="{line}" fill="none" stroke="{INK}" stroke-width="2"/>')
 
@@ -106,19 +126,24 @@ class ThresholdRow:
 
 
 def threshold_chart(chart_id: str, rows: Sequence[ThresholdRow]) -> str:
-    """One bar per Member State against its minimum (the dashed line at 100 %); bars stop at 200 %."""
+    """One bar per Member State against its minimum (the dashed line at 100 %); bars stop at 200 %. Each bar
+    has its number beside it; a State with none has no bar and a 0."""
     row_height, left, width = 18, 150, 640
-    plot_width = width - left - 16
+    plot_width = width - left - 96  # room on the right for the numbers
     height = row_height * len(rows) + 24
     full = plot_width / 2  # 100 % of the minimum is half the plot: room to show States past it
     parts: list[str] = []
     for index, row in enumerate(rows):
         y = index * row_height + 4
-        length = min(row.percent, 200.0) / 100 * full
+        length = bar_length(row.percent, 200.0, plot_width)
         colour = REACHED if row.count >= row.threshold else ACCENT
         parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12" fill="{INK}">'
-                     f"{escape(row.name)}</text>"
-                     f'<rect x="{left}" y="{y + 2}" width="{length:.1f}" height="{row_height - 6}" fill="{colour}"/>')
+                     f"{escape(row.name)}</text>")
+        if length:
+            parts.append(f'<rect x="{left}" y="{y + 2}" width="{length:.1f}" height="{row_height - 6}" '
+                         f'fill="{colour}"/>')
+        parts.append(f'<text x="{left + length + 4:.1f}" y="{y + 12}" font-size="12" fill="{INK}">'
+                     f"{grouped(row.count)}</text>")
     parts.append(f'<line x1="{left + full:.1f}" y1="0" x2="{left + full:.1f}" y2="{height - 20}" stroke="{INK}" '
                  f'stroke-dasharray="4 3"/><text x="{left + full:.1f}" y="{height - 6}" text-anchor="middle" '
                  f'font-size="12" fill="{INK}">minimum</text>')

@@ -12,13 +12,14 @@ from chalicelib.initiative import TEST_PHASE_SUFFIX
 
 # What the audit log records. Names of actions, never of people: the actor is an account's subject.
 SIGN_IN = "sign_in"
+SIGN_OUT = "sign_out"
 PAUSE = "pause"
 RESUME = "resume"
 DELETE_STATEMENT = "delete_statement"
 START_TEST_PHASE = "start_test_phase"
 GO_LIVE_STARTED = "go_live_started"
 GO_LIVE = "go_live"
-ACTIONS = (SIGN_IN, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE)
+ACTIONS = (SIGN_IN, SIGN_OUT, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE)
 
 # The collection's phase. None chosen: statements are live, as before the console existed. In the test phase
 # statements go under a derived initiative id, so counts, exports and the purge keep them apart by key;
@@ -74,6 +75,15 @@ class ConsoleStore(Protocol):
     def replace_state(self, initiative_id: str, state: CollectionState, entry: AuditEntry) -> bool:
         """Store state (whose version is the stored one + 1) and its audit entry, both or neither;
         False, and nothing written, when another change came first."""
+        ...
+
+    def sign_out(self, initiative_id: str, session_id: str, keep_until: int, entry: AuditEntry) -> bool:
+        """Record the session as signed out until `keep_until` (epoch seconds: when its token expires) with
+        the audit entry, both or neither; False, and nothing written, if it was signed out already."""
+        ...
+
+    def signed_out(self, session_id: str) -> bool:
+        """Whether the session was signed out (a strongly consistent read)."""
         ...
 
 

@@ -2,7 +2,10 @@
 
 A session is a Cognito access token. It is accepted only if its RS256 signature verifies against one of
 the user pool's published keys (JWKS), it was issued by that pool (iss) for the console's app client
-(client_id), it is an access token (token_use), and it has not expired. Roles are the pool's groups.
+(client_id), it is an access token (token_use), it has not expired, and it was not signed out: a signed
+token stays valid to any JWT library until it expires, so signing out records the session's id
+(``origin_jti``, the sign-in all its tokens share; else ``jti``) and every check asks that record.
+Roles are the pool's groups.
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ VIEWER = "viewer"
 ROLES = (ORGANISER, VIEWER)
 _KEY_REFRESH_SECONDS = 60  # an unknown key id fetches the keys again, at most this often (key rotation)
 _CLOCK_SKEW_SECONDS = 30
+CLOCK_SKEW_SECONDS = _CLOCK_SKEW_SECONDS  # how long after exp a token is still accepted: a sign-out lasts as long
+_MAX_SESSION_ID = 128  # Cognito's are UUIDs; anything far longer is no session id
 
 
 class InvalidSessionError(Exception):
-    """The token is missing, forged, expired or not for this console; the message names which check failed."""
+    """The token is missing, forged, expired, signed out or not for this console; the message names which
+    check failed."""
+
+
+class SessionCheckUnavailableError(InvalidSessionError):
+    """Whether the session was signed out could not be read: refused (fail closed), and worth saying so."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Organiser:
     subject: str
     roles: frozenset[str]
     expires_at: int
+    session_id: str = ""  # what signing out records (origin_jti, else jti): names the sign-in, not the person
 
     @property
     def role(self) -> str:
@@ -55,13 +66,15 @@ def fetch_keys(url: str, timeout: float = 5.0) -> Mapping[str, Any]:
 
 class TokenVerifier:
     def __init__(self, issuer: str, client_id: str, keys: Callable[[], Mapping[str, Any]],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 signed_out: Callable[[str], bool] = lambda session_id: False) -> None:
         if not issuer or not client_id:
             raise InvalidSessionError("the console has no user pool configured")
         self._issuer = issuer
         self._client_id = client_id
         self._fetch = keys
         self._clock = clock
+        self._signed_out = signed_out  # asked last, for a token that passed every other check
         self._lock = threading.Lock()
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
@@ -110,4 +123,14 @@ class TokenVerifier:
         roles = frozenset(group for group in groups if group in ROLES) if isinstance(groups, list) else frozenset()
         if not roles:
             raise InvalidSessionError("the account has no console role")
-        return Organiser(subject=str(claims["sub"]), roles=roles, expires_at=int(claims["exp"]))
+        session_id = claims.get("origin_jti") or claims.get("jti")
+        if not isinstance(session_id, str) or not 0 < len(session_id) <= _MAX_SESSION_ID:
+            raise InvalidSessionError("the token names no session that could be signed out")
+        try:
+            signed_out = self._signed_out(session_id)
+        except Exception as error:  # the record could not be read: never accept what might be signed out
+            raise SessionCheckUnavailableError(f"sign-out record unavailable: {type(error).__name__}") from None
+        if signed_out:
+            raise InvalidSessionError("signed out")
+        return Organiser(subject=str(claims["sub"]), roles=roles, expires_at=int(claims["exp"]),
+                         session_id=session_id)

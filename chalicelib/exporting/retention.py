@@ -136,12 +136,16 @@ def retention_over_message(initiative_id: str, clock: RetentionClock) -> str:
 class DeletedPage:
     """One page of the purge: statements per Member State and duplicate markers, and their keys.
 
+    Statements made in a test phase (kept under ``{id}~test``, chalicelib/console/records.py) are counted
+    apart: a test phase that never went live (withdrawn, or never opened) leaves them, and they go too.
     The counts are recorded in the audit record before the keys are deleted (see purge_if_due).
     """
 
     statements: Mapping[str, int] = field(default_factory=dict)
     markers: int = 0
     keys: tuple[object, ...] = field(default=(), compare=False, repr=False)
+    test_statements: Mapping[str, int] = field(default_factory=dict)
+    test_markers: int = 0
 
 
 class StatementPurger(Protocol):
@@ -213,11 +217,37 @@ class PurgeOutcome:
     markers: int = 0
     export_objects: int = 0
     backups: RestorableCopies = RestorableCopies()
+    test_statements: Mapping[str, int] = field(default_factory=dict)  # of a test phase (never exported)
+    test_markers: int = 0
 
     @property
     def found_anything(self) -> bool:
         return bool(sum(self.statements.values()) or self.markers or self.export_objects
-                    or self.backups.destroyed or self.backups.left)
+                    or self.backups.destroyed or self.backups.left
+                    or sum(self.test_statements.values()) or self.test_markers)
+
+
+class _Tally:
+    """What the pages of one purge (or sweep) held, added up for its outcome."""
+
+    def __init__(self) -> None:
+        self.statements: dict[str, int] = {}
+        self.markers = 0
+        self.test_statements: dict[str, int] = {}
+        self.test_markers = 0
+
+    def add(self, page: DeletedPage) -> None:
+        for code, number in page.statements.items():
+            self.statements[code] = self.statements.get(code, 0) + number
+        for code, number in page.test_statements.items():
+            self.test_statements[code] = self.test_statements.get(code, 0) + number
+        self.markers += page.markers
+        self.test_markers += page.test_markers
+
+    def outcome(self, due_on: date, state: str, export_objects: int = 0,
+                backups: RestorableCopies = RestorableCopies()) -> PurgeOutcome:
+        return PurgeOutcome(due_on, state, self.statements, self.markers, export_objects, backups,
+                            self.test_statements, self.test_markers)
 
 
 def purge_if_due(
@@ -231,7 +261,8 @@ def purge_if_due(
     records: RetentionRecords,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> PurgeOutcome:
-    """Destroy the initiative's statements, markers, export files and backups if the clock has run out.
+    """Destroy the initiative's statements, markers, export files and backups if the clock has run out:
+    those of a test phase too (``{id}~test``: a test phase that never went live still holds them).
 
     Idempotent and resumable: a purge stopped half-way (time, a failure) continues where it was on
     the next call, because what was deleted is no longer found. Each page is added to the audit record
@@ -246,22 +277,19 @@ def purge_if_due(
     records.mark_counts_final(initiative.id, now())
     if records.purge_started(initiative.id, clock, now()):
         return _sweep(initiative, clock, today, now, statements, exports, backups, records, should_stop)
-    per_state: dict[str, int] = {}
-    markers = 0
+    tally = _Tally()
     for page in statements.find_pages(initiative.id):
         records.add_deleted(initiative.id, page)
         statements.delete(page)
-        for code, number in page.statements.items():
-            per_state[code] = per_state.get(code, 0) + number
-        markers += page.markers
+        tally.add(page)
         if should_stop():
-            return PurgeOutcome(clock.due_on, "stopped", per_state, markers)
+            return tally.outcome(clock.due_on, "stopped")
     objects = exports.delete_prefix(initiative_prefix(initiative.id),
                                     lambda number: records.add_export_objects(initiative.id, number))
     # After the deletions: a backup or a restore point taken up to now holds them.
     restorable = backups.destroy_restorable_before(now())
     records.purge_completed(initiative.id, restorable, now())
-    return PurgeOutcome(clock.due_on, "done", per_state, markers, objects, restorable)
+    return tally.outcome(clock.due_on, "done", objects, restorable)
 
 
 def _sweep(
@@ -282,16 +310,13 @@ def _sweep(
     completed_at = records.claim_sweep(initiative.id, today)
     if completed_at is None:
         return PurgeOutcome(clock.due_on, "already-done")
-    per_state: dict[str, int] = {}
-    markers = 0
+    tally = _Tally()
     for page in statements.find_pages(initiative.id):
         records.sweep_found(initiative.id, _page_found(page), now())
         statements.delete(page)
-        for code, number in page.statements.items():
-            per_state[code] = per_state.get(code, 0) + number
-        markers += page.markers
+        tally.add(page)
         if should_stop():
-            return PurgeOutcome(clock.due_on, "stopped", per_state, markers)
+            return tally.outcome(clock.due_on, "stopped")
     objects = exports.delete_prefix(
         initiative_prefix(initiative.id),
         lambda number: records.sweep_found(initiative.id, {"export_objects": number}, now()))
@@ -299,8 +324,10 @@ def _sweep(
     restorable = backups.destroy_restorable_before(completed_at)
     records.sweep_found(initiative.id, {"backups": len(restorable.destroyed),
                                         "backups_left": len(restorable.left)}, now())
-    return PurgeOutcome(clock.due_on, "swept", per_state, markers, objects, restorable)
+    return tally.outcome(clock.due_on, "swept", objects, restorable)
 
 
 def _page_found(page: DeletedPage) -> dict[str, int]:
-    return {"statements": sum(page.statements.values()), "markers": page.markers}
+    found = {"statements": sum(page.statements.values()), "markers": page.markers,
+             "test_statements": sum(page.test_statements.values()), "test_markers": page.test_markers}
+    return {name: number for name, number in found.items() if number}

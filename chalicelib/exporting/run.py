@@ -17,10 +17,11 @@ State does not write the same parts at the same time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.exporting import layout
 from chalicelib.exporting.manifest import build_manifest
@@ -31,6 +32,11 @@ from chalicelib.exporting.progress import MemberStateProgress, RunPlan
 from chalicelib.exporting.retention import RetentionClock, RetentionOverError, retention_clock, retention_over_message
 from chalicelib.initiative import Initiative
 from chalicelib.rules.member_states import all_member_states
+
+if TYPE_CHECKING:
+    from chalicelib.console.health import RunSummaries
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=16)  # longer than a Lambda invocation can live
 
@@ -65,6 +71,7 @@ class ExportRun:
         today: Callable[[], date],
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], RetentionClock] | None = None,
+        summaries: RunSummaries | None = None,
     ) -> None:
         if max_statements_per_file < 1:
             raise ValueError("max_statements_per_file must be at least 1")
@@ -80,6 +87,9 @@ class ExportRun:
         self._lease = lease
         # The retention clock with the operator's records (submission, withdrawal, holds), read per unit.
         self._clock = clock if clock is not None else (lambda: retention_clock(initiative))
+        # The organisers' dashboard reads a summary of each run (chalicelib/console/health.py), as its
+        # plan, progress and manifest stand; the console cannot read those (the export key seals them).
+        self._summaries = summaries
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -96,6 +106,7 @@ class ExportRun:
                 raise RetentionOverError(retention_over_message(self.initiative.id, clock))
             plan = self._new_plan(run_id)
             self._files.write_json(layout.plan_key(self.initiative.id, run_id), plan.to_json())
+            self._summarise(plan)
         pending = tuple(code for code in plan.member_states if not self.progress(run_id, code).complete)
         if not pending:
             return RunStatus(run_id, (), self.finish(run_id))
@@ -149,11 +160,13 @@ class ExportRun:
                 source=self._source, opener=self._opener(), files=self._files,
                 save=save, should_stop=lambda: should_stop() or clock.due(self._today()),
             )
-        except BaseException:
+        except BaseException as error:
             # Give the State back at once; the parts recorded so far stay, the rest is done again.
             latest = self._files.read_json(key)
             if latest is not None:
                 save(replace(MemberStateProgress.from_json(latest), lease_until=None))
+            if isinstance(error, Exception):
+                self._summarise(plan, failure=f"{member_state}: {type(error).__name__}")
             raise
         if finished:
             counter = self._counts.counts(self.initiative.id).get(member_state)
@@ -181,7 +194,23 @@ class ExportRun:
         signature = sign_manifest(manifest, self._signer())
         self._files.write_json(layout.signature_key(self.initiative.id, run_id), signature)
         self._files.write_json(layout.manifest_key(self.initiative.id, run_id), manifest)
+        self._summarise(plan, manifest=manifest)
         return manifest
+
+    def _summarise(self, plan: RunPlan, failure: str = "", manifest: dict[str, Any] | None = None) -> None:
+        """Give the dashboard the run as it stands. Best effort: a summary not written never stops an export
+        (the next step of the run writes it again; the manifest stays the record)."""
+        if self._summaries is None:
+            return
+        from chalicelib.console.health import summary_of_run
+
+        try:
+            progresses = [] if manifest is not None else [self.progress(plan.run_id, code)
+                                                          for code in plan.member_states]
+            self._summaries.record_run(self.initiative.id, summary_of_run(plan, progresses, manifest, failure))
+        except Exception as error:
+            logger.warning("export run=%s: summary for the dashboard not written (%s)", plan.run_id,
+                           type(error).__name__)
 
     def run_to_end(self, run_id: str, on_unit: Callable[[str], None] = lambda code: None) -> dict[str, Any]:
         """The whole run in this process, State after State (local runs, tests, benchmarks)."""

@@ -25,6 +25,7 @@ from datetime import date
 from typing import Protocol
 
 from chalicelib.initiative import Initiative
+from chalicelib.signing.id_numbers import postcode_as_written
 
 ENCODING = "utf-8"
 
@@ -146,6 +147,13 @@ class Signature:
     properties: Mapping[str, str]  # the Commission's keys without "oct.property.", as PersonalData gives them
 
 
+def _as_written(key: str, properties: Mapping[str, str]) -> str:
+    # Stored compact ("00950") for the duplicate check; the authority reads it as the post writes it.
+    if key == "postal.code":
+        return postcode_as_written(properties.get("country", ""), properties[key])
+    return properties[key]
+
+
 def property_groups(properties: Mapping[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The properties sorted into the OCS groups; empty values and empty groups are left out.
 
@@ -153,7 +161,7 @@ def property_groups(properties: Mapping[str, str]) -> list[tuple[str, list[tuple
     (id.card, passport, personal.id, ...), so it goes to the ID group.
     """
     general = [(key, properties[key]) for key in GENERAL_KEYS if properties.get(key)]
-    address = [(key, properties[key]) for key in ADDRESS_KEYS if properties.get(key)]
+    address = [(key, _as_written(key, properties)) for key in ADDRESS_KEYS if properties.get(key)]
     known = set(GENERAL_KEYS) | set(ADDRESS_KEYS)
     identity = sorted((key, value) for key, value in properties.items() if key not in known and value)
     groups = [(GENERAL_GROUP, general), (ADDRESS_GROUP, address), (ID_GROUP, identity)]

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
 
 DATA_TEMPLATE = PROJECT_ROOT / "infra" / "data.yaml"
+# The count function's and the export worker's failure queues: the dashboard reads the first one's depth.
+FAILURES_TEMPLATE = PROJECT_ROOT / "infra" / "stream-failures.yaml"
 DEFAULT_STAGE = "dev"
 DEFAULT_REGION = "eu-central-1"
 
@@ -72,6 +74,7 @@ class LocalClients:
     account_id: str
     region: str
     cognito: CognitoIdentityProviderClient | None = None  # the organisers' user pool
+    sqs: Any = None  # the failure queues (no SQS stubs among the dependencies)
 
 
 def local_clients(endpoint_url: str, region: str = DEFAULT_REGION) -> LocalClients:
@@ -90,6 +93,7 @@ def local_clients(endpoint_url: str, region: str = DEFAULT_REGION) -> LocalClien
         s3=session.client("s3", endpoint_url=endpoint_url),
         ssm=session.client("ssm", endpoint_url=endpoint_url),
         cognito=session.client("cognito-idp", endpoint_url=endpoint_url),
+        sqs=session.client("sqs", endpoint_url=endpoint_url),
         account_id=account_id,
         region=region,
     )
@@ -118,6 +122,7 @@ def provision(
         outputs[FINGERPRINT_KEY_ARN_OUTPUT],
         outputs["FingerprintKeyParameterName"],
     )
+    provision_template(clients, load_template(FAILURES_TEMPLATE), {"Stage": stage}, f"eci-{stage}-count-failures")
     clients.ssm.put_parameter(Name=LOCAL_SYSTEM_PARAMETER.format(stage=stage), Value=str(PROJECT_ROOT),
                               Type="String", Overwrite=True)
     environment = {variable: outputs[output] for output, variable in OUTPUT_ENVIRONMENT.items()}
@@ -540,6 +545,24 @@ def _skip_bucket_policy(clients: LocalClients, identity: _ResourceIdentity, prop
     return _Built(ref=bucket, attributes={})
 
 
+def _build_queue(clients: LocalClients, identity: _ResourceIdentity, properties: _Properties) -> _Built:
+    """CreateQueue is idempotent for the same attributes: a second run finds the queue the first made."""
+    if clients.sqs is None:
+        raise ProvisioningError("the template declares an SQS queue: LocalClients needs an sqs client")
+    attributes = {"MessageRetentionPeriod": str(properties.get("MessageRetentionPeriod", 345600)),
+                  "SqsManagedSseEnabled": str(bool(properties.get("SqsManagedSseEnabled", False))).lower()}
+    url = clients.sqs.create_queue(QueueName=properties["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return _Built(ref=url, attributes={"Arn": arn})
+
+
+def _skip_queue_policy(clients: LocalClients, identity: _ResourceIdentity, properties: _Properties) -> _Built:
+    """Checked, not applied, for the reason _skip_bucket_policy gives (a Deny of plain HTTP)."""
+    if not properties.get("Queues") or not properties["PolicyDocument"].get("Statement"):
+        raise ProvisioningError(f"{identity.logical_id}: a queue policy names its queues and has statements")
+    return _Built(ref=identity.logical_id, attributes={})
+
+
 def _cognito(clients: LocalClients) -> CognitoIdentityProviderClient:
     if clients.cognito is None:
         raise ProvisioningError("the template declares a Cognito user pool: LocalClients needs a cognito client")
@@ -678,4 +701,7 @@ _BUILDERS: dict[str, _Builder] = {
     ),
     "AWS::Cognito::UserPoolGroup": _Builder(frozenset({"GroupName", "UserPoolId", "Description"}),
                                             _build_user_pool_group),
+    "AWS::SQS::Queue": _Builder(frozenset({"QueueName", "MessageRetentionPeriod", "SqsManagedSseEnabled"}),
+                                _build_queue),
+    "AWS::SQS::QueuePolicy": _Builder(frozenset({"Queues", "PolicyDocument"}), _skip_queue_policy),
 }

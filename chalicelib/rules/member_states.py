@@ -56,6 +56,7 @@ class MemberState:
     postcode_format: re.Pattern[str] | None  # applies when this is the country of residence
     thresholds: tuple[Threshold, ...]
     postcode_prefix: str | None = None  # the post's country prefix ("L-1661"), dropped from the stored code
+    postcode_written: str | None = None  # how the post writes it: "#" a character of the stored code ("##-###")
 
     def id_document(self, type_key: str) -> IdDocument | None:
         for document in self.id_documents:
@@ -117,6 +118,7 @@ def _parse(raw: dict[str, object]) -> MemberState:
         postcode_format=_whole(str(postcode)) if postcode else None,
         thresholds=thresholds,
         postcode_prefix=str(raw["postcode_prefix"]) if raw.get("postcode_prefix") else None,
+        postcode_written=str(raw["postcode_written"]) if raw.get("postcode_written") else None,
     )
 
 

@@ -117,6 +117,19 @@ def canonical_postcode(residence_iso_code: str, typed: str) -> str:
     return postcode
 
 
+def postcode_as_written(residence_iso_code: str, postcode: str) -> str:
+    """A canonical postal code as the residence country's post writes it ("00950" -> "00-950" in Poland),
+    for the authorities' exports; unchanged where no way of writing is known or the code is not of the
+    country's format (a citizen confirmed an unusual one)."""
+    state = member_state(residence_iso_code)
+    if state is None or state.postcode_written is None or state.postcode_format is None:
+        return postcode
+    if state.postcode_format.fullmatch(postcode) is None or state.postcode_written.count("#") != len(postcode):
+        return postcode
+    characters = iter(postcode)
+    return "".join(next(characters) if mark == "#" else mark for mark in state.postcode_written)
+
+
 def is_possible_postcode(postcode: str) -> bool:
     """Whether a canonical postal code could be one anywhere: letters and digits, at least one digit."""
     return (POSTCODE_MIN_LENGTH <= len(postcode) <= POSTCODE_MAX_LENGTH and has_code_characters(postcode)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
-    import boto3.session
     import botocore.session
     from mypy_boto3_cognito_idp.client import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -23,15 +22,17 @@ class AwsClients:
     """Lazily created, cached boto3 clients for the configured region.
 
     The endpoint is not set here: botocore reads AWS_ENDPOINT_URL itself, which is how local runs and
-    tests reach moto with no code change. boto3 and the encryption SDK share one botocore session, so
-    credentials and service models are loaded once.
+    tests reach moto with no code change. Our clients and the encryption SDK's share one botocore session,
+    so credentials and service models are loaded once. Ours are made by botocore itself, not through a
+    boto3 session: the SDK wraps the session in a boto3 session of its own, and two boto3 sessions on one
+    botocore session make every later S3 client fail ("Cannot inject class attribute upload_file").
+    Nothing here uses what boto3 adds to clients (S3 transfers).
     """
 
     def __init__(self, settings: Settings) -> None:
         self._region = settings.region
         self._lock = threading.Lock()  # the local dev server handles requests on several threads
         self._botocore_session: botocore.session.Session | None = None
-        self._boto3_session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}
 
     @property
@@ -41,9 +42,12 @@ class AwsClients:
     @property
     def botocore_session(self) -> botocore.session.Session:
         """The session the encryption SDK's KMS key provider builds its own clients from."""
-        self._sessions()
-        assert self._botocore_session is not None
-        return self._botocore_session
+        with self._lock:
+            if self._botocore_session is None:
+                import botocore.session
+
+                self._botocore_session = botocore.session.Session()
+            return self._botocore_session
 
     @property
     def dynamodb(self) -> DynamoDBClient:
@@ -76,34 +80,31 @@ class AwsClients:
         return client
 
     @property
+    def sqs(self) -> Any:  # no SQS stubs among the dependencies: the console reads one queue attribute
+        return self._client("sqs")
+
+    @property
     def sts(self) -> STSClient:
         client: STSClient = self._client("sts")
         return client
-
-    def _sessions(self) -> boto3.session.Session:
-        with self._lock:
-            if self._boto3_session is None:
-                import boto3.session
-                import botocore.session
-
-                self._botocore_session = botocore.session.Session()
-                self._boto3_session = boto3.session.Session(
-                    botocore_session=self._botocore_session, region_name=self._region
-                )
-            return self._boto3_session
 
     def _client(self, service: str) -> Any:
         client = self._clients.get(service)
         if client is None:
             from botocore.config import Config
 
-            session = self._sessions()
+            session = self.botocore_session
             # Standard retry mode backs off on throttling; a citizen's request should not wait long.
             retries: Any = {"mode": "standard", "max_attempts": 3}
             config = Config(retries=retries, connect_timeout=5, read_timeout=10)
+            if service == "cognito-idp":
+                # GlobalSignOut is sent unsigned: AWS knows the region by its endpoint, but moto's server on
+                # localhost (make run, tests) has none in the URL and reads it from "region/..." in the
+                # User-Agent, else it looks in us-east-1. Only a word in the User-Agent on AWS.
+                config = config.merge(Config(user_agent_extra=f"region/{self._region}"))
             with self._lock:
                 client = self._clients.get(service)
                 if client is None:
-                    client = session.client(service, config=config)  # type: ignore[call-overload]
+                    client = session.create_client(service, region_name=self._region, config=config)
                     self._clients[service] = client
         return client

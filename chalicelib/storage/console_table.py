@@ -5,11 +5,17 @@ Layout (keys pk/sk, strings):
 * audit entry: pk ``AUDIT#{initiative_id}``, sk ``{at}#{random id}``; written with attribute_not_exists,
   so an entry is never replaced; the console's IAM policy has no UpdateItem or DeleteItem on the table.
 * collection state: pk ``STATE#{initiative_id}``, sk ``STATE``; replaced on condition of its version.
+* signed-out session: pk ``SIGNED_OUT#{session id}`` (the token's origin_jti, a random id), sk ``SESSION``,
+  ``signed_out_at`` and ``expires_at`` (epoch seconds, the table's TTL attribute): kept until the token
+  could no longer be accepted anyway, then DynamoDB removes it. Written with its audit entry.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.console.records import AuditEntry, CollectionState
@@ -17,9 +23,29 @@ from chalicelib.console.records import AuditEntry, CollectionState
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from chalicelib.console.health import RecountRecord, RunSummary
+
 AUDIT_PREFIX = "AUDIT#"
 STATE_PREFIX = "STATE#"
 STATE_SORT_KEY = "STATE"
+
+logger = logging.getLogger(__name__)
+
+
+SIGNED_OUT_PREFIX = "SIGNED_OUT#"
+SIGNED_OUT_SORT_KEY = "SESSION"
+EXPIRES_AT = "expires_at"  # the table's TTL attribute (infra/data.yaml); only signed-out sessions have it
+
+
+def signed_out_key(session_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{SIGNED_OUT_PREFIX}{session_id}"}, "sk": {"S": SIGNED_OUT_SORT_KEY}}
+
+
+def session_signed_out(client: DynamoDBClient, table: str, session_id: str) -> bool:
+    """One strongly consistent GetItem, of the key only: a sign-out counts from the moment it is written."""
+    item = client.get_item(TableName=table, Key=signed_out_key(session_id), ConsistentRead=True,
+                           ProjectionExpression="pk").get("Item")
+    return item is not None
 
 
 def state_key(initiative_id: str) -> dict[str, Any]:
@@ -92,3 +118,102 @@ class DynamoDBConsoleStore:
         except self._client.exceptions.TransactionCanceledException:
             return False
         return True
+
+    def sign_out(self, initiative_id: str, session_id: str, keep_until: int, entry: AuditEntry) -> bool:
+        signed_out: Any = {
+            "TableName": self._table,
+            "Item": {**signed_out_key(session_id), "signed_out_at": {"S": entry.at},
+                     EXPIRES_AT: {"N": str(keep_until)}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        audit_put: Any = self.audit_put(initiative_id, entry)
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": signed_out}, {"Put": audit_put}])
+        except self._client.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def signed_out(self, session_id: str) -> bool:
+        return session_signed_out(self._client, self._table, session_id)
+
+
+# --- the machinery's records for the dashboard (chalicelib/console/health.py) ----------------------------
+#
+# * export run summary: pk ``EXPORT#{initiative_id}``, sk ``{plan's created_at}#{run id}``: written by the
+#   export (its IAM policy may put only EXPORT# keys), replaced as the run goes on.
+# * recount: pk ``COUNTING#{initiative_id}``, sk ``LAST`` (the latest run, replaced) and ``REPAIR#{at}``
+#   (each run that repaired something): written by the recount (only COUNTING# keys).
+# Each holds its record as JSON in ``record``: numbers, codes, times; nothing personal.
+
+EXPORT_PREFIX = "EXPORT#"
+COUNTING_PREFIX = "COUNTING#"
+LAST_RECOUNT = "LAST"
+REPAIR_PREFIX = "REPAIR#"
+
+
+class DynamoDBHealthRecords:
+    """The export's run summaries and the recount's records in the console table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _put(self, pk: str, sk: str, record: Mapping[str, Any]) -> None:
+        self._client.put_item(TableName=self._table, Item={
+            "pk": {"S": pk}, "sk": {"S": sk}, "record": {"S": json.dumps(record, sort_keys=True)}})
+
+    def _records(self, pk: str, limit: int, sk_prefix: str = "") -> list[dict[str, Any]]:
+        request: Any = {"TableName": self._table, "KeyConditionExpression": "pk = :pk",
+                        "ExpressionAttributeValues": {":pk": {"S": pk}}, "ScanIndexForward": False,
+                        "Limit": limit}
+        if sk_prefix:
+            request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            request["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
+        items = self._client.query(**request).get("Items", [])
+        return [json.loads(item["record"]["S"]) for item in items if "record" in item]
+
+    def record_run(self, initiative_id: str, summary: RunSummary) -> None:
+        self._put(f"{EXPORT_PREFIX}{initiative_id}", f"{summary.started_at}#{summary.run_id}", summary.to_json())
+
+    def export_runs(self, initiative_id: str, limit: int) -> list[RunSummary]:
+        from chalicelib.console.health import RunSummary
+
+        return [RunSummary.from_json(record) for record in self._records(f"{EXPORT_PREFIX}{initiative_id}", limit)]
+
+    def record_recount(self, initiative_id: str, record: RecountRecord) -> None:
+        pk = f"{COUNTING_PREFIX}{initiative_id}"
+        if record.repaired:
+            self._put(pk, f"{REPAIR_PREFIX}{record.at}", record.to_json())
+        self._put(pk, LAST_RECOUNT, record.to_json())
+
+    def last_recount(self, initiative_id: str) -> RecountRecord | None:
+        from chalicelib.console.health import RecountRecord
+
+        item = self._client.get_item(TableName=self._table, Key={
+            "pk": {"S": f"{COUNTING_PREFIX}{initiative_id}"}, "sk": {"S": LAST_RECOUNT}}).get("Item")
+        return RecountRecord.from_json(json.loads(item["record"]["S"])) if item and "record" in item else None
+
+    def repairs(self, initiative_id: str, limit: int) -> list[RecountRecord]:
+        from chalicelib.console.health import RecountRecord
+
+        return [RecountRecord.from_json(record)
+                for record in self._records(f"{COUNTING_PREFIX}{initiative_id}", limit, REPAIR_PREFIX)]
+
+
+class ConsoleHealthSource(DynamoDBHealthRecords):
+    """HealthSource: the records above, and the count function's failure queue's depth (SQS)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, sqs: Any, failure_queue: str) -> None:
+        super().__init__(client, table_name)
+        self._sqs = sqs
+        self._queue = failure_queue
+
+    def failed_batches(self) -> int | None:
+        try:
+            url = self._sqs.get_queue_url(QueueName=self._queue)["QueueUrl"]
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+            return int(attributes["ApproximateNumberOfMessages"])
+        except Exception as error:  # no queue (a stage without it) or no answer: the page says "unknown"
+            logger.warning("count failure queue %s unreadable: %s", self._queue, type(error).__name__)
+            return None

@@ -7,15 +7,15 @@ Layout (written by the count function, chalicelib/storage/counter_writer.py): to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.rules.member_states import member_state_codes
 from chalicelib.storage.counter_writer import TOTALS_SORT_PREFIX, days_partition_key
+from chalicelib.storage.queries import query_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 
 def _add_states(into: dict[str, int], item: Mapping[str, Any]) -> None:
@@ -34,7 +34,7 @@ class DynamoDBCounterReader:
 
     def counts(self, initiative_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for item in self._query({
+        for item in query_items(self._client, {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": initiative_id}, ":prefix": {"S": TOTALS_SORT_PREFIX}},
@@ -45,7 +45,7 @@ class DynamoDBCounterReader:
     def daily_counts(self, initiative_id: str) -> dict[str, dict[str, int]]:
         """ISO signing day -> {Member State: signatories counted under that day}; days without any absent."""
         days: dict[str, dict[str, int]] = {}
-        for item in self._query({
+        for item in query_items(self._client, {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": days_partition_key(initiative_id)}},
@@ -53,12 +53,3 @@ class DynamoDBCounterReader:
             day = item["sk"]["S"].split("#", 1)[0]
             _add_states(days.setdefault(day, {}), item)
         return {day: counts for day, counts in sorted(days.items()) if any(counts.values())}
-
-    def _query(self, request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-        while True:
-            page = self._client.query(**request)
-            yield from page.get("Items", [])
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key

@@ -110,6 +110,18 @@ class CognitoSignIn:
         return self._next(response, challenge.username)
 
 
+    def sign_out(self, access_token: str) -> bool:
+        """Cognito's GlobalSignOut: its own API refuses the account's tokens from now on (so a copied token
+        cannot change the account's authenticator or attributes) and its refresh tokens end. The app's own
+        record of the sign-out is what the console checks; this is the second line. False if Cognito did not
+        take it (an already-ended token, or no answer): logged by the caller, never retried."""
+        try:
+            self._call("global_sign_out", AccessToken=access_token)
+        except SignInRefusedError:
+            return False
+        return True
+
+
 def one_time_password(length: int = 20) -> str:
     """A temporary password that meets the pool's policy (infra/data.yaml): every character class present."""
     classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "-_!#%+=")

@@ -7,9 +7,8 @@ counters table: chalicelib/storage/counter_writer.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.counting.ports import CountedRecord, DeadLetter, StatementItemKeys, StatementRef
 from chalicelib.signing.statement_id import day_of_statement_id
@@ -23,11 +22,11 @@ from chalicelib.storage.counter_writer import (
     counted_record_of,
     dead_letter_partition_key,
 )
+from chalicelib.storage.queries import query_items
 from chalicelib.storage.statements import STORED_AT_ATTRIBUTE, statement_partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 # What the repair may read of a statement item (its IAM policy names the same attributes).
 STATEMENT_ATTRIBUTES_READ = ("pk", "sk", "submitted_on", STORED_AT_ATTRIBUTE)
@@ -54,7 +53,7 @@ class DynamoDBRecountStore:
                         bucket: int) -> dict[StatementRef, CountedRecord]:
         return {
             StatementRef(initiative_id, member_state, bucket, item["sk"]["S"]): counted_record_of(item)
-            for item in self._query({
+            for item in query_items(self._client, {
                 "TableName": self._counters,
                 "KeyConditionExpression": "pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": counted_partition_key(initiative_id, member_state,
@@ -68,7 +67,7 @@ class DynamoDBRecountStore:
     def stored_statements(self, initiative_id: str, member_state: str, bucket: int) -> list[StatementItemKeys]:
         statements: list[StatementItemKeys] = []
         names = {f"#a{i}": name for i, name in enumerate(STATEMENT_ATTRIBUTES_READ)}
-        for item in self._query({
+        for item in query_items(self._client, {
             "TableName": self._statements,
             "KeyConditionExpression": "#a0 = :pk",
             "ExpressionAttributeValues": {":pk": {"S": statement_partition_key(initiative_id, member_state,
@@ -91,7 +90,7 @@ class DynamoDBRecountStore:
     def dead_letters(self, initiative_id: str) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
         for partition in (dead_letter_partition_key(initiative_id), dead_letter_partition_key(None)):
-            for item in self._query({
+            for item in query_items(self._client, {
                 "TableName": self._counters,
                 "KeyConditionExpression": "pk = :pk",
                 "ExpressionAttributeValues": {":pk": {"S": partition}},
@@ -104,12 +103,3 @@ class DynamoDBRecountStore:
                     reason=item.get("reason", {}).get("S", ""),
                 ))
         return letters
-
-    def _query(self, request: QueryInputTypeDef) -> Iterator[dict[str, Any]]:
-        while True:
-            page = self._client.query(**request)
-            yield from page.get("Items", [])
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key

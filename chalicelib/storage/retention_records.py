@@ -6,7 +6,9 @@ Items (pk ``{initiative_id}``, beside the counters, which stay):
   count function lets no removal change a counter, and the recount corrects nothing;
 * purge audit record: sk ``PURGE``: ``due_on`` and ``reason`` (the clock), ``started_at``,
   ``completed_at``, ``statements`` (a map: Member State -> statements destroyed), ``markers``
-  (duplicate markers destroyed), ``export_objects`` (object versions and unfinished uploads destroyed),
+  (duplicate markers destroyed), ``test_statements`` and ``test_markers`` (the same, of the test phase:
+  items under ``{initiative_id}~test`` that a test phase which never went live left), ``export_objects``
+  (object versions and unfinished uploads destroyed),
   ``backups`` (restorable copies destroyed: point-in-time recovery, backups) and ``backups_left``
   (what the purge could not destroy itself); then ``last_swept_on`` and ``found_later`` (a map: what
   the daily sweeps found and destroyed after completion). Each page of keys and each batch of export
@@ -67,6 +69,8 @@ class DynamoDBRetentionRecords:
                     "started_at": {"S": at.isoformat()},
                     "statements": {"M": {}},
                     "markers": {"N": "0"},
+                    "test_statements": {"M": {}},
+                    "test_markers": {"N": "0"},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
@@ -76,26 +80,38 @@ class DynamoDBRetentionRecords:
             return record is not None and "completed_at" in record
 
     def add_deleted(self, initiative_id: str, page: DeletedPage) -> None:
-        if not page.statements and not page.markers:
+        self._add_page(initiative_id, "statements", "markers", page.statements, page.markers)
+        self._add_page(initiative_id, "test_statements", "test_markers", page.test_statements, page.test_markers)
+
+    def _add_page(self, initiative_id: str, statements_name: str, markers_name: str,
+                  statements: Mapping[str, int], markers: int) -> None:
+        if not statements and not markers:
             return
-        names: dict[str, str] = {"#s": "statements"}
-        values: dict[str, Any] = {":zero": {"N": "0"}, ":markers": {"N": str(page.markers)}}
+        key = {"pk": {"S": initiative_id}, "sk": {"S": PURGE_SORT_KEY}}
+        if statements:
+            # A record opened before test statements were counted has no map for them yet: make it first
+            # (a no-op when it exists), since a map's members can be added to only once it exists.
+            self._client.update_item(
+                TableName=self._table, Key=key, UpdateExpression="SET #s = if_not_exists(#s, :empty)",
+                ExpressionAttributeNames={"#s": statements_name}, ExpressionAttributeValues={":empty": {"M": {}}},
+                ConditionExpression="attribute_exists(pk)")
+        names: dict[str, str] = {"#s": statements_name, "#markers": markers_name}
+        values: dict[str, Any] = {":zero": {"N": "0"}, ":markers": {"N": str(markers)}}
         sets = []
-        for index, (code, number) in enumerate(sorted(page.statements.items())):
+        for index, (code, number) in enumerate(sorted(statements.items())):
             names[f"#m{index}"] = code
             values[f":n{index}"] = {"N": str(number)}
             sets.append(f"#s.#m{index} = if_not_exists(#s.#m{index}, :zero) + :n{index}")
-        expression = (f"SET {', '.join(sets)} " if sets else "") + "ADD markers :markers"
-        request: dict[str, Any] = {"ExpressionAttributeNames": names} if sets else {}
+        expression = (f"SET {', '.join(sets)} " if sets else "") + "ADD #markers :markers"
         if not sets:  # a page of markers only: DynamoDB refuses a name or value the expression does not use
-            del values[":zero"]
+            del values[":zero"], names["#s"]
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": initiative_id}, "sk": {"S": PURGE_SORT_KEY}},
+            Key=key,
             UpdateExpression=expression,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ConditionExpression="attribute_exists(pk)",
-            **request,
         )
 
     def add_export_objects(self, initiative_id: str, number: int) -> None:
@@ -221,6 +237,9 @@ class DynamoDBRetentionRecords:
         destroyed = item.get("statements", {}).get("M", {})
         record["statements"] = {code: int(value["N"]) for code, value in destroyed.items()}
         record["markers"] = int(item.get("markers", {}).get("N", "0"))
+        test_destroyed = item.get("test_statements", {}).get("M", {})
+        record["test_statements"] = {code: int(value["N"]) for code, value in test_destroyed.items()}
+        record["test_markers"] = int(item.get("test_markers", {}).get("N", "0"))
         if "export_objects" in item:
             record["export_objects"] = int(item["export_objects"]["N"])
         for name in ("backups", "backups_left"):

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.exporting.ports import StoredStatement
+from chalicelib.storage.queries import query_items
 from chalicelib.storage.statements import STATEMENT_BUCKETS, statement_partition_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 _ATTRIBUTES = "pk, sk, submitted_on, form_language, annex_revision, sealed"
 _PARALLEL_QUERIES = 16
@@ -31,7 +33,7 @@ class DynamoDBStatementReader:
         self, initiative_id: str, member_state: str, bucket: int, after: str | None = None
     ) -> Iterator[StoredStatement]:
         pk = statement_partition_key(initiative_id, member_state, bucket)
-        request: dict[str, Any] = {
+        request: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": pk}},
@@ -42,22 +44,16 @@ class DynamoDBStatementReader:
             request["Limit"] = self._page_size
         if after is not None:
             request["ExclusiveStartKey"] = {"pk": {"S": pk}, "sk": {"S": after}}
-        while True:
-            page = self._client.query(**request)
-            for item in page.get("Items", []):
-                yield StoredStatement(
-                    member_state=member_state,
-                    bucket=bucket,
-                    statement_id=item["sk"]["S"],
-                    submitted_on=date.fromisoformat(item["submitted_on"]["S"]),
-                    form_language=item["form_language"]["S"],
-                    annex_revision=int(item["annex_revision"]["N"]),
-                    sealed=bytes(item["sealed"]["B"]),
-                )
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                return
-            request["ExclusiveStartKey"] = last_key
+        for item in query_items(self._client, request):
+            yield StoredStatement(
+                member_state=member_state,
+                bucket=bucket,
+                statement_id=item["sk"]["S"],
+                submitted_on=date.fromisoformat(item["submitted_on"]["S"]),
+                form_language=item["form_language"]["S"],
+                annex_revision=int(item["annex_revision"]["N"]),
+                sealed=bytes(item["sealed"]["B"]),
+            )
 
     def member_states_with_statements(self, initiative_id: str, candidates: Collection[str]) -> frozenset[str]:
         """One keys-only Query of at most one item per (State, bucket), side by side."""

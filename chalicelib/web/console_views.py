@@ -15,7 +15,7 @@ from chalice.app import Request, Response
 
 from chalicelib import services
 from chalicelib.console import session
-from chalicelib.console.tokens import InvalidSessionError, Organiser
+from chalicelib.console.tokens import InvalidSessionError, Organiser, SessionCheckUnavailableError
 from chalicelib.web.headers import security_headers
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 
@@ -66,10 +66,11 @@ SIGN_IN_REFUSALS = {
 
 def _render(template: str, status: int = 200, headers: Mapping[str, str | list[str]] | None = None,
             **values: Any) -> Response:
+    from chalicelib.console.charts import grouped
     from chalicelib.web.pages import _environment
 
     body = _environment("en").get_template(f"organiser/{template}").render(
-        initiative=services.current().initiative, **values)
+        initiative=services.current().initiative, number=grouped, **values)
     return Response(body=body, status_code=status, headers={
         **security_headers(), "Content-Type": "text/html; charset=utf-8", "Content-Language": "en",
         "Cache-Control": "no-store", **(headers or {})})
@@ -95,6 +96,9 @@ def signed_in(request: Request) -> tuple[Organiser, str] | Response:
     token = _session_token(request)
     try:
         return services.current().organiser_tokens.verify(token), token
+    except SessionCheckUnavailableError as error:
+        logger.warning("console session not checked: %s", error)
+        return _message("unavailable", 503)
     except InvalidSessionError as error:
         logger.info("console session refused: %s", error)
     if request.method == "GET":
@@ -168,7 +172,29 @@ def dashboard(request: Request) -> Response:
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
                    notice=_query(request).get("done", ""),
-                   **_figures(counts, _query(request).get("ms", "")))
+                   **_figures(counts, _query(request).get("ms", "")), **_health(_act("health", token)))
+
+
+def _health(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The export runs and the counting's health as the console function read them (chalicelib/console/health.py)."""
+    from datetime import UTC, datetime
+
+    from chalicelib.console.health import RecountRecord, RunSummary, age_text
+    from chalicelib.counting.mapping_settings import REPAIR_AFTER_SECONDS
+
+    if not answer.get("ok"):
+        return {"health_available": False}
+    now = datetime.fromtimestamp(services.current().now(), UTC)
+    last = RecountRecord.from_json(answer["last_recount"]) if answer.get("last_recount") else None
+    return {
+        "health_available": True,
+        "export_runs": [RunSummary.from_json(run) for run in answer.get("export_runs", [])],
+        "last_recount": last,
+        "last_recount_age": age_text(datetime.fromisoformat(last.at), now) if last else "",
+        "repairs": [RecountRecord.from_json(record) for record in answer.get("repairs", [])],
+        "failed_batches": answer.get("failed_batches"),
+        "repair_after_minutes": REPAIR_AFTER_SECONDS // 60,
+    }
 
 
 def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
@@ -198,6 +224,7 @@ def _figures(counts: Mapping[str, int], chosen: str) -> dict[str, Any]:
         "threshold_chart": Markup(charts.threshold_chart("thresholds", rows)),  # noqa: S704 - escaped by charts
         "daily_available": daily is not None, "points": points, "scope": scope,
         "chosen": state.code if state else "", "states": sorted(names.items(), key=lambda item: item[1]),
+        "state_names": names,
         "daily_chart": Markup(charts.daily_chart(  # noqa: S704 - every text escaped by charts
             "daily", f"Signatures per day and cumulative, {scope}", points)),
     }
@@ -294,8 +321,9 @@ _SIGN_IN_FIELDS = ("step", session.CSRF_FIELD, "email", "password", "new_passwor
 
 def sign_in_page(request: Request) -> Response:
     nonce = session.new_sign_in_nonce()
-    return _render("sign_in.html", step="password", csrf=nonce, headers={"Set-Cookie": session.set_cookie(
-        session.SIGN_IN_COOKIE, nonce, session.SIGN_IN_COOKIE_SECONDS)})
+    return _render("sign_in.html", step="password", csrf=nonce, signed_out=_query(request).get("signed_out") == "1",
+                   headers={"Set-Cookie": session.set_cookie(session.SIGN_IN_COOKIE, nonce,
+                                                             session.SIGN_IN_COOKIE_SECONDS)})
 
 
 def sign_in(request: Request) -> Response:
@@ -357,11 +385,19 @@ def sign_in(request: Request) -> Response:
 
 
 def sign_out(request: Request) -> Response:
+    """End the session on the server (a copy of the cookie is refused from now on), then forget the cookie."""
     found = signed_in(request)
     if isinstance(found, Response):
+        if found.status_code == 503:  # whether it is signed out could not be read: say so, keep the cookie
+            return found
         return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
-    _, token = found
+    organiser, token = found
     fields = _posted(request, token, ())
     if isinstance(fields, Response):
         return fields
-    return _redirect(SIGN_IN, {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})
+    answer = _act("sign_out", token)
+    if not answer.get("ok") and answer.get("refusal") != "session":  # "session": signed out already
+        return _refused(answer, organiser)  # not signed out: the page says so, and the cookie stays
+    if not services.current().organiser_sign_in.sign_out(token):
+        logger.warning("console sign-out: Cognito did not sign the account's tokens out; the console refuses it")
+    return _redirect(f"{SIGN_IN}?signed_out=1", {"Set-Cookie": session.clear_cookie(session.SESSION_COOKIE)})

@@ -12,9 +12,13 @@ where it is made:
   a stack as CloudFormation does (what has a DeletionPolicy Retain or RetainExceptOnCreate stays), and
   rolls back a failed creation as CloudFormation does (RetainExceptOnCreate goes, Retain stays:
   CloudFormation Template Reference, "DeletionPolicy attribute"). CloudFront and WAF cannot be made on
-  moto: of the edge stack only its log bucket is.
+  moto: of the edge stack only its log bucket is. The API key stack's key, usage plan and plan key are
+  made, updated and replaced as CloudFormation does (a key without a name is named after the stack, a
+  new value replaces it, the old one goes once the new one is in the plan).
 * API Gateway: moto imports only OpenAPI 3 documents and chalice sends Swagger 2.0; ``MotoGaps`` turns
-  the document's version into 3.0 on the way in (paths kept, so the integrations are there).
+  the document's version into 3.0 on the way in (paths kept, so the integrations are there). moto's import
+  also ignores each method's ``security`` (chalice's ``api_key_required``): ``MotoGaps`` sets the method's
+  apiKeyRequired from it, as API Gateway's import does.
 * Lambda's GetAccountSettings: moto has none; ``MotoGaps`` answers with a new account's default limits.
 
 moto keeps one state per process, which other tests' moto server shares: each scenario is an AWS account
@@ -55,6 +59,10 @@ CHALICE_STAGE = "import sys; from infra.chalice_stage import main; main(sys.argv
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
+# What the fake CloudFormation makes of API Gateway (the API key stack's); the API itself is chalice's.
+API_KEY_RESOURCES = ("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::UsagePlanKey")
+
+
 class Killed(KeyboardInterrupt):
     """The organiser's Ctrl-C, or the machine going away, at a named point."""
 
@@ -83,7 +91,13 @@ class MotoGaps:
 
         def put_as_openapi3(backend: Any, api_id: str, document: dict[str, Any], fail_on_warnings: bool,
                             mode: str = "merge") -> Any:
-            return put_rest_api(backend, api_id, openapi3(document), False, mode)
+            api = put_rest_api(backend, api_id, openapi3(document), False, mode)
+            for path, operations in document.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if {"api_key": []} in operation.get("security", []):
+                        backend.apis[api_id].get_resource_for_path(path).resource_methods[
+                            method.upper()].api_key_required = True
+            return api
 
         def deployment_or_kill(backend: Any, *args: Any, **kwargs: Any) -> Any:
             if "CreateDeployment" in self.failing:
@@ -197,6 +211,7 @@ class RegionStacks:
             self.cloud.fail_creation_of.discard(name)
             self._build(template, given, name)
             self._roll_back(template, given)
+            self._remove_api_gateway(template, given, name)
             self.cloud.stacks[(self.region, name)] = Stack(template, given, {}, "ROLLBACK_COMPLETE")
             raise StackError(f"stack {name} ended ROLLBACK_COMPLETE: Distribution: Your account must be verified "
                              "before you can add new CloudFront resources")
@@ -223,6 +238,7 @@ class RegionStacks:
         for _logical_id, resource, properties in self._resources(stack.template, stack.parameters):
             if resource.get("DeletionPolicy", "Delete") == "Delete":
                 self._remove(resource["Type"], properties)
+        self._remove_api_gateway(stack.template, stack.parameters, name)
         del self.cloud.stacks[(self.region, name)]
         return True
 
@@ -248,6 +264,8 @@ class RegionStacks:
                                    session.client("ssm"), session.account, self.region,
                                    cognito=session.client("cognito-idp"))
             return provision_template(clients, load_template(template), parameters, stack)
+        if template.name == "api-access.yaml":
+            return self._build_api_gateway(template, parameters, stack)
         outputs: dict[str, str] = {}
         for logical_id, resource, properties in self._resources(template, parameters):
             kind = resource["Type"]
@@ -272,6 +290,89 @@ class RegionStacks:
             outputs.update(DistributionUrl="https://d111111abcdef8.cloudfront.net/", DistributionId="E2EXAMPLE",
                            DistributionDomainName="d111111abcdef8.cloudfront.net")
         return outputs
+
+    def _build_api_gateway(self, template: Path, parameters: Mapping[str, str], stack: str) -> dict[str, str]:
+        """The API key stack's resources, made or updated in the template's order, as CloudFormation does.
+
+        A key has no Name in the template: CloudFormation names it <stack>-<logical id>-<random>, which is how
+        it is found again. A new Value replaces the key: the new one is made and put in the plan first, the
+        old one deleted at the end (CloudFormation's clean-up phase). The plan's stages are updated in place.
+        """
+        apigateway, document = self._session().client("apigateway"), load_template(template)
+        resolver = template_resolver(document, parameters, self.cloud.session.account, self.region, stack)
+        outputs: dict[str, str] = {}
+        replaced: list[str] = []
+        for logical_id, resource in document["Resources"].items():
+            if resource["Type"] not in API_KEY_RESOURCES:
+                continue
+            properties = resolver.resolve(resource.get("Properties", {}))
+            if resource["Type"] == "AWS::ApiGateway::ApiKey":
+                prefix = f"{stack}-{logical_id}-"
+                existing = [key for key in apigateway.get_api_keys(nameQuery=prefix, includeValues=True)["items"]
+                            if key["name"].startswith(prefix)]
+                same = [key["id"] for key in existing if key["value"] == properties["Value"]]
+                physical = same[0] if same else apigateway.create_api_key(
+                    name=prefix + uuid.uuid4().hex[:12].upper(), description=properties["Description"],
+                    enabled=properties["Enabled"], value=properties["Value"])["id"]
+                replaced += [key["id"] for key in existing if key["id"] != physical]
+            elif resource["Type"] == "AWS::ApiGateway::UsagePlan":
+                stages = [{"apiId": item["ApiId"], "stage": item["Stage"]} for item in properties["ApiStages"]]
+                plans = [plan for plan in apigateway.get_usage_plans()["items"]
+                         if plan["name"] == properties["UsagePlanName"]]
+                if plans:
+                    physical = plans[0]["id"]
+                    old = plans[0].get("apiStages", [])
+                    operations = [{"op": "remove", "path": "/apiStages", "value": f"{item['apiId']}:{item['stage']}"}
+                                  for item in old if item not in stages]
+                    operations += [{"op": "add", "path": "/apiStages", "value": f"{item['apiId']}:{item['stage']}"}
+                                   for item in stages if item not in old]
+                    if operations:
+                        apigateway.update_usage_plan(usagePlanId=physical, patchOperations=operations)
+                else:
+                    physical = apigateway.create_usage_plan(name=properties["UsagePlanName"],
+                                                            description=properties["Description"],
+                                                            apiStages=stages)["id"]
+            else:  # AWS::ApiGateway::UsagePlanKey
+                plan, key = properties["UsagePlanId"], properties["KeyId"]
+                in_plan = {item["id"] for item in apigateway.get_usage_plan_keys(usagePlanId=plan)["items"]}
+                if key not in in_plan:
+                    apigateway.create_usage_plan_key(usagePlanId=plan, keyId=key, keyType=properties["KeyType"])
+                for old_key in in_plan & set(replaced):
+                    apigateway.delete_usage_plan_key(usagePlanId=plan, keyId=old_key)
+                physical = f"{plan}:{key}"
+            resolver.refs[logical_id] = physical
+        for key in replaced:
+            apigateway.delete_api_key(apiKey=key)
+        for name, output in document.get("Outputs", {}).items():
+            outputs[name] = str(resolver.resolve(output["Value"]))
+        return outputs
+
+    def _remove_api_gateway(self, template: Path, parameters: Mapping[str, str], stack: str) -> None:
+        """A deleted (or rolled back) stack's key, plan and plan key: the plan's stages go before the plan,
+        as CloudFormation does it (AWS refuses to delete a plan that still names a stage)."""
+        apigateway, document = self._session().client("apigateway"), load_template(template)
+        resolver = template_resolver(document, parameters, self.cloud.session.account, self.region, stack)
+        for logical_id in document["Resources"]:
+            resolver.refs.setdefault(logical_id, logical_id)  # found by name here, not by physical id
+        for logical_id, resource in document["Resources"].items():
+            if resource["Type"] not in API_KEY_RESOURCES:
+                continue
+            properties = resolver.resolve(resource.get("Properties", {}))
+            if resource["Type"] == "AWS::ApiGateway::UsagePlan":
+                for plan in apigateway.get_usage_plans()["items"]:
+                    if plan["name"] != properties["UsagePlanName"]:
+                        continue
+                    for key in apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]:
+                        apigateway.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+                    for item in plan.get("apiStages", []):
+                        apigateway.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+                            {"op": "remove", "path": "/apiStages", "value": f"{item['apiId']}:{item['stage']}"}])
+                    apigateway.delete_usage_plan(usagePlanId=plan["id"])
+            elif resource["Type"] == "AWS::ApiGateway::ApiKey":
+                prefix = f"{stack}-{logical_id}-"
+                for key in apigateway.get_api_keys(nameQuery=prefix)["items"]:
+                    if key["name"].startswith(prefix):
+                        apigateway.delete_api_key(apiKey=key["id"])
 
     def _roll_back(self, template: Path, parameters: Mapping[str, str]) -> None:
         """A failed creation's rollback: everything it made goes, but what says Retain."""
@@ -383,6 +484,27 @@ class World:
         record = json.loads(kept)
         [api] = [item for item in record["resources"] if item["resource_type"] == "rest_api"]
         assert api["rest_api_id"] == self.apis()[0], "the kept record names the API that exists"
+        self.assert_only_cloudfront_gets_in(self.apis()[0])
+
+    def api_key(self) -> str:
+        value: str = self.client("ssm").get_parameter(Name=f"/eci/{STAGE}/api-key", WithDecryption=True)[
+            "Parameter"]["Value"]
+        return value
+
+    def assert_only_cloudfront_gets_in(self, api: str) -> None:
+        """Every method wants a key; one plan admits one key to the stage; CloudFront sends that key."""
+        apigateway = self.client("apigateway")
+        methods = {(resource["path"], method): settings["apiKeyRequired"]
+                   for resource in apigateway.get_resources(restApiId=api, embed=["methods"])["items"]
+                   for method, settings in resource.get("resourceMethods", {}).items()}
+        assert ("/sign/{code}", "POST") in methods and all(methods.values()), methods
+        [plan] = apigateway.get_usage_plans()["items"]
+        assert plan["apiStages"] == [{"apiId": api, "stage": "api"}]
+        [key] = apigateway.get_api_keys(includeValues=True)["items"]
+        assert [item["id"] for item in apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+        assert key["enabled"] and key["value"] == self.api_key()
+        edge = self.cloud.stacks[("us-east-1", f"eci-{STAGE}-edge")].parameters
+        assert edge["ApiKeyValue"] == key["value"], "CloudFront sends the key the plan admits"
 
 
 @pytest.fixture(scope="module")
@@ -418,9 +540,12 @@ def test_a_first_deploy_makes_one_api_one_mapping_and_keeps_chalices_record(worl
     printed = world.out.getvalue()
     assert "chalice's record kept in /eci/dev/chalice-deployed" in printed
     assert world.cloud.stacks[(REGION, "eci-dev-data")].protected, "termination protection on the data stack"
-    # The secret goes to chalice through its environment, never its command line (ps shows that).
+    # The secrets go to chalice through its environment and to CloudFormation as NoEcho parameters, never on a
+    # command line (ps shows that) nor in what the deploy prints.
     secret = world.client("ssm").get_parameter(Name="/eci/dev/origin-verify-secret", WithDecryption=True)
-    assert all(secret["Parameter"]["Value"] not in " ".join(command) for command in world.chalice.commands)
+    for value in (secret["Parameter"]["Value"], world.api_key()):
+        assert all(value not in " ".join(command) for command in world.chalice.commands)
+        assert value not in printed
     [command] = world.chalice.commands
     assert "--set-from-environment=ORIGIN_VERIFY_SECRET" in command
     # Step 4's settings reached AWS.
@@ -447,6 +572,7 @@ KILL_POINTS = [
     "after eci-dev-data",  # step 1 done, nothing else
     "before eci-dev-count-failures",  # chalice deploy done and its record kept
     "after chalice deploy",  # chalice's record written here, not yet kept in SSM
+    "after eci-dev-api-access",  # the key admitted, CloudFront not yet sending it
     "before eci-dev-operations",
     "before eci-dev-edge",
 ]
@@ -562,8 +688,8 @@ def test_one_command_goes_step_by_step_and_every_function_gets_the_data_stacks_o
 
     assert url == "https://d111111abcdef8.cloudfront.net/"
     assert world.cloud.log == [f"create {REGION} eci-dev-data", f"update {REGION} eci-dev-data",
-                               f"create {REGION} eci-dev-count-failures", f"create {REGION} eci-dev-operations",
-                               "create us-east-1 eci-dev-edge"]
+                               f"create {REGION} eci-dev-count-failures", f"create {REGION} eci-dev-api-access",
+                               f"create {REGION} eci-dev-operations", "create us-east-1 eci-dev-edge"]
     steps = [line for line in world.out.getvalue().splitlines() if line.startswith("== ")]
     assert [line.split(" ", 3)[1:3] for line in steps] == [[f"{n}/6", word] for n, word in
                                                            enumerate(["data", "fingerprint", "chalice", "stream",
@@ -609,7 +735,9 @@ def test_teardown_keeps_the_data_stack_and_names_every_kept_resource_with_the_co
     retained = world.organiser(project).destroy()
 
     assert world.cloud.log == ["delete us-east-1 eci-dev-edge", f"delete {REGION} eci-dev-operations",
-                               f"delete {REGION} eci-dev-count-failures"]
+                               f"delete {REGION} eci-dev-api-access", f"delete {REGION} eci-dev-count-failures"]
+    apigateway = world.client("apigateway")
+    assert apigateway.get_usage_plans()["items"] == [] and apigateway.get_api_keys()["items"] == []
     assert world.apis() == [] and world.client("lambda").list_functions()["Functions"] == []
     kept = {item.what: item for item in retained}
     assert kept["CloudFormation stack eci-dev-data"].commands == (
@@ -623,8 +751,9 @@ def test_teardown_keeps_the_data_stack_and_names_every_kept_resource_with_the_co
     for key in ("StatementsKeyArn", "ExportsKeyArn", "FingerprintKeyArn"):
         assert f"KMS key {data[key]}" in kept
     ssm = world.client("ssm")
-    gone = ssm.get_parameters(Names=["/eci/dev/origin-verify-secret", "/eci/dev/chalice-deployed"])
-    assert sorted(gone["InvalidParameters"]) == ["/eci/dev/chalice-deployed", "/eci/dev/origin-verify-secret"]
+    gone = ssm.get_parameters(Names=["/eci/dev/origin-verify-secret", "/eci/dev/chalice-deployed", "/eci/dev/api-key"])
+    assert sorted(gone["InvalidParameters"]) == ["/eci/dev/api-key", "/eci/dev/chalice-deployed",
+                                                 "/eci/dev/origin-verify-secret"]
     printed = world.out.getvalue()
     for item in retained:
         assert item.what in printed and all(command in printed for command in item.commands)
@@ -669,3 +798,31 @@ def test_an_operator_role_given_without_its_path_is_refused_with_the_arn_iam_kno
         deployment.check_operator(without_path)
     deployment.check_operator(role["Arn"])  # as IAM shows it: accepted
     assert role["Arn"].endswith(f":role{path}AWSReservedSSO_Operator_0123456789abcdef")
+
+
+def test_rotating_the_api_key_leaves_only_the_new_one_admitted_and_sent_by_cloudfront(world: World) -> None:
+    """The README's rotation: delete the kept value and deploy again."""
+    project = checkout(world.root, "laptop", world.package_cache)
+    world.organiser(project).deploy()
+    old, key = world.api_key(), world.fingerprint_key()
+
+    world.client("ssm").delete_parameter(Name="/eci/dev/api-key")
+    world.organiser(project).deploy()
+
+    assert world.api_key() != old
+    world.assert_deployed_once(key)  # one key in the plan, the new one, and CloudFront sends it
+
+
+def test_a_deploy_naming_the_operator_without_the_roles_path_stops_before_the_key_policies_change(
+    world: World,
+) -> None:
+    world.client("iam").create_role(
+        RoleName="AWSReservedSSO_Operator_0123456789abcdef", Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    without_path = f"arn:aws:iam::{world.session.account}:role/AWSReservedSSO_Operator_0123456789abcdef"
+
+    with pytest.raises(DeployError, match="give the ARN exactly as IAM shows it"):
+        world.organiser(checkout(world.root, "laptop", world.package_cache)).deploy(
+            {"OperatorPrincipalArn": without_path})
+
+    assert world.cloud.log == [] and world.chalice.commands == [], "no stack made or changed, nothing deployed"

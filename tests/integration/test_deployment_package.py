@@ -273,8 +273,11 @@ def test_the_export_function_decrypts_statements_encrypts_exports_and_writes_the
     assert [statement["Resource"] for statement in granted("s3:PutObject")] == [EXPORT_OBJECTS]
     reads = [statement for statement in statements if "table/eci-dev-statements" in json.dumps(statement["Resource"])]
     assert [_actions(statement) for statement in reads] == [["dynamodb:Query"]], "reads statements, never writes"
-    assert not any(action.startswith("dynamodb:") and action != "dynamodb:Query"
-                   for statement in statements for action in _actions(statement))
+    writes = [(statement["Resource"], statement.get("Condition")) for statement in statements
+              if any(action.startswith("dynamodb:") and action != "dynamodb:Query" for action in _actions(statement))]
+    assert writes == [("arn:aws:dynamodb:*:*:table/eci-dev-console",
+                       {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXPORT#*"]}})], \
+        "beyond reading, it only tells the dashboard how a run stands"
 
 
 def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing(package: Path) -> None:
@@ -311,13 +314,32 @@ def test_the_console_function_appends_audit_entries_and_sets_the_state_and_never
     statements = _policy_statements(package, "ConsoleActionsRole")
     granted = {action for statement in statements for action in _actions(statement)}
 
-    [puts] = [statement for statement in statements if "dynamodb:PutItem" in _actions(statement)]
-    assert puts["Resource"] == "arn:aws:dynamodb:*:*:table/eci-dev-console"
-    assert puts["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["AUDIT#*", "STATE#*"]
+    puts = [statement for statement in statements if "dynamodb:PutItem" in _actions(statement)]
+    assert [(statement["Resource"], statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+            for statement in puts] == [("arn:aws:dynamodb:*:*:table/eci-dev-console", ["AUDIT#*", "STATE#*"]),
+                                       ("arn:aws:dynamodb:*:*:table/eci-dev-console", ["SIGNED_OUT#*"])]
+    assert all(_actions(statement) == ["dynamodb:PutItem"] for statement in puts)
     assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & {
         action for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])
         for action in _actions(statement)}, "audit entries are never changed or removed"
     assert not any(action.startswith("kms:") for action in granted), "it can decrypt nothing"
+
+
+def test_the_console_function_may_read_only_the_depth_of_the_count_failure_queue(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+
+    sqs = [statement for statement in statements if any(a.startswith("sqs:") for a in _actions(statement))]
+    assert [(sorted(_actions(statement)), statement["Resource"]) for statement in sqs] == [
+        (["sqs:GetQueueAttributes", "sqs:GetQueueUrl"], "arn:aws:sqs:*:*:eci-dev-count-failures")
+    ], "never ReceiveMessage or DeleteMessage: it counts the messages, it does not take them"
+
+
+def test_the_recount_and_the_export_each_write_only_their_own_records_for_the_dashboard(package: Path) -> None:
+    for role, prefix in (("RecountStatementsRole", "COUNTING#*"), ("ExportWorkerRole", "EXPORT#*")):
+        on_console = [statement for statement in _policy_statements(package, role)
+                      if "eci-dev-console" in json.dumps(statement["Resource"])]
+        assert [(_actions(statement), statement["Condition"]) for statement in on_console] == [
+            (["dynamodb:PutItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [prefix]}})], role
 
 
 def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sealed_content(package: Path) -> None:
@@ -339,10 +361,13 @@ def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sea
 
 def test_the_route_function_reads_the_collection_state_and_asks_the_console_function_to_act(package: Path) -> None:
     statements = _policy_statements(package, "ApiHandlerRole")
+    # No Cognito right: signing in, and GlobalSignOut on signing out, are authorised by the user's own secrets.
+    assert not [action for statement in statements for action in _actions(statement) if action.startswith("cognito")]
 
     console = [statement for statement in statements if "eci-dev-console" in json.dumps(statement["Resource"])]
     assert [(_actions(statement), statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
-            for statement in console if "table/" in statement["Resource"]] == [(["dynamodb:GetItem"], ["STATE#*"])]
+            for statement in console if "table/" in statement["Resource"]] == [
+        (["dynamodb:GetItem"], ["STATE#*", "SIGNED_OUT#*"])], "the state, and whether a session was signed out"
     assert [statement["Resource"] for statement in statements if "lambda:InvokeFunction" in _actions(statement)] == [
         "arn:aws:lambda:*:*:function:eci-dev-console_actions"]
 
@@ -536,3 +561,40 @@ def test_an_export_worker_that_fails_its_retries_lands_in_a_queue_its_role_may_s
     sends = [statement for statement in _policy_statements(merged.parent.parent, "ExportWorkerRole")
              if "sqs:SendMessage" in _actions(statement)]
     assert [statement["Resource"] for statement in sends] == ["arn:aws:sqs:*:*:eci-dev-export-failures"]
+
+
+@pytest.mark.parametrize("variant", ["deploy", "pipeline"])
+def test_api_gateway_refuses_every_method_without_the_api_key_cloudfront_sends(
+    package: Path, merged: Path, variant: str
+) -> None:
+    """API Gateway answers 403 itself, before Lambda runs, to a request at the execute-api address."""
+    import app as app_module
+
+    api = _template(package / "sam.json" if variant == "deploy" else merged)["Resources"]["RestAPI"]
+    document = api["Properties"]["DefinitionBody"]
+    methods = {(path, method.upper()): operation for path, operations in document["paths"].items()
+               for method, operation in operations.items()}
+
+    assert set(methods) == {(path, method) for path, entries in app_module.app.routes.items() for method in entries}
+    for (path, method), operation in methods.items():
+        assert operation.get("security") == [{"api_key": []}], f"{method} {path} takes requests without the key"
+    # API Gateway's extension of Swagger: the key is read from the x-api-key header CloudFront sets.
+    assert document["securityDefinitions"]["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert document.get("x-amazon-apigateway-api-key-source", "HEADER") == "HEADER"
+
+
+def test_the_pipeline_template_admits_the_api_key_to_its_stage_as_make_deploy_does(merged: Path) -> None:
+    """The packaged API requires a key: the pipeline's template holds infra/api-access.yaml's plan and key."""
+    from chalicelib.local.provision import load_template
+
+    template = _template(merged)
+    access = load_template(MERGE_TEMPLATE.with_name("api-access.yaml"))
+    # make deploy names the API and its stage by parameter; the packaged template has them as resources.
+    by_reference = json.loads(json.dumps(access["Resources"]).replace(
+        '{"Ref": "RestApiId"}', '{"Ref": "RestAPI"}').replace('{"Ref": "ApiStageName"}', '{"Ref": "RestAPI.Stage"}'))
+
+    assert {name: template["Resources"][name] for name in by_reference} == by_reference
+    assert by_reference["EdgeUsagePlan"]["Properties"]["ApiStages"] == [
+        {"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]  # SAM's name for the API's stage
+    key = template["Parameters"]["ApiKeyValue"]
+    assert key["NoEcho"] is True and key["MinLength"] == access["Parameters"]["ApiKeyValue"]["MinLength"]

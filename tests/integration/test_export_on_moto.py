@@ -24,6 +24,7 @@ from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.exporting import layout
 from chalicelib.initiative import Initiative
 from chalicelib.jobs import Jobs
+from chalicelib.signing.id_numbers import postcode_as_written
 from chalicelib.signing.ports import StatementRecord
 from chalicelib.signing.statement import PersonalData
 from chalicelib.signing.submit import encryption_context
@@ -49,6 +50,15 @@ def _person(code: str, number: int) -> PersonalData:
                             id_number=f"{44051401359 + number}")
     return PersonalData(code, f"Jürgen {number}", "Großmann \"Ğ\"", street="Kastanienallee", street_number="12b",
                         postal_code="10435", city="Berlin", country=code, date_of_birth=date(1988, 3, 7))
+
+
+def _as_exported(properties: dict[str, str]) -> dict[str, str]:
+    """What the authority reads for a statement: every value as signed, the postal code as its post writes it
+    (a Greek resident's "10435" is "104 35")."""
+    exported = {f"oct.property.{key}": value for key, value in properties.items() if value}
+    if "postal.code" in properties:
+        exported["oct.property.postal.code"] = postcode_as_written(properties["country"], properties["postal.code"])
+    return exported
 
 
 @dataclass
@@ -250,7 +260,7 @@ def test_person_signs_for_four_states_exports_and_gets_verified_decrypted_xml(
             signed = world.signed[identifier]
             assert (code, language) == (signed.member_state, signed.language)
             assert path.parent.name == code
-            assert properties == {f"oct.property.{key}": value for key, value in signed.properties.items() if value}
+            assert properties == _as_exported(signed.properties)
             seen[identifier] += 1
     assert seen == Counter(dict.fromkeys(world.signed, 1))  # every acknowledged statement, exactly once
 
@@ -310,6 +320,23 @@ def test_counts_that_differ_are_flagged_in_the_manifest_and_by_the_tool(exported
     assert manifest["member_states"]["DE"]["reconciled"] is True
     assert "FR: 6 statements in 2 file(s); counter 7: MISMATCH" in exported.cli_output
     assert manifest["left_out"] == []
+
+
+def test_the_organisers_dashboard_reads_the_runs_totals_and_reconciliation_without_the_export_key(
+    exported: Exported,
+) -> None:
+    from chalicelib.storage.console_table import DynamoDBHealthRecords
+
+    world = exported.world
+    manifest = _manifest(world)
+    [run] = DynamoDBHealthRecords(world.clients.dynamodb, world.settings.console_table).export_runs(
+        world.initiative.id, 10)
+
+    assert (run.run_id, run.status, run.completed_at) == ("r1", "complete", manifest["completed_at"])
+    assert {code: (state.statements, state.counter) for code, state in run.member_states.items()} == {
+        code: (state["statements"], state["counter"]) for code, state in manifest["member_states"].items()}
+    assert run.reconciled is False and run.mismatches == ["FR"]
+    assert (run.statements, run.counted) == (manifest["totals"]["statements"], manifest["totals"]["counter"])
 
 
 def test_files_are_encrypted_with_sse_kms_under_a_path_naming_initiative_run_and_state(exported: Exported) -> None:

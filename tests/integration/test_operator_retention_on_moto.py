@@ -205,3 +205,29 @@ def test_nothing_recorded_after_the_purge_began_can_change_it(
     assert status == 1 and errors == (f"error: the statements of {operator.initiative.id} are already being "
                                       "destroyed: nothing recorded now can change that\n")
     assert _triggers(aws_settings, aws_clients, operator.initiative.id) == []
+
+
+def test_the_operator_sees_what_the_purge_destroyed_of_a_test_phase_that_never_went_live(
+    operator: Operator, aws_settings: Settings, aws_clients: AwsClients
+) -> None:
+    from chalicelib.console.records import initiative_id_in_test_phase
+    from chalicelib.jobs import Jobs
+
+    store = DynamoDBStatementStore(aws_clients.dynamodb, aws_settings.statements_table)
+    for code in ("DE", "PL"):
+        record = StatementRecord(initiative_id_in_test_phase(operator.initiative.id), code, str(uuid.uuid4()),
+                                 date(2026, 11, 27), "en", 1, b"sealed bytes stand-in")
+        assert store.add(record, uuid.uuid4().hex)
+    operator.on("2026-11-30")
+    assert operator.cli("record-withdrawal", "2026-11-28")[0] == 0
+    operator.on("2026-12-28")
+    purged = Jobs(aws_settings, operator.initiative, today=lambda: date(2026, 12, 28), aws=aws_clients).purge()
+    assert purged.state == "done" and purged.test_statements == {"DE": 1, "PL": 1}
+    aws_clients.dynamodb.update_continuous_backups(  # as deployed, for the tests after this one
+        TableName=aws_settings.statements_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+
+    status, out, errors = operator.cli("retention")
+
+    assert status == 0, errors
+    assert "purge completed" in out and "0 statements, 0 duplicate markers" in out
+    assert "and of the test phase: 2 statements, 2 duplicate markers" in out

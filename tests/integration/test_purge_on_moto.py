@@ -381,3 +381,100 @@ def test_a_purge_killed_while_deleting_export_objects_has_recorded_them(
     assert _versions(aws_settings, clients, initiative.id) == 0
     record = records.purge_record(initiative.id)
     assert record is not None and record["export_objects"] == 3 and "completed_at" not in record
+
+
+def _fill_test_phase(settings: Settings, clients: AwsClients, initiative: Initiative,
+                     per_state: dict[str, int]) -> None:
+    """Statements made in a test phase that never went live: kept under ``{id}~test`` with their markers
+    (never exported; the counting path counts them from the stream)."""
+    from chalicelib.console.records import initiative_id_in_test_phase
+
+    store = DynamoDBStatementStore(clients.dynamodb, settings.statements_table)
+    for code, count in per_state.items():
+        for _ in range(count):
+            record = StatementRecord(initiative_id_in_test_phase(initiative.id), code, str(uuid.uuid4()),
+                                     date(2026, 11, 27), "en", 1, b"sealed bytes stand-in")
+            assert store.add(record, uuid.uuid4().hex)
+
+
+def test_a_withdrawn_initiative_whose_test_phase_never_went_live_loses_its_test_statements_too(
+    aws_settings: Settings, clients: AwsClients, statement_stream: Any
+) -> None:
+    from chalicelib.counting.exactly_once import count_stream_batch
+    from chalicelib.storage.counter_writer import DynamoDBCountLedger
+    from chalicelib.storage.counters import DynamoDBCounterReader
+
+    initiative = _initiative()
+    test_id = f"{initiative.id}~test"
+    statement_stream()  # the stream from here on
+    _fill_test_phase(aws_settings, clients, initiative, {"DE": 2, "PL": 1})
+    ledger = DynamoDBCountLedger(clients.dynamodb, aws_settings.counters_table)
+    assert not count_stream_batch({"Records": statement_stream()}, ledger, True, lambda: date(2026, 11, 27)).get(
+        "batchItemFailures")
+    reader = DynamoDBCounterReader(clients.dynamodb, aws_settings.counters_table)
+    assert reader.counts(test_id) == {"DE": 2, "PL": 1}
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    _record(records, initiative, WITHDRAWN, date(2026, 10, 1))  # withdrawn before it ever went live
+
+    outcome = Jobs(aws_settings, initiative, today=lambda: date(2026, 11, 1), now=lambda: NOW, aws=clients).purge()
+
+    assert outcome.state == "done"
+    assert _items(aws_settings, clients, test_id) == {"statements": 0, "markers": 0}
+    record = records.purge_record(initiative.id)
+    assert record is not None
+    assert record["test_statements"] == {"DE": 2, "PL": 1} and record["test_markers"] == 3
+    assert record["statements"] == {} and record["markers"] == 0
+    # The deletions reach the counting path like going live's: the test counts drop to nothing, exactly once.
+    assert not count_stream_batch({"Records": statement_stream()}, ledger, True, lambda: date(2026, 11, 27)).get(
+        "batchItemFailures")
+    assert {code: number for code, number in reader.counts(test_id).items() if number} == {}
+    assert {code: number for days in reader.daily_counts(test_id).values() for code, number in days.items()
+            if number} == {}
+
+
+def test_a_purge_stopped_half_way_through_test_statements_goes_on_and_counts_them_once(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 2})
+    _fill_test_phase(aws_settings, clients, initiative, {"PL": 3})
+    records = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table)
+    common: dict[str, Any] = {
+        "today": DUE, "now": lambda: NOW, "records": records,
+        "statements": DynamoDBStatementPurger(clients.dynamodb, aws_settings.statements_table, page_size=50),
+        "exports": S3ExportPurger(clients.s3, aws_settings.export_bucket),
+        "backups": DynamoDBBackupPurger(clients.dynamodb, aws_settings.statements_table),
+    }
+
+    assert purge_if_due(initiative, should_stop=lambda: True, **common).state == "stopped"
+    rest = purge_if_due(initiative, **common)
+
+    assert rest.state == "done"
+    assert _items(aws_settings, clients, f"{initiative.id}~test") == {"statements": 0, "markers": 0}
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+    record = records.purge_record(initiative.id)
+    assert record is not None and record["statements"] == {"DE": 2} and record["markers"] == 2
+    assert record["test_statements"] == {"PL": 3} and record["test_markers"] == 3
+
+
+def test_a_test_statement_made_after_the_purge_is_found_by_the_next_days_sweep(
+    aws_settings: Settings, clients: AwsClients
+) -> None:
+    initiative = _initiative()
+    _fill(aws_settings, clients, initiative, {"DE": 1})
+
+    def purge_on(day: date) -> Any:
+        moment = datetime(day.year, day.month, day.day, 3, 0, tzinfo=UTC)
+        return Jobs(aws_settings, initiative, today=lambda: day, now=lambda: moment, aws=clients).purge()
+
+    assert purge_on(DUE).state == "done"
+    _fill_test_phase(aws_settings, clients, initiative, {"DE": 1})
+
+    swept = purge_on(date(2028, 6, 2))
+
+    assert swept.state == "swept"
+    assert _items(aws_settings, clients, f"{initiative.id}~test") == {"statements": 0, "markers": 0}
+    record = DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table).purge_record(initiative.id)
+    assert record is not None
+    assert {name: number for name, number in record["found_later"].items() if name.startswith("test_")} == {
+        "test_statements": 1, "test_markers": 1}

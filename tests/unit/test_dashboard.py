@@ -14,6 +14,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import services
 from chalicelib.console import charts
+from chalicelib.console.health import COMPLETE, FAILED, RecountRecord, RunSummary, StateExport
 from chalicelib.console.records import AuditEntry, CollectionState
 from chalicelib.console.session import SESSION_COOKIE
 from chalicelib.console.tokens import Organiser
@@ -65,6 +66,28 @@ class InMemoryConsoleStore:
         return True
 
 
+class FakeHealth:
+    """What the export and the recount recorded, as the console function reads it (chalicelib/console/health.py)."""
+
+    def __init__(self) -> None:
+        self.runs: list[RunSummary] = []
+        self.last: RecountRecord | None = None
+        self.repaired: list[RecountRecord] = []
+        self.batches: int | None = 0
+
+    def export_runs(self, initiative_id: str, limit: int) -> list[RunSummary]:
+        return self.runs[:limit]
+
+    def last_recount(self, initiative_id: str) -> RecountRecord | None:
+        return self.last
+
+    def repairs(self, initiative_id: str, limit: int) -> list[RecountRecord]:
+        return self.repaired[:limit]
+
+    def failed_batches(self) -> int | None:
+        return self.batches
+
+
 @pytest.fixture
 def dashboard(request: pytest.FixtureRequest) -> Iterator[Client]:
     daily = getattr(request, "param", DAILY)
@@ -73,6 +96,7 @@ def dashboard(request: pytest.FixtureRequest) -> Iterator[Client]:
     current.__dict__["organiser_tokens"] = TokenAcceptingOne(Organiser("subject-1", frozenset({"viewer"}), 0))
     current.__dict__["console_store"] = InMemoryConsoleStore()
     current.__dict__["daily_counts"] = FakeDailyCounts(daily) if daily is not None else None
+    current.__dict__["health_source"] = FakeHealth()
     services.use(current)
     with Client(app_module.app) as client:
         yield client
@@ -113,8 +137,8 @@ def test_each_member_state_against_its_minimum_is_charted_and_tabled(dashboard: 
 
     assert 'aria-labelledby="thresholds-title thresholds-desc"' in page
     assert "1 of 27 Member States have reached their minimum" in page
-    assert re.search(r'<th scope="row">Germany</th><td>72000</td><td>\d+</td><td>yes</td>', page)
-    assert re.search(r'<th scope="row">Malta</th><td>5</td><td>\d+</td><td>no</td>', page)
+    assert re.search(r'<th scope="row">Germany</th><td>72,000</td><td>[\d,]+</td><td>yes</td>', page)
+    assert re.search(r'<th scope="row">Malta</th><td>5</td><td>[\d,]+</td><td>no</td>', page)
 
 
 def test_days_left_are_shown(dashboard: Client) -> None:
@@ -174,3 +198,111 @@ def test_audit_csv_cell_that_a_spreadsheet_would_run_is_shown_as_text() -> None:
                                  {"reason": "-1+1"})])
 
     assert text.splitlines()[1] == "2026-11-27T10:00:00+00:00,'=HYPERLINK(1),organiser,pause,reason=-1+1"
+
+
+# --- numbers people can read, and bars they can see ---------------------------------------------------------
+
+
+def _health() -> FakeHealth:
+    health: FakeHealth = services.current().health_source
+    return health
+
+
+def test_numbers_are_grouped_in_thousands_in_the_tables_and_the_charts(dashboard: Client) -> None:
+    page = _get(dashboard)
+
+    assert '<dd id="total-signatories">72,006</dd>' in page
+    thresholds = re.search(r'<svg[^>]*thresholds-title.*?</svg>', page, re.S)
+    assert thresholds and ">72,000</text>" in thresholds.group(0)
+    assert charts.grouped(1234567) == "1,234,567" and charts.grouped(0) == "0"
+
+
+def _bar_of(svg: str, name: str) -> tuple[float | None, str]:
+    """The bar's width and the number written beside it, for the row of a Member State in the threshold chart."""
+    found = re.search(rf'>{name}</text>(<rect [^>]*width="([\d.]+)"[^>]*/>)?<text [^>]*>([^<]*)</text>', svg)
+    assert found, name
+    return (float(found.group(2)) if found.group(2) else None), found.group(3)
+
+
+def test_a_member_state_with_one_signatory_has_a_visible_bar_and_one_with_none_a_zero() -> None:
+    svg = charts.threshold_chart("t", [charts.ThresholdRow("Germany", 1, 72_000),
+                                       charts.ThresholdRow("Malta", 0, 4_320),
+                                       charts.ThresholdRow("Poland", 80_000, 39_600)])
+
+    tiny, tiny_label = _bar_of(svg, "Germany")
+    assert tiny is not None and tiny >= charts.MIN_BAR and tiny_label == "1"
+    assert _bar_of(svg, "Malta") == (None, "0")
+    full, full_label = _bar_of(svg, "Poland")
+    assert full is not None and full > tiny and full_label == "80,000"
+
+
+def test_a_day_with_one_signature_among_thousands_still_has_a_bar() -> None:
+    points = charts.daily_series({"2026-11-20": {"DE": 10_000}, "2026-11-21": {"DE": 1}, "2026-11-23": {"DE": 5}})
+    svg = charts.daily_chart("d", "t", points)
+
+    heights = [float(height) for height in re.findall(r'<rect [^>]*height="([\d.]+)"', svg)]
+    assert len(heights) == 3  # 20th, 21st, 23rd: the 22nd, with none, has no bar
+    assert min(heights) >= charts.MIN_BAR
+
+
+# --- export runs and counting health --------------------------------------------------------------------------
+
+
+def _run(run_id: str, status: str, states: dict[str, StateExport], failure: str = "") -> RunSummary:
+    return RunSummary(run_id, f"{run_id}T02:00:00+00:00", status, True, states,
+                      completed_at=f"{run_id}T02:05:00+00:00" if status == COMPLETE else "", failure=failure)
+
+
+def test_export_runs_show_their_totals_and_whether_each_reconciles(dashboard: Client) -> None:
+    _health().runs = [
+        _run("2026-11-27", COMPLETE, {"DE": StateExport(71_999, 72_000, False), "MT": StateExport(5, 5, True)}),
+        _run("2026-11-26", FAILED, {"DE": StateExport(1_200, None, None)}, failure="DE: ClientError"),
+        _run("2026-11-25", COMPLETE, {"DE": StateExport(1_000, 1_000, True)}),
+    ]
+    page = _get(dashboard)
+
+    rows = re.findall(r'<tr><th scope="row">(2026-11-2\d)</th><td>[^<]*</td><td>(.*?)</td><td>(\d+)</td>'
+                      r'<td>([\d,]+)</td><td>([\d,]+)</td><td>(.*?)</td></tr>', page)
+    assert [(run, states, exported, counted, reconciled) for run, _, states, exported, counted, reconciled in rows] == [
+        ("2026-11-27", "2", "72,004", "72,005", "<strong>no</strong>: DE"),
+        ("2026-11-26", "1", "1,200", "0", "not yet"),
+        ("2026-11-25", "1", "1,000", "1,000", "yes"),
+    ]
+    assert "<strong>failed</strong> (DE: ClientError)" in rows[1][1]
+    assert re.search(r'<th scope="row">Germany</th><td>71,999</td><td>0</td><td>72,000</td><td><strong>no</strong>',
+                     page)
+    assert re.search(r'<th scope="row">Malta</th><td>5</td><td>0</td><td>5</td><td>yes</td>', page)
+
+
+def test_without_any_export_run_the_dashboard_says_none_has_run(dashboard: Client) -> None:
+    assert "No export has run yet." in _get(dashboard)
+
+
+def test_counting_health_shows_lag_repairs_and_dead_letters_from_the_records(dashboard: Client) -> None:
+    health = _health()
+    health.last = RecountRecord("2026-11-27T09:00:00+00:00", False, 3, 2)
+    health.repaired = [RecountRecord("2026-11-27T08:00:00+00:00", False, 0, 0, {"DE": (1_204, 0), "MT": (1, 1)})]
+    health.batches = 4
+    page = _get(dashboard)
+
+    lag = re.search(r'<dd id="counting-lag">(.*?)</dd>', page, re.S)
+    assert lag and "At the last check, 2026-11-27 09:00 UTC" in lag.group(1)
+    assert "3 statements stored but not yet counted, each stored less than 66 minutes before" in lag.group(1)
+    assert re.search(r'<th scope="row">2026-11-27 08:00</th><td>1,205</td><td>1</td><td>DE, MT</td>', page)
+    dead = re.search(r'<dd id="dead-letters">(.*?)</dd>', page, re.S)
+    assert dead and dead.group(1).startswith("4 batches") and "2 stream records it could not read" in dead.group(1)
+
+
+def test_before_the_first_recount_the_dashboard_says_lag_is_not_measured_yet(dashboard: Client) -> None:
+    page = _get(dashboard)
+
+    assert "Not measured yet: the first recount runs within the hour." in page
+    assert '<dd id="dead-letters">0 batches' in page
+
+
+def test_when_the_records_cannot_be_read_the_rest_of_the_dashboard_still_shows(dashboard: Client) -> None:
+    services.current().__dict__["health_source"] = None  # the console function has nothing to read them with
+    page = _get(dashboard)
+
+    assert "cannot read the export's and the counting's records just now" in page
+    assert '<dd id="total-signatories">72,006</dd>' in page

@@ -277,6 +277,15 @@ def test_counted_records_never_expire_so_a_late_record_cannot_count_twice() -> N
     assert "TimeToLiveSpecification" not in properties
 
 
+def test_signed_out_sessions_expire_from_the_console_table_and_audit_entries_never_do() -> None:
+    from chalicelib.storage.console_table import EXPIRES_AT
+
+    properties = DATA["Resources"]["ConsoleTable"]["Properties"]
+
+    # Only signed-out sessions carry the attribute (chalicelib/storage/console_table.py); audit entries never.
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": EXPIRES_AT, "Enabled": True}
+
+
 def test_export_bucket_is_private_versioned_and_encrypted_with_the_exports_key() -> None:
     properties = DATA["Resources"]["ExportBucket"]["Properties"]
 
@@ -534,7 +543,7 @@ def test_every_template_names_its_resources_after_the_stage(path: Any) -> None:
     template = load_template(path)
     names = [value for resource in template["Resources"].values() for key, value in resource["Properties"].items()
              if key in ("TableName", "BucketName", "AliasName", "Name", "QueueName", "TopicName", "AlarmName",
-                        "LogGroupName", "DashboardName")]
+                        "LogGroupName", "DashboardName", "UsagePlanName")]
     assert names
     for name in names:
         assert "${Stage}" in str(name), name
@@ -544,10 +553,36 @@ def test_cloudfront_proves_itself_to_the_app_with_a_secret_no_template_shows() -
     from chalicelib.web.views import ORIGIN_VERIFY_HEADER
 
     [origin] = _distribution()["Origins"]
-    assert origin["OriginCustomHeaders"] == [{"HeaderName": ORIGIN_VERIFY_HEADER,
-                                              "HeaderValue": {"Ref": "OriginVerifySecret"}}]
-    secret = EDGE["Parameters"]["OriginVerifySecret"]
-    assert secret["NoEcho"] is True and secret["MinLength"] >= 32 and "Default" not in secret
+    assert origin["OriginCustomHeaders"] == [
+        {"HeaderName": ORIGIN_VERIFY_HEADER, "HeaderValue": {"Ref": "OriginVerifySecret"}},
+        {"HeaderName": "x-api-key", "HeaderValue": {"Ref": "ApiKeyValue"}},  # API Gateway's header for its keys
+    ]
+    for template, name in ((EDGE, "OriginVerifySecret"), (EDGE, "ApiKeyValue"), (API_ACCESS, "ApiKeyValue")):
+        secret = template["Parameters"][name]
+        assert secret["NoEcho"] is True and secret["MinLength"] >= 32 and "Default" not in secret, name
+
+
+API_ACCESS = load_template(PROJECT_ROOT / "infra" / "api-access.yaml")
+
+
+def test_the_key_cloudfront_sends_is_the_one_admitted_to_the_api_stage_chalice_made() -> None:
+    resolver = template_resolver(API_ACCESS, {"Stage": STAGE, "RestApiId": "abc123defg", "ApiKeyValue": "k" * 64},
+                                 ACCOUNT, REGION, f"eci-{STAGE}-api-access")
+    for logical_id in API_ACCESS["Resources"]:
+        resolver.refs[logical_id] = logical_id
+    resources = {name: (resource["Type"], resolver.resolve(resource["Properties"]))
+                 for name, resource in API_ACCESS["Resources"].items()}
+
+    [key] = [properties for kind, properties in resources.values() if kind == "AWS::ApiGateway::ApiKey"]
+    assert key["Value"] == "k" * 64 and key["Enabled"] is True
+    # A new value replaces the key, which CloudFormation cannot do to a key with a name of its own.
+    assert "Name" not in key
+    [(plan_id, plan)] = [(name, properties) for name, (kind, properties) in resources.items()
+                         if kind == "AWS::ApiGateway::UsagePlan"]
+    assert plan["ApiStages"] == [{"ApiId": "abc123defg", "Stage": "api"}]
+    [plan_key] = [properties for kind, properties in resources.values() if kind == "AWS::ApiGateway::UsagePlanKey"]
+    [key_id] = [name for name, (kind, _) in resources.items() if kind == "AWS::ApiGateway::ApiKey"]
+    assert plan_key == {"KeyId": key_id, "KeyType": "API_KEY", "UsagePlanId": plan_id}
 
 
 # --- operations: alarms, their topics, logs, budget (infra/operations.yaml, and the edge's own) -------------
@@ -557,7 +592,8 @@ FAILURES = load_template(PROJECT_ROOT / "infra" / "stream-failures.yaml")
 
 
 def _operations(logical_id: str, template: Mapping[str, Any] = OPERATIONS, **parameters: str) -> dict[str, Any]:
-    edge = {"ApiDomainName": f"abc123defg.execute-api.{REGION}.amazonaws.com", "OriginVerifySecret": "s" * 32}
+    edge = {"ApiDomainName": f"abc123defg.execute-api.{REGION}.amazonaws.com", "OriginVerifySecret": "s" * 32,
+            "ApiKeyValue": "k" * 64}
     given = {**(edge if template is EDGE else {}), "Stage": STAGE, **parameters}
     resolver = template_resolver(template, given, ACCOUNT, REGION, "eci")
     for name in template["Resources"]:
@@ -589,6 +625,7 @@ def test_an_alarm_watches_each_thing_that_must_not_fail_silently() -> None:
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-export_daily"),)),
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-recount_statements"),)),
         ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-count_statements"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", f"{function}-console_actions"),)),
         ("AWS/Lambda", "Throttles", (("FunctionName", function),)),
         ("AWS/ApiGateway", "5XXError", (("ApiName", "eci"), ("Stage", "api"))),
     }
@@ -706,7 +743,8 @@ def test_the_dashboard_shows_every_function_and_queue_the_alarms_watch() -> None
 
     body = json.loads(_operations("Dashboard")["DashboardBody"])
     text = json.dumps(body)
-    for name in ("count_statements", "recount_statements", "export_daily", "export_worker", "purge_statements"):
+    for name in ("count_statements", "recount_statements", "export_daily", "export_worker", "purge_statements",
+                 "console_actions"):
         assert f"eci-{STAGE}-{name}" in text, name
     for queue in ("count-failures", "export-failures"):
         assert f"eci-{STAGE}-{queue}" in text

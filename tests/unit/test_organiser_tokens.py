@@ -28,7 +28,8 @@ OTHER_KEY, _ = _key_pair("pool-key")  # same key id, another key: a forgery
 
 def _claims(**changes: Any) -> dict[str, Any]:
     claims = {"iss": ISSUER, "sub": "5f0c1e-subject", "client_id": CLIENT, "token_use": "access",
-              "iat": NOW - 60, "exp": NOW + 3540, "cognito:groups": ["organiser"]}
+              "iat": NOW - 60, "exp": NOW + 3540, "cognito:groups": ["organiser"],
+              "jti": "0e6c1b0a-token", "origin_jti": "7d2f4c1e-sign-in"}
     claims.update(changes)
     return {key: value for key, value in claims.items() if value is not None}
 
@@ -137,3 +138,49 @@ def test_refusal_names_the_failed_check_never_the_token() -> None:
 
     assert "another app client" in str(refused.value)
     assert token not in str(refused.value)
+
+
+def test_a_signed_out_session_is_refused_though_its_token_is_still_signed_and_unexpired() -> None:
+    asked: list[str] = []
+
+    def signed_out(session_id: str) -> bool:
+        asked.append(session_id)
+        return True
+
+    verifier = TokenVerifier(ISSUER, CLIENT, lambda: {"keys": [POOL_JWK]}, clock=lambda: NOW, signed_out=signed_out)
+
+    with pytest.raises(InvalidSessionError, match="signed out"):
+        verifier.verify(_token(_claims()))
+    assert asked == ["7d2f4c1e-sign-in"], "the sign-in's id (origin_jti), shared by every token it gave"
+
+
+def test_the_session_id_is_the_sign_ins_and_else_the_tokens() -> None:
+    assert _verifier().verify(_token(_claims())).session_id == "7d2f4c1e-sign-in"
+    assert _verifier().verify(_token(_claims(origin_jti=None))).session_id == "0e6c1b0a-token"
+
+
+def test_a_token_naming_no_session_cannot_be_signed_out_so_it_is_refused() -> None:
+    with pytest.raises(InvalidSessionError, match="names no session"):
+        _verifier().verify(_token(_claims(jti=None, origin_jti=None)))
+
+
+def test_when_the_sign_out_record_cannot_be_read_the_session_is_refused_and_says_why() -> None:
+    from chalicelib.console.tokens import SessionCheckUnavailableError
+
+    def unreadable(session_id: str) -> bool:
+        raise OSError("the table did not answer")
+
+    verifier = TokenVerifier(ISSUER, CLIENT, lambda: {"keys": [POOL_JWK]}, clock=lambda: NOW, signed_out=unreadable)
+
+    with pytest.raises(SessionCheckUnavailableError, match="unavailable: OSError"):
+        verifier.verify(_token(_claims()))
+
+
+def test_a_forged_token_is_refused_before_anyone_asks_whether_it_was_signed_out() -> None:
+    asked: list[str] = []
+    verifier = TokenVerifier(ISSUER, CLIENT, lambda: {"keys": [POOL_JWK]}, clock=lambda: NOW,
+                             signed_out=lambda session_id: asked.append(session_id) or False)
+
+    with pytest.raises(InvalidSessionError):
+        verifier.verify(_token(_claims(), key=OTHER_KEY))
+    assert asked == []  # no table read for whatever a stranger sends

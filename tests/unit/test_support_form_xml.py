@@ -107,6 +107,26 @@ def test_part_a_statement_has_general_and_address_groups_with_the_commissions_ke
     }
 
 
+@pytest.mark.parametrize(("residence", "stored", "exported"), [
+    ("PL", "00950", "00-950"), ("PT", "1000001", "1000-001"), ("NL", "1234AB", "1234 AB"),
+    ("SE", "11351", "113 51"), ("GR", "10557", "105 57"), ("CZ", "11000", "110 00"), ("SK", "81101", "811 01"),
+    ("MT", "VLT1117", "VLT 1117"), ("IE", "D02X285", "D02 X285"),
+    ("LU", "1661", "L-1661"), ("LV", "1050", "LV-1050"), ("LT", "01100", "LT-01100"),
+    ("DE", "10435", "10435"),  # the Deutsche Post writes the five digits alone
+    ("US", "00950", "00950"),  # outside the EU: as the citizen typed it, compacted
+    ("PL", "0095", "0095"),  # not of Poland's format, confirmed by the citizen: as stored
+])
+def test_authority_reads_the_postal_code_as_its_national_post_writes_it(
+    residence: str, stored: str, exported: str
+) -> None:
+    # Stored compact for the duplicate check ("00-950" and "00 950" are one code); an authority matching
+    # addresses against its register reads "00-950", as Poczta Polska writes it.
+    properties = {**part_a(1), "postal.code": stored, "country": residence}
+    root = _parse(_xml([_signature(properties=properties)]))
+    values = {p.findtext("key"): p.findtext("value") for p in root.iter("property")}
+    assert values["oct.property.postal.code"] == exported
+
+
 def test_part_b_statement_has_the_id_document_under_its_type_key() -> None:
     root = _parse(_xml([_signature(properties=part_b(44051401359))], member_state="PL"))
     groups = {group.findtext("name"): [(p.findtext("key"), p.findtext("value")) for p in group.iter("property")]
