@@ -89,6 +89,7 @@ def test_a_statement_key_that_does_not_parse_is_poison_naming_its_initiative() -
         ("S#clean-rivers#PL#16", INITIATIVE),  # buckets are 00..15
         ("S#clean-rivers#PL#3", INITIATIVE),
         ("S#clean-rivers", INITIATIVE),  # cut short after the initiative
+        ("S#clean-rivers#PL#ab", INITIATIVE),  # a bucket of letters
         ("S#Clean Rivers!#PL#03", None),
         ("S#", None),
     ):
@@ -106,6 +107,9 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
     no_sequence = {**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": "12ab"}}
 
     assert _poison(no_keys).reason == "no partition key"
+    for partition_key in ({"S": ""}, {"S": 42}, {"N": "3"}):
+        odd_key = {**good, "dynamodb": {**good["dynamodb"], "Keys": {"pk": partition_key, "sk": {"S": "7d3f"}}}}
+        assert _poison(odd_key).reason == "no partition key", partition_key
     assert _poison(unknown_event).reason == "unknown event name"
     assert _poison(no_sequence).reason == "no sequence number"
     lost = _poison(no_event_id)
