@@ -323,6 +323,25 @@ def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts(
     assert len(ledger.dead_letters) == 1
 
 
+def test_a_burst_of_poison_records_is_dead_lettered_once_each_in_transactions_within_the_limit() -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    poison = parsed([table.raw("INSERT", f"S#clean-rivers#PL#{90 + index}") for index in range(10)])
+
+    outcome = apply_delivery(poison, ledger, _today, max_items=5)
+
+    assert (outcome.transactions, len(outcome.dead_letters)) == (2, 10)
+    assert len(ledger.dead_letters) == 10
+
+
+def test_a_transaction_of_four_items_is_enough_to_count_a_statement() -> None:
+    """The statement's record, the totals, the day and the final check: the smallest limit that works."""
+    table, ledger = MiniatureTable(), _ledger(4)
+
+    apply_delivery(_signatures(table, "PL", "DE"), ledger, _today, max_items=4)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
+
+
 def test_markers_and_modifications_change_no_count() -> None:
     table, ledger = MiniatureTable(), _ledger()
     outcome = _apply(parsed([table.duplicate_marker(), table.raw("MODIFY", "S#clean-rivers#PL#03", "a")]), ledger)
