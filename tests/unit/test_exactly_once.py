@@ -333,6 +333,21 @@ def test_a_burst_of_poison_records_is_dead_lettered_once_each_in_transactions_wi
     assert len(ledger.dead_letters) == 10
 
 
+def test_after_the_purge_each_removed_statements_record_goes_once_within_the_limit_and_inserts_write_nothing(
+) -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    signed = [table.sign("PL") for _ in range(10)]
+    _apply(parsed([record for _, record in signed]), ledger, max_items=5)
+    ledger.final.add(INITIATIVE)
+
+    late_inserts = _apply(parsed([record for _, record in signed]), ledger, max_items=5)
+    purge = _apply(parsed([table.remove(statement) for statement, _ in signed]), ledger, max_items=5)
+
+    assert (late_inserts.transactions, late_inserts.kept_final) == (0, 10)
+    assert (purge.transactions, purge.kept_final) == (2, 10)
+    assert ledger.records == {} and ledger.counts(INITIATIVE) == {"PL": 10}
+
+
 def test_a_transaction_of_four_items_is_enough_to_count_a_statement() -> None:
     """The statement's record, the totals, the day and the final check: the smallest limit that works."""
     table, ledger = MiniatureTable(), _ledger(4)
