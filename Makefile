@@ -89,6 +89,10 @@ MUTATE_FUZZ_EXAMPLES ?= 300
 MUTATE_SCHEDULES ?= 50
 MUTATE_TEST_TIMEOUT ?= 60
 mutate: $(BIN)/python catalogs
+	@# mutmut copies chalicelib into mutants/ once and never again: files it does not mutate (other
+	@# modules, rules data) would stay as they were. -u copies what changed since; a mutated module that
+	@# changed gets its source's time, so mutmut makes its mutants again.
+	@if [ -d mutants/chalicelib ]; then cp -pRu chalicelib mutants/; fi
 	HYPOTHESIS_SIGNING_EXAMPLES=$(MUTATE_FUZZ_EXAMPLES) HYPOTHESIS_COUNTING_EXAMPLES=$(MUTATE_SCHEDULES) \
 	  PYTEST_TIMEOUT=$(MUTATE_TEST_TIMEOUT) $(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),'$(module)')
 	$(BIN)/python -m tests.mutation_score
