@@ -50,7 +50,7 @@ class Score:
 
     def line(self, name: str) -> str:
         if not self.checked:
-            return f"{name}: no results (run make mutate)"
+            return f"{name}: no results ({self.not_checked} mutants not run yet: run make mutate)"
         counted = self.killed + len(self.survivors)
         percent = 100.0 * self.killed / counted if counted else 100.0
         extra = f", {self.not_checked} not run yet" if self.not_checked else ""

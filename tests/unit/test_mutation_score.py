@@ -47,3 +47,10 @@ def test_an_equivalence_line_that_explains_nothing_any_more_is_named_and_fails_t
 
     assert status == 1
     assert says in out and f"{SIGNING}2" in out
+
+
+def test_a_module_not_run_says_how_many_mutants_wait(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = _run(monkeypatch, capsys, {f"{SIGNING}1": None, f"{SIGNING}2": None}, {})
+
+    assert "signing: no results (2 mutants not run yet: run make mutate)" in out
