@@ -375,6 +375,25 @@ def test_the_day_after_the_purge_a_sweep_destroys_and_reports_what_was_written_s
     assert records.found_later == {"export_objects": 2, "backups": 1, "backups_left": 0}
 
 
+def test_a_test_phase_that_never_went_live_is_purged_and_swept_and_counted_apart() -> None:
+    test_pages = [DeletedPage({"DE": 1}, 1, ("t1",), {"DE": 2, "PL": 1}, 3),
+                  DeletedPage({}, 0, ("t2",), {"DE": 1}, 1)]
+    purger, exports, records, backups = FakePurger(test_pages), FakeExports([0, 0]), FakeRecords(), FakeBackups()
+
+    purge = _purge(purger, exports, records, date(2028, 6, 1), backups)
+    purger.pages = [DeletedPage({}, 0, ("t3",), {"PL": 2}, 1)]  # written after the purge: the sweep finds it
+    backups.recovery_enabled = True
+    sweep = _purge(purger, exports, records, date(2028, 6, 2), backups)
+
+    assert (purge.statements, purge.markers, purge.test_statements, purge.test_markers) == (
+        {"DE": 1}, 1, {"DE": 3, "PL": 1}, 4)
+    assert (purge.export_objects, sweep.export_objects) == (0, 0)
+    assert (sweep.due_on, sweep.test_statements, sweep.test_markers) == (date(2028, 6, 1), {"PL": 2}, 1)
+    assert sweep.backups == RestorableCopies(("point-in-time recovery",))
+    assert exports.prefixes == ["demo-2026/", "demo-2026/"]  # the purge's and the sweep's: this initiative's
+    assert records.found_later == {"test_statements": 2, "test_markers": 1, "backups": 1, "backups_left": 0}
+
+
 def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_destroyed() -> None:
     purger, exports, records = FakePurger(_pages()), FakeExports([7, 0]), FakeRecords()
     assert _purge(purger, exports, records, date(2028, 6, 1)).state == "done"
@@ -383,5 +402,6 @@ def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_des
     outcome = _purge(purger, exports, records, date(2028, 6, 2), should_stop=lambda: True)
 
     assert outcome.state == "stopped" and outcome.statements == {"DE": 1}
+    assert (outcome.due_on, outcome.export_objects) == (date(2028, 6, 1), 0)
     assert records.found_later == {"statements": 1, "markers": 1}
     assert len(purger.pages) == 1  # the rest waits for the next day's sweep
