@@ -78,11 +78,23 @@ bench: $(BIN)/python catalogs
 # Mutation testing (pyproject.toml [tool.mutmut]: signing, exporting, form tokens, headers, counting):
 # prints the score per module and every surviving mutant not explained in tests/mutation_equivalents.txt.
 # Results are kept in mutants/, so a second run tests only mutants of changed functions; MUTATE names
-# mutants to test again, e.g. MUTATE="chalicelib.signing.*". Slow (about a mutant a second on 2 cores):
-# not part of make test or CI.
+# mutants to test again, e.g. MUTATE="chalicelib.signing.*". Slow (signing: 0.7 mutants a second on the
+# shared 2-core machine; counting slower): not part of make test or CI. The signing fuzz test runs
+# MUTATE_FUZZ_EXAMPLES submissions instead of its 10,000, the counting property MUTATE_SCHEDULES
+# schedules instead of 300: at full size they take a minute and half a minute for every surviving
+# mutant they cover (hours in all). A mutant that makes a test loop fails after MUTATE_TEST_TIMEOUT
+# seconds, not the suite's 300.
 MUTATE ?=
+MUTATE_FUZZ_EXAMPLES ?= 300
+MUTATE_SCHEDULES ?= 50
+MUTATE_TEST_TIMEOUT ?= 60
 mutate: $(BIN)/python catalogs
-	$(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),'$(module)')
+	@# mutmut copies chalicelib into mutants/ once and never again: files it does not mutate (other
+	@# modules, rules data) would stay as they were. -u copies what changed since; a mutated module that
+	@# changed gets its source's time, so mutmut makes its mutants again.
+	@if [ -d mutants/chalicelib ]; then cp -pRu chalicelib mutants/; fi
+	HYPOTHESIS_SIGNING_EXAMPLES=$(MUTATE_FUZZ_EXAMPLES) HYPOTHESIS_COUNTING_EXAMPLES=$(MUTATE_SCHEDULES) \
+	  PYTEST_TIMEOUT=$(MUTATE_TEST_TIMEOUT) $(BIN)/mutmut run --max-children 2 $(foreach module,$(MUTATE),'$(module)')
 	$(BIN)/python -m tests.mutation_score
 
 $(DEPLOY_BIN)/python: requirements.txt requirements-dev.txt

@@ -50,7 +50,7 @@ class Score:
 
     def line(self, name: str) -> str:
         if not self.checked:
-            return f"{name}: no results (run make mutate)"
+            return f"{name}: no results ({self.not_checked} mutants not run yet: run make mutate)"
         counted = self.killed + len(self.survivors)
         percent = 100.0 * self.killed / counted if counted else 100.0
         extra = f", {self.not_checked} not run yet" if self.not_checked else ""
@@ -114,9 +114,14 @@ def main(arguments: list[str]) -> int:
         unexplained += len(score.survivors)
     if stale:
         print(f"{len(stale)} line(s) of {EQUIVALENTS.name} name no mutant any more: {', '.join(stale[:5])}")
+    # A listed mutant that a test now kills: its name has come to mean another mutation (the function
+    # changed), or a test covers it now; either way its line no longer explains anything.
+    killed = sorted(name for name in explained if codes.get(name) in KILLED)
+    if killed:
+        print(f"{len(killed)} line(s) of {EQUIVALENTS.name} name a mutant a test kills: {', '.join(killed[:5])}")
     states = Counter("killed" if c in KILLED else "other" for c in codes.values())
     print(f"mutants with results: {sum(states.values())}")
-    return 1 if unexplained else 0
+    return 1 if unexplained or stale or killed else 0
 
 
 if __name__ == "__main__":

@@ -62,9 +62,6 @@ class ValidationResult:
     def needs_format_confirmation(self) -> bool:
         return any(error.confirmable for error in self.errors)
 
-    def errors_for(self, field_name: str) -> tuple[FieldError, ...]:
-        return tuple(error for error in self.errors if error.field == field_name)
-
 
 def _in_eu_script(char: str) -> bool:
     point = ord(char)

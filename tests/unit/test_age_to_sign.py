@@ -76,6 +76,16 @@ def test_sixteen_year_olds_may_sign_in_germany_and_finland_but_not_in_eighteen_y
     assert (errors == {}) is accepted
 
 
+@pytest.mark.parametrize("code", BIRTHDAY_STATES)
+def test_citizen_a_year_past_the_minimum_age_with_a_birthday_later_this_year_is_accepted(code: str) -> None:
+    min_age = spec(code).member_state.min_age
+    today = date(2026, 10, 15)
+    # Born in December: min_age + 1 years ago by the calendar year, min_age years old today.
+    birth = date(today.year - min_age - 1, 12, 1)
+
+    assert _signing_with_birth(code, birth, today) == {}
+
+
 def test_greek_citizen_turning_17_on_31_december_may_sign_from_1_january() -> None:
     assert _signing_with_birth("EL", date(2009, 12, 31), today=date(2026, 1, 1)) == {}
 
@@ -203,3 +213,17 @@ def test_swedish_centenarian_with_a_plus_is_dated_a_century_earlier() -> None:
 
 def _codes(code: str, number: str) -> dict[str, str]:
     return error_codes(check(code, valid_submission(code, id_number=number)))
+
+
+def test_swedish_number_of_a_child_born_this_year_is_too_young_up_to_and_including_today() -> None:
+    # TODAY is 15 October 2026: ten digits 261003... and 261015... are a child's (2026), not a centenarian's.
+    born_this_month = specimens.personnummer(date(2026, 10, 3))
+    born_today = specimens.personnummer(TODAY)
+
+    assert _codes("SE", born_this_month) == {"id_number": "too_young"}
+    assert _codes("SE", born_today) == {"id_number": "too_young"}
+
+
+def test_swede_turning_100_later_this_month_signs_with_a_hyphen() -> None:
+    # Born 21 October 1926: 99 on TODAY, so no plus yet; 261021 would be a date six days ahead in 2026.
+    assert _codes("SE", specimens.personnummer(date(1926, 10, 21))) == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -97,15 +98,75 @@ def test_a_burst_after_the_period_makes_one_read_while_the_others_see_the_previo
     assert reader.counts("demo-2026") == {"DE": 2}
 
 
+class PerInitiativeReader(SlowCounterReader):
+    """Each initiative's own counts; only reads of `gated` wait for the gate."""
+
+    def __init__(self, counts: dict[str, dict[str, int]], gated: str = "") -> None:
+        super().__init__({})
+        self.by_initiative = counts
+        self.gated = gated
+        self.gated_read_done = False
+
+    def counts(self, initiative_id: str) -> dict[str, int]:
+        with self._lock:
+            self.reads += 1
+        if initiative_id == self.gated:
+            self.gate.wait(timeout=5)
+            self.gated_read_done = True
+        return dict(self.by_initiative[initiative_id])
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def test_each_initiative_has_its_own_counts() -> None:
-    upstream = SlowCounterReader({"DE": 1})
+    upstream = PerInitiativeReader({"demo-2026": {"DE": 1}, "other-2026": {"DE": 7}})
     reader = CachedCounterReader(upstream, PERIOD, clock=Clock())
 
-    reader.counts("demo-2026")
-    reader.counts("other-2026")
-    reader.counts("demo-2026")
+    assert reader.counts("demo-2026") == {"DE": 1}
+    assert reader.counts("other-2026") == {"DE": 7}
+    assert reader.counts("demo-2026") == {"DE": 1}
+    assert read_snapshot(upstream, "other-2026", Clock()).counts == {"DE": 7}
+    assert upstream.reads == 3
 
-    assert upstream.reads == 2
+
+def test_a_view_during_a_slow_read_gets_the_previous_counts_at_once() -> None:
+    upstream = SlowCounterReader({"DE": 1})
+    clock = Clock()
+    reader = CachedCounterReader(upstream, PERIOD, clock=clock)
+    reader.counts("demo-2026")
+    clock.now += PERIOD
+    upstream.values["DE"] = 2
+    upstream.gate.clear()
+    reading = threading.Thread(target=reader.counts, args=("demo-2026",))
+    reading.start()
+    _wait_for(lambda: upstream.reads == 2)
+
+    seen = reader.counts("demo-2026")  # the read above is still waiting for DynamoDB
+    still_reading = not upstream.gate.is_set()
+    upstream.gate.set()
+    reading.join()
+
+    assert seen == {"DE": 1} and still_reading
+
+
+def test_a_slow_read_of_one_initiative_does_not_hold_up_another_initiatives_first_view() -> None:
+    upstream = PerInitiativeReader({"demo-2026": {"DE": 1}, "other-2026": {"DE": 7}}, gated="demo-2026")
+    reader = CachedCounterReader(upstream, PERIOD, clock=Clock())
+    upstream.gate.clear()
+    reading = threading.Thread(target=reader.counts, args=("demo-2026",))
+    reading.start()
+    _wait_for(lambda: upstream.reads == 1)
+
+    seen = reader.counts("other-2026")
+    still_reading = not upstream.gated_read_done
+    upstream.gate.set()
+    reading.join()
+
+    assert seen == {"DE": 7} and still_reading
 
 
 def test_a_clock_set_back_does_not_keep_old_counts_for_ever() -> None:
@@ -159,6 +220,10 @@ def test_the_snapshot_carries_the_time_of_the_read() -> None:
 def test_a_period_of_zero_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         CachedCounterReader(InMemoryCounterReader(), 0)
+
+
+def test_a_period_of_one_second_is_accepted() -> None:
+    assert CachedCounterReader(InMemoryCounterReader({"DE": 5}), 1).counts("demo-2026") == {"DE": 5}
 
 
 def test_the_default_clock_is_wall_time() -> None:

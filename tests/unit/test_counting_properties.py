@@ -28,6 +28,7 @@ Two broken variants show the model catches what it must (test_the_model_catches_
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -252,7 +253,11 @@ def run_schedule(data: st.DataObject, ledger_of: Callable[[int], Any]) -> None:
                        max_items=max_items).repaired == 0 for initiative in INITIATIVES)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 300 schedules per run; make mutate runs fewer (HYPOTHESIS_COUNTING_EXAMPLES), once for each mutant.
+SCHEDULES = int(os.environ.get("HYPOTHESIS_COUNTING_EXAMPLES", "300"))
+
+
+@settings(max_examples=SCHEDULES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_whatever_the_stream_mapping_does_each_statement_counts_exactly_once(data: st.DataObject) -> None:
     run_schedule(data, InMemoryCountLedger)

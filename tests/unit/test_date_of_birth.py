@@ -28,6 +28,7 @@ def _errors_for_date(day: str, month: str, year: str, code: str = "DE") -> dict[
     ("1.5", "5", "1990", "date_invalid"),
     ("12", "5", "90", "date_invalid"),
     ("12", "5", "01990", "date_invalid"),
+    ("12", "005", "1990", "date_invalid"),
     ("12", "5", "1899", "date_invalid"),
     ("12", "5", "", "date_invalid"),
     ("", "", "1990", "date_invalid"),
@@ -35,6 +36,7 @@ def _errors_for_date(day: str, month: str, year: str, code: str = "DE") -> dict[
     ("1", "1", str(TODAY.year + 1), "date_in_future"),
 ], ids=["31-april", "29-feb-common-year", "30-feb", "day-0", "month-13", "month-0", "letters-in-day",
         "month-name", "letters-in-year", "negative-year", "decimal-day", "two-digit-year", "five-digit-year",
+        "three-digit-month",
         "before-1900", "year-missing", "only-year", "tomorrow", "next-year"])
 def test_citizen_typing_a_date_that_does_not_exist_sees_a_date_error(day: str, month: str, year: str,
                                                                      expected: str) -> None:

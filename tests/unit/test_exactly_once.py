@@ -19,9 +19,9 @@ from chalicelib.counting.exactly_once import (
     count_stream_batch,
     count_stream_event,
 )
-from chalicelib.counting.ports import CountedState, StatementRef, transaction_items
+from chalicelib.counting.ports import CountedState, LedgerRefusedError, StatementRef, transaction_items
 from chalicelib.counting.stream_records import StreamRecord
-from chalicelib.local.stream_events import lambda_stream_event
+from chalicelib.local.stream_events import lambda_stream_event, lambda_stream_record
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import FaultyLedger, InMemoryCountLedger, ProcessDied
 from tests.unit.stream_specimens import (
@@ -153,6 +153,19 @@ def test_an_id_without_a_day_counts_on_the_brussels_day_its_record_was_made() ->
     assert ledger.daily_counts(INITIATIVE) == {"2026-12-02": {"PL": 1}}
 
 
+def test_a_record_that_tells_no_day_at_all_counts_on_todays_brussels_day() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    raw = table.raw("INSERT", "S#clean-rivers#PL#03", "1b4e28ba-2fa1-4d6b-a3ef-4b1d5c6e7f80")
+    raw["dynamodb"].pop("ApproximateCreationDateTime", None)
+
+    count_stream_event(lambda_stream_event([raw], STREAM_ARN), ledger, _today)
+    other = table.raw("INSERT", "S#clean-rivers#DE#04", "2c5f39cb-3fb2-4e7c-b4f0-5c2e6d7f8091")
+    other["dynamodb"].pop("ApproximateCreationDateTime", None)
+    count_stream_batch(lambda_stream_event([other], STREAM_ARN), ledger, True, _today)
+
+    assert ledger.daily_counts(INITIATIVE) == {TODAY.isoformat(): {"PL": 1, "DE": 1}}
+
+
 def test_an_organisers_removal_lowers_the_total_and_the_day_it_was_counted_under() -> None:
     table, ledger = MiniatureTable(), _ledger()
     first, insert = table.sign("PL", day=date(2026, 11, 30))
@@ -251,6 +264,54 @@ def test_a_final_initiative_in_the_batch_leaves_the_other_initiatives_counting()
     assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({"PL": 1}, {})
 
 
+def test_two_initiatives_made_final_one_after_the_other_during_a_delivery_end_it_unchanged() -> None:
+    """Each refusal names the initiative it found final; the delivery must remember both, not only the last."""
+    table, ledger = MiniatureTable(), _ledger()
+    ledger.final.add(OTHER_INITIATIVE)
+    batch = parsed([table.sign("PL", OTHER_INITIATIVE)[1], table.sign("PL")[1]])
+    # After the first refusal (OTHER is final), this initiative's counts become final too.
+    ledger.before_next_apply = lambda: setattr(ledger, "before_next_apply",
+                                               lambda: ledger.final.add(INITIATIVE))
+    applied = ledger.apply
+    attempts: list[object] = []
+
+    def at_most_ten(transaction: object) -> None:
+        attempts.append(transaction)
+        assert len(attempts) <= 10, "the delivery keeps retrying"
+        applied(transaction)
+
+    ledger.apply = at_most_ten
+
+    outcome = _apply(batch, ledger)
+
+    assert (ledger.counts(INITIATIVE), ledger.counts(OTHER_INITIATIVE)) == ({}, {})
+    assert (outcome.kept_final, outcome.counted) == (2, 0)
+
+
+def test_an_operator_reads_each_dead_letters_sequence_event_and_reason(caplog: pytest.LogCaptureFixture) -> None:
+    table = MiniatureTable()
+    poison = lambda_stream_record(table.raw("INSERT", "S#clean-rivers#PL#99"), STREAM_ARN)
+    no_sequence = {**poison, "eventID": "event-2", "dynamodb": {**poison["dynamodb"], "SequenceNumber": ""}}
+    caplog.set_level("WARNING")
+
+    count_stream_event(lambda_stream_event([poison, no_sequence], STREAM_ARN), _ledger(), _today)
+
+    assert caplog.messages[:2] == [
+        f"dead letter: sequence={poison['dynamodb']['SequenceNumber']} event={poison['eventID']} "
+        "reason=malformed statement key",
+        "dead letter: sequence=- event=event-2 reason=no sequence number"]
+
+
+def test_a_refusal_says_why_in_its_fields_and_its_message() -> None:
+    ref = StatementRef(INITIATIVE, "PL", 3, "statement-1")
+    moved = LedgerRefusedError(moved=[ref])
+    busy = LedgerRefusedError(busy=True)
+
+    assert (moved.moved, moved.became_final, moved.busy) == ({ref}, frozenset(), False)
+    assert str(moved) == "refused: 1 statements moved, 0 final, busy=False"
+    assert busy.busy is True and str(busy) == "refused: 0 statements moved, 0 final, busy=True"
+
+
 def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts() -> None:
     table, ledger = MiniatureTable(), _ledger()
     batch = parsed([table.sign("PL")[1], table.raw("INSERT", "S#clean-rivers#PL#99"), table.sign("DE")[1]])
@@ -260,6 +321,40 @@ def test_a_poison_record_is_dead_lettered_once_and_the_rest_of_the_batch_counts(
 
     assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
     assert len(ledger.dead_letters) == 1
+
+
+def test_a_burst_of_poison_records_is_dead_lettered_once_each_in_transactions_within_the_limit() -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    poison = parsed([table.raw("INSERT", f"S#clean-rivers#PL#{90 + index}") for index in range(10)])
+
+    outcome = apply_delivery(poison, ledger, _today, max_items=5)
+
+    assert (outcome.transactions, len(outcome.dead_letters)) == (2, 10)
+    assert len(ledger.dead_letters) == 10
+
+
+def test_after_the_purge_each_removed_statements_record_goes_once_within_the_limit_and_inserts_write_nothing(
+) -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    signed = [table.sign("PL") for _ in range(10)]
+    _apply(parsed([record for _, record in signed]), ledger, max_items=5)
+    ledger.final.add(INITIATIVE)
+
+    late_inserts = _apply(parsed([record for _, record in signed]), ledger, max_items=5)
+    purge = _apply(parsed([table.remove(statement) for statement, _ in signed]), ledger, max_items=5)
+
+    assert (late_inserts.transactions, late_inserts.kept_final) == (0, 10)
+    assert (purge.transactions, purge.kept_final) == (2, 10)
+    assert ledger.records == {} and ledger.counts(INITIATIVE) == {"PL": 10}
+
+
+def test_a_transaction_of_four_items_is_enough_to_count_a_statement() -> None:
+    """The statement's record, the totals, the day and the final check: the smallest limit that works."""
+    table, ledger = MiniatureTable(), _ledger(4)
+
+    apply_delivery(_signatures(table, "PL", "DE"), ledger, _today, max_items=4)
+
+    assert ledger.counts(INITIATIVE) == {"PL": 1, "DE": 1}
 
 
 def test_markers_and_modifications_change_no_count() -> None:
@@ -367,6 +462,25 @@ def test_a_batch_failing_half_way_is_reported_from_its_first_unapplied_record_an
     assert ledger.counts(INITIATIVE) == table.counts()
 
 
+def test_an_operator_reads_which_record_a_failed_batch_resumes_from_and_why_never_what_it_holds(
+        caplog: pytest.LogCaptureFixture) -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    raw = _thirty_signatures(table)
+    resumes_from = raw[2]["dynamodb"]["SequenceNumber"]
+    caplog.set_level("WARNING")
+
+    ledger.fail_at(2)
+    count_stream_batch(lambda_stream_event(raw, STREAM_ARN), ledger, True, _today, max_items=5)
+    ledger.fail_at(1)
+    with pytest.raises(DeliveryNotAppliedError) as raised:
+        count_stream_batch(lambda_stream_event(raw[2:], STREAM_ARN), ledger, False, _today, max_items=5)
+
+    assert (f"stream batch partly applied (ConnectionError): Lambda delivers it again from sequence={resumes_from}"
+            in caplog.messages)
+    assert str(raised.value) == f"not applied from sequence {resumes_from}: ConnectionError"
+    assert isinstance(raised.value.cause, ConnectionError)
+
+
 def test_where_the_mapping_takes_no_partial_batch_responses_a_failed_batch_raises() -> None:
     """A mapping without ReportBatchItemFailures (a plain `chalice deploy`) takes any answer for success."""
     table, ledger = MiniatureTable(), _ledger(5)
@@ -387,7 +501,9 @@ def test_the_log_line_of_a_batch_holds_numbers_only(caplog: pytest.LogCaptureFix
 
     count_stream_event(lambda_stream_event([insert], STREAM_ARN), ledger, _today)
 
-    assert "counted=1" in caplog.text and statement not in caplog.text
+    assert caplog.messages == ["stream batch: records=1 counted=1 uncounted=0 buried=0 already=0 ignored=0 "
+                               "kept_final=0 dead_letters=0 transactions=1 refusals=0"]
+    assert statement not in caplog.text
     assert ledger.records[next(iter(ledger.records))].state is CountedState.COUNTED
 
 

@@ -81,3 +81,11 @@ def test_a_document_that_is_not_a_readable_manifest_is_refused_saying_why(
         document: dict[str, Any], problem: str) -> None:
     with pytest.raises(ManifestError, match=problem):
         manifest_files(document)
+
+
+def test_the_operator_reads_how_many_statements_a_state_left_out() -> None:
+    manifest = {"member_states": {"DE": {"statements": 19, "files": 6, "left_out": 1, "counter": 20,
+                                         "reconciled": True}}}
+
+    assert reconciliation_lines(manifest) == ["DE: 19 statements in 6 file(s), 1 left out; counter 20: ok"]
+    assert reconciliation_lines({}) == [] and state_counts({}) == {}

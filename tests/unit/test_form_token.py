@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.web.form_token import derive_token_key, issue_token, token_is_valid
+from chalicelib.web.form_token import (
+    NONCE_KEPT_BEYOND_SECONDS,
+    accepted_nonce,
+    derive_token_key,
+    issue_token,
+    token_is_valid,
+)
 
 KEY = derive_token_key(b"deployment secret")
 OTHER_KEY = derive_token_key(b"another deployment")
@@ -39,6 +45,18 @@ def test_citizen_submitting_a_page_left_open_too_long_is_refused(token: str) -> 
 def test_token_from_a_lambda_with_a_clock_up_to_a_minute_ahead_passes(token: str) -> None:
     assert _valid(token, now=ISSUED - 60)
     assert not _valid(token, now=ISSUED - 61)
+
+
+def test_a_used_form_is_remembered_until_after_its_token_expires(token: str) -> None:
+    # The nonce's record keeps a replay out; DynamoDB may delete it (TTL) from expires_at. Were that
+    # before the token's own end, the same form could store a second statement in between.
+    last_accepted = ISSUED + HOURS_4
+    assert _valid(token, now=last_accepted)
+
+    nonce = accepted_nonce(KEY, token, "PL", ISSUED + 60, HOURS_4)
+
+    assert nonce is not None and nonce.value == token.split(".")[1]
+    assert nonce.expires_at == last_accepted + NONCE_KEPT_BEYOND_SECONDS > last_accepted
 
 
 def test_token_issued_for_another_states_form_is_refused(token: str) -> None:

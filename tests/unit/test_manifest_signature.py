@@ -76,3 +76,40 @@ def test_kms_public_key_der_becomes_a_pem_openssl_reads() -> None:
 
     assert public_key_pem(der) == signer.public_key_pem()
     verify_manifest(MANIFEST, sign_manifest(MANIFEST, signer), public_key_pem(der))
+
+
+def _rsa_public_key_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_an_authority_reads_why_a_manifest_is_refused_in_one_whole_sentence() -> None:
+    signer, forger = InMemoryManifestSigner(), InMemoryManifestSigner()
+    signed = sign_manifest(MANIFEST, signer)
+    key = signer.public_key_pem()
+    refusals = [
+        (MANIFEST, None, key,
+         "the manifest is not signed (no manifest.signature.json): it cannot be shown to come from the exporter"),
+        (MANIFEST, {**signed, "algorithm": "RSASSA_PSS_SHA_256"}, key,
+         "the manifest's signature is not one the exporter writes"),
+        ({**MANIFEST, "run_id": "2026-11-28"}, signed, key,
+         "the manifest was altered after it was signed (its SHA-256 or run differs from the signed one)"),
+        (MANIFEST, {**signed, "signature": "!!"}, key, "the manifest's signature is not base64"),
+        (MANIFEST, signed, b"not a key", "the public key is not a PEM public key"),
+        (MANIFEST, signed, _rsa_public_key_pem(), "the public key is not the exporter's kind of key (ECC P-256)"),
+        (MANIFEST, sign_manifest(MANIFEST, forger), key,
+         "the manifest's signature does not hold for this public key: it was forged, or signed by another key"),
+    ]
+    for manifest, signature, public_key, sentence in refusals:
+        with pytest.raises(ManifestSignatureError) as raised:
+            verify_manifest(manifest, signature, public_key)
+        assert str(raised.value) == sentence
+
+
+def test_manifests_signed_by_earlier_runs_keep_verifying_their_bytes_are_fixed() -> None:
+    # The signed line holds the SHA-256 of these bytes: another indent or escaping would make every
+    # manifest already delivered to an authority fail verification.
+    assert manifest_bytes({"title": "Straße", "run_id": "r1"}) == '{\n "run_id": "r1",\n "title": "Straße"\n}'.encode()

@@ -290,7 +290,7 @@ def test_part_a_citizen_living_at_home_with_a_local_postcode_is_accepted(code: s
 
 @pytest.mark.parametrize(("residence", "postcode"), [
     ("US", "90210-1234"), ("CH", "8001"), ("NO", "0150"), ("GB", "SW1A 1AA"), ("CA", "K1A 0B1"),
-    ("JP", "100-0001"), ("US", "ANY 1"),
+    ("JP", "100-0001"), ("US", "ANY 1"), ("IR", "1193653471"),  # Iran's have ten digits, the longest
 ])
 def test_citizen_living_outside_the_eu_is_held_to_no_postcode_format(residence: str, postcode: str) -> None:
     result = check("FR", valid_submission("FR", country=residence, postal_code=postcode))

@@ -27,9 +27,12 @@ from tests.unit.submissions import check, error_codes, valid_submission
     ("  Anna   Maria  ", "Anna Maria"),
     ("Anna\tMaria", "Anna Maria"),
     (unicodedata.normalize("NFD", "Šárka Dvořáková"), "Šárka Dvořáková"),
+    ("Ė\u0303nė", "Ė\u0303nė"),
+    ("Ɏɏ Ͽ ԯ a\u036f", "Ɏɏ Ͽ ԯ a\u036f"),
 ], ids=["polish-l", "czech", "irish-fadas", "apostrophe", "typographic-apostrophe", "hyphen", "greek",
         "cyrillic", "serbian-cyrillic", "umlauts", "icelandic", "sharp-s", "romanian-cedilla-and-comma",
-        "spaces-collapsed", "tab-collapsed", "decomposed-input"])
+        "spaces-collapsed", "tab-collapsed", "decomposed-input",
+        "combining-mark-nfc-keeps", "last-letters-of-each-script-block"])
 def test_citizen_with_a_name_in_an_eu_script_is_accepted_as_typed(typed: str, stored: str) -> None:
     result = check("PL", valid_submission("PL", full_first_names=typed, family_names=typed))
 

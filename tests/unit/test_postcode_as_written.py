@@ -28,3 +28,9 @@ def test_a_code_written_as_the_post_writes_it_is_signed_as_the_same_code(state, 
     written = postcode_as_written(state.iso_code, code)
     assert written != code, "each code of the country's format is written the post's way"
     assert canonical_postcode(state.iso_code, written) == code
+
+
+@pytest.mark.parametrize(("residence", "confirmed"), [("PL", "AB123"), ("PT", "1000X01"), ("NL", "12345A")])
+def test_an_unusual_code_the_citizen_confirmed_is_exported_as_confirmed(residence: str, confirmed: str) -> None:
+    # Of the post's length but not of its format: no dash or space is put into what the citizen confirmed.
+    assert postcode_as_written(residence, confirmed) == confirmed

@@ -102,6 +102,16 @@ def test_citizen_typing_an_overlong_address_part_sees_too_long(field_name: str, 
     assert error_codes(result) == {field_name: "too_long"}
 
 
+@pytest.mark.parametrize(("field_name", "limit"), [("street", 100), ("street_number", 20), ("city", 60)])
+def test_citizen_typing_an_address_part_of_exactly_the_longest_length_is_accepted(field_name: str, limit: int) -> None:
+    assert check("DE", valid_submission("DE", **{field_name: "1" * limit})).errors == ()
+
+
+def test_citizen_whose_address_keeps_a_combining_accent_is_accepted() -> None:
+    # E with a dot above and a tilde, u with a line below: no precomposed letters, so NFC leaves the marks.
+    assert check("DE", valid_submission("DE", street="Ė\u0303riu g.", city="Vilniu\u0331s")).errors == ()
+
+
 def test_citizen_typing_an_overlong_document_number_sees_too_long() -> None:
     result = check("ES", valid_submission("ES", id_type="passport", id_number="A" * 31))
 

@@ -23,6 +23,7 @@ from chalicelib.exporting.retention import (
     RetentionTrigger,
     purge_if_due,
     retention_clock,
+    retention_over_message,
     trigger_problem,
 )
 from chalicelib.initiative import InitiativeFileError, add_months, parse_initiative
@@ -103,6 +104,9 @@ def _recorded(kind: str, day: date, reference: str = "", at: int = 0) -> Retenti
     # One proceedings decided, another still open: still held.
     ([_recorded(HOLD_STARTED, date(2028, 5, 1), "A"), _recorded(HOLD_ENDED, date(2028, 7, 1), "A"),
       _recorded(HOLD_STARTED, date(2028, 5, 2), "B")], date(2028, 7, 8), ("B",)),
+    # The open one first: the decided one still moves the date.
+    ([_recorded(HOLD_STARTED, date(2028, 5, 1), "A"), _recorded(HOLD_STARTED, date(2028, 5, 2), "B"),
+      _recorded(HOLD_ENDED, date(2028, 7, 1), "B")], date(2028, 7, 8), ("A",)),
 ])
 def test_the_operators_records_move_the_clock(
     triggers: list[RetentionTrigger], due: date, held: tuple[str, ...]
@@ -128,10 +132,21 @@ def test_each_record_runs_out_on_its_boundary_day_not_before(
 
 
 def test_an_open_hold_keeps_everything_long_past_every_limit() -> None:
-    clock = retention_clock(demo_initiative(), [_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28")])
+    clock = retention_clock(demo_initiative(), [_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28"),
+                                                _recorded(HOLD_STARTED, date(2028, 5, 2), "D-2/28")])
 
     assert not clock.due(date(2031, 1, 1))
-    assert "held by proceedings 'C-1/28'" in clock.reason
+    # The limit it would have had, then the holds: an operator sees both.
+    assert clock.reason == (f"21 months after the start of collection on {demo_initiative().collection_start}; "
+                            "held by proceedings 'C-1/28', 'D-2/28' until one week after their final decision")
+
+
+def test_an_export_after_the_retention_period_is_refused_saying_when_and_why() -> None:
+    clock = retention_clock(demo_initiative(), [_recorded(WITHDRAWN, date(2027, 3, 15))])
+
+    assert retention_over_message("demo-2026", clock) == (
+        "the retention period of demo-2026 ended on 2027-04-15 (one month after the withdrawal of the initiative "
+        "on 2027-03-15): its statements are destroyed, nothing is exported")
 
 
 @pytest.mark.parametrize(("new", "problem"), [
@@ -143,6 +158,11 @@ def test_an_open_hold_keeps_everything_long_past_every_limit() -> None:
     (_recorded(HOLD_ENDED, date(2027, 12, 1), "C-1/28"),
      "the final decision cannot be before the hold began (2028-01-01)"),
     (_recorded(HOLD_ENDED, date(2028, 1, 2), "C-1/28"), None),
+    # The boundary days are accepted: recorded the day it happens, withdrawn the day of registration,
+    # decided the day the hold began.
+    (_recorded(SUBMITTED, date(2028, 3, 1)), None),
+    (_recorded(WITHDRAWN, date(2026, 7, 1)), None),
+    (_recorded(HOLD_ENDED, date(2028, 1, 1), "C-1/28"), None),
 ])
 def test_an_operator_record_that_cannot_be_true_is_refused_with_its_reason(
     new: RetentionTrigger, problem: str | None
@@ -163,6 +183,7 @@ class FakePurger:
         self._fail_on_delete = fail_on_delete
 
     def find_pages(self, initiative_id: str) -> Iterator[DeletedPage]:
+        _is_demo(initiative_id)
         self.asked.append(initiative_id)
         yield from list(self.pages)
 
@@ -203,7 +224,13 @@ class FakeBackups:
         return RestorableCopies()
 
 
+def _is_demo(initiative_id: str) -> None:
+    assert initiative_id == demo_initiative().id, initiative_id
+
+
 class FakeRecords:
+    """The purge's records of the demo initiative: a call naming another initiative, or no moment, fails."""
+
     def __init__(self, triggers: list[RetentionTrigger] | None = None) -> None:
         self.events: list[str] = []
         self.statements: dict[str, int] = {}
@@ -214,35 +241,48 @@ class FakeRecords:
         self.recorded = list(triggers or [])
 
     def triggers(self, initiative_id: str) -> list[RetentionTrigger]:
+        _is_demo(initiative_id)
         return list(self.recorded)
 
     def mark_counts_final(self, initiative_id: str, at: datetime) -> None:
+        _is_demo(initiative_id)
+        assert isinstance(at, datetime), at
         self.events.append("final")
 
     def purge_started(self, initiative_id: str, clock: RetentionClock, at: datetime) -> bool:
+        _is_demo(initiative_id)
+        assert isinstance(at, datetime), at
         self.events.append("started")
         return self.completed_at is not None
 
     def add_deleted(self, initiative_id: str, page: DeletedPage) -> None:
+        _is_demo(initiative_id)
         self.events.append("deleted")
         for code, number in page.statements.items():
             self.statements[code] = self.statements.get(code, 0) + number
         self.markers += page.markers
 
     def add_export_objects(self, initiative_id: str, number: int) -> None:
+        _is_demo(initiative_id)
         self.events.append("export objects")
 
     def purge_completed(self, initiative_id: str, backups: RestorableCopies, at: datetime) -> None:
+        _is_demo(initiative_id)
+        assert isinstance(at, datetime), at
+        assert isinstance(backups, RestorableCopies), backups
         self.events.append("completed")
         self.completed_at, self.swept_on = at, at.date()
 
     def claim_sweep(self, initiative_id: str, today: date) -> datetime | None:
+        _is_demo(initiative_id)
         if self.completed_at is None or (self.swept_on is not None and self.swept_on >= today):
             return None
         self.swept_on = today
         return self.completed_at
 
     def sweep_found(self, initiative_id: str, found: Mapping[str, int], at: datetime) -> None:
+        _is_demo(initiative_id)
+        assert isinstance(at, datetime), at
         for name, number in found.items():
             self.found_later[name] = self.found_later.get(name, 0) + number
 
@@ -272,8 +312,10 @@ def test_nothing_is_purged_while_proceedings_hold_the_statements() -> None:
     records = FakeRecords([_recorded(HOLD_STARTED, date(2028, 5, 1), "C-1/28")])
 
     outcome = _purge(purger, exports, records, date(2028, 6, 1))
+    before_the_limit = _purge(purger, exports, records, date(2028, 5, 31))
 
-    assert outcome.state == "held"
+    assert (outcome.state, outcome.due_on) == ("held", date(2028, 6, 1))
+    assert before_the_limit.state == "not-due"  # held, but the limit has not come yet either
     assert purger.asked == [] and records.events == []
 
 
@@ -333,6 +375,25 @@ def test_the_day_after_the_purge_a_sweep_destroys_and_reports_what_was_written_s
     assert records.found_later == {"export_objects": 2, "backups": 1, "backups_left": 0}
 
 
+def test_a_test_phase_that_never_went_live_is_purged_and_swept_and_counted_apart() -> None:
+    test_pages = [DeletedPage({"DE": 1}, 1, ("t1",), {"DE": 2, "PL": 1}, 3),
+                  DeletedPage({}, 0, ("t2",), {"DE": 1}, 1)]
+    purger, exports, records, backups = FakePurger(test_pages), FakeExports([0, 0]), FakeRecords(), FakeBackups()
+
+    purge = _purge(purger, exports, records, date(2028, 6, 1), backups)
+    purger.pages = [DeletedPage({}, 0, ("t3",), {"PL": 2}, 1)]  # written after the purge: the sweep finds it
+    backups.recovery_enabled = True
+    sweep = _purge(purger, exports, records, date(2028, 6, 2), backups)
+
+    assert (purge.statements, purge.markers, purge.test_statements, purge.test_markers) == (
+        {"DE": 1}, 1, {"DE": 3, "PL": 1}, 4)
+    assert (purge.export_objects, sweep.export_objects) == (0, 0)
+    assert (sweep.due_on, sweep.test_statements, sweep.test_markers) == (date(2028, 6, 1), {"PL": 2}, 1)
+    assert sweep.backups == RestorableCopies(("point-in-time recovery",))
+    assert exports.prefixes == ["demo-2026/", "demo-2026/"]  # the purge's and the sweep's: this initiative's
+    assert records.found_later == {"test_statements": 2, "test_markers": 1, "backups": 1, "backups_left": 0}
+
+
 def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_destroyed() -> None:
     purger, exports, records = FakePurger(_pages()), FakeExports([7, 0]), FakeRecords()
     assert _purge(purger, exports, records, date(2028, 6, 1)).state == "done"
@@ -341,5 +402,6 @@ def test_a_sweep_that_runs_out_of_time_stops_cleanly_having_recorded_what_it_des
     outcome = _purge(purger, exports, records, date(2028, 6, 2), should_stop=lambda: True)
 
     assert outcome.state == "stopped" and outcome.statements == {"DE": 1}
+    assert (outcome.due_on, outcome.export_objects) == (date(2028, 6, 1), 0)
     assert records.found_later == {"statements": 1, "markers": 1}
     assert len(purger.pages) == 1  # the rest waits for the next day's sweep

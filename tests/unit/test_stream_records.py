@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hypothesis import given, settings
@@ -87,6 +88,8 @@ def test_a_statement_key_that_does_not_parse_is_poison_naming_its_initiative() -
         ("S#clean-rivers#XX#03", INITIATIVE),  # no such Member State
         ("S#clean-rivers#PL#16", INITIATIVE),  # buckets are 00..15
         ("S#clean-rivers#PL#3", INITIATIVE),
+        ("S#clean-rivers", INITIATIVE),  # cut short after the initiative
+        ("S#clean-rivers#PL#ab", INITIATIVE),  # a bucket of letters
         ("S#Clean Rivers!#PL#03", None),
         ("S#", None),
     ):
@@ -104,12 +107,32 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
     no_sequence = {**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": "12ab"}}
 
     assert _poison(no_keys).reason == "no partition key"
+    for partition_key in ({"S": ""}, {"S": 42}, {"N": "3"}):
+        odd_key = {**good, "dynamodb": {**good["dynamodb"], "Keys": {"pk": partition_key, "sk": {"S": "7d3f"}}}}
+        assert _poison(odd_key).reason == "no partition key", partition_key
     assert _poison(unknown_event).reason == "unknown event name"
     assert _poison(no_sequence).reason == "no sequence number"
     lost = _poison(no_event_id)
     assert lost.reason == "no eventID"
     assert lost.record_id == _poison(dict(no_event_id)).record_id  # the same on every redelivery
     assert _poison("not a record").reason == "record is not an object"
+
+
+def test_each_dead_letter_without_an_event_id_keeps_a_name_of_its_own_on_every_redelivery() -> None:
+    good = _delivered("S#clean-rivers#PL#03")
+    no_event_id = {key: value for key, value in good.items() if key != "eventID"}
+    # Neither an event id nor a sequence number: named by content, so two such records stay two dead letters.
+    insert = {"eventName": "INSERT", "dynamodb": {"Keys": {}}}
+    remove = {"eventName": "REMOVE", "dynamodb": {"Keys": {}}}
+    insert_keys_reordered = {"dynamodb": {"Keys": {}}, "eventName": "INSERT"}
+    # What a local pump reads with boto3 may hold values JSON has no type for: still no exception.
+    with_a_datetime = {"eventName": "INSERT", "dynamodb": {"ApproximateCreationDateTime": datetime(2026, 12, 6)}}
+
+    assert _poison(no_event_id).record_id == f"seq:{good['dynamodb']['SequenceNumber']}"
+    assert _poison(insert).record_id.startswith("sha256:")
+    assert _poison(insert).record_id != _poison(remove).record_id
+    assert _poison(insert_keys_reordered).record_id == _poison(insert).record_id
+    assert _poison(with_a_datetime).record_id.startswith("sha256:")
 
 
 def test_dead_letters_sort_by_sequence_number_as_numbers_do() -> None:

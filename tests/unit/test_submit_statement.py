@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.signing.submit import submit_statement
 from tests.fakes import InMemoryStatementStore, ReversibleSealer
@@ -43,3 +47,29 @@ def test_a_form_with_errors_stores_nothing_and_seals_nothing() -> None:
 
     assert result.receipt is None and [error.field for error in result.validation.errors] == ["id_number"]
     assert store.statements == {} and sealer.calls == 0
+
+
+def test_an_operator_sees_which_states_form_was_refused_and_how_many_fields_and_nothing_typed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    submitted = valid_submission("PL", id_number="44051401358", family_names="Nowak-Kowalska")
+    caplog.set_level(logging.INFO, logger="chalicelib.signing.submit")
+
+    submit_statement(initiative=demo_initiative(), spec=spec("PL"), submitted=submitted, form_language="pl",
+                     today=TODAY, residence_countries=RESIDENCE_COUNTRIES, fingerprint_key=KEY,
+                     sealer=ReversibleSealer(), store=InMemoryStatementStore())
+
+    assert caplog.messages == ["statement for PL not valid: 1 field errors"]
+    assert "44051401358" not in caplog.text and "Nowak" not in caplog.text
+
+
+def test_an_operator_sees_a_statement_received_for_its_state_and_nothing_typed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    submitted = valid_submission("PL", family_names="Nowak-Kowalska")
+    caplog.set_level(logging.INFO, logger="chalicelib.signing.submit")
+
+    submit_statement(initiative=demo_initiative(), spec=spec("PL"), submitted=submitted, form_language="pl",
+                     today=TODAY, residence_countries=RESIDENCE_COUNTRIES, fingerprint_key=KEY,
+                     sealer=ReversibleSealer(), store=InMemoryStatementStore())
+
+    assert caplog.messages == ["statement for PL received"]
+    assert "Nowak" not in caplog.text and submitted["id_number"] not in caplog.text
