@@ -7,6 +7,7 @@ fails here rather than on the operator's machine.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from chalicelib.exporting import layout
 from chalicelib.exporting.manifest import (
     MANIFEST_FORMAT,
     ManifestError,
+    build_manifest,
     manifest_files,
     reconciliation_lines,
     state_counts,
@@ -35,6 +37,8 @@ def test_the_operator_finds_every_file_of_the_run_with_what_checks_it() -> None:
         data = world.files.objects[file.key]
         assert file.name == file.key.rsplit("/", 1)[-1]
         assert (file.size, file.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+        # What `decrypt` checks the XML against once decrypted (this fake store keeps the XML itself).
+        assert file.xml_sha256 == hashlib.sha256(data).hexdigest()
         # The context the file is encrypted under binds it to its place: a file copied to another run,
         # State or language does not decrypt as that one (written out: the key policies name it).
         assert file.context == {"purpose": "eci-export", "initiative": "demo-2026", "run": RUN,
@@ -74,7 +78,7 @@ def test_the_manifest_names_the_initiative_the_run_and_when_it_ran() -> None:
 
 
 @pytest.mark.parametrize(("document", "problem"), [
-    ({"format": "eci-export-manifest/0", "files": []}, "not an export manifest"),
+    ({"format": "eci-export-manifest/0", "files": []}, r"not an export manifest \(format 'eci-export-manifest/0'\)"),
     ({"format": MANIFEST_FORMAT, "files": [{"key": "k"}]}, r"file list is malformed \(KeyError\)"),
 ], ids=["other-format", "file-without-its-fields"])
 def test_a_document_that_is_not_a_readable_manifest_is_refused_saying_why(
@@ -89,3 +93,22 @@ def test_the_operator_reads_how_many_statements_a_state_left_out() -> None:
 
     assert reconciliation_lines(manifest) == ["DE: 19 statements in 6 file(s), 1 left out; counter 20: ok"]
     assert reconciliation_lines({}) == [] and state_counts({}) == {}
+
+
+def test_a_run_with_a_state_still_exporting_gets_no_manifest_and_the_operator_reads_which_state() -> None:
+    world = World()
+    world.run.run_to_end(RUN)
+    plan = world.run.plan(RUN)
+    assert plan is not None
+    progresses = [world.run.progress(RUN, code) for code in plan.member_states]
+    unfinished = [dataclasses.replace(progress, complete=progress.member_state != "PL") for progress in progresses]
+
+    with pytest.raises(ManifestError, match=r"^the run is not complete: \['PL'\] still to export$"):
+        build_manifest(plan, unfinished, "ECI(2026)000042", MOMENT)
+
+
+def test_the_manifest_total_counter_adds_nothing_for_a_state_the_counters_do_not_hold() -> None:
+    manifest = World(counts={"DE": 20, "PL": 12}).run.run_to_end(RUN)
+
+    assert manifest["member_states"]["FR"]["counter"] is None
+    assert (manifest["totals"]["statements"], manifest["totals"]["counter"]) == (40, 32)
