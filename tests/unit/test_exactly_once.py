@@ -520,3 +520,17 @@ def test_a_function_that_dies_mid_batch_is_delivered_whole_again_and_counts_each
 
     assert again == {"batchItemFailures": []}
     assert ledger.counts(INITIATIVE) == table.counts()
+
+
+def test_the_operator_reads_late_statements_of_final_counts_as_kept_final_not_as_already_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    signed = [table.sign("PL")[1] for _ in range(3)]
+    _apply(parsed(signed), ledger)
+    ledger.final.add(INITIATIVE)
+    caplog.set_level("INFO")
+
+    count_stream_event(lambda_stream_event(signed, STREAM_ARN), ledger, _today)
+
+    assert caplog.messages == ["stream batch: records=3 counted=0 uncounted=0 buried=0 already=0 ignored=0 "
+                               "kept_final=3 dead_letters=0 transactions=0 refusals=1"]  # the refusal says final
