@@ -534,3 +534,16 @@ def test_the_operator_reads_late_statements_of_final_counts_as_kept_final_not_as
 
     assert caplog.messages == ["stream batch: records=3 counted=0 uncounted=0 buried=0 already=0 ignored=0 "
                                "kept_final=3 dead_letters=0 transactions=0 refusals=1"]  # the refusal says final
+
+
+def test_a_redelivery_mixing_counted_and_new_statements_writes_the_new_ones_in_one_transaction() -> None:
+    """Each transaction is a DynamoDB write billed on every item: statements already counted are left out,
+    not a reason to start another transaction."""
+    table, ledger = MiniatureTable(), _ledger()
+    first, second, third, fourth = (table.sign("PL")[1] for _ in range(4))
+    _apply(parsed([first, third]), ledger)
+
+    outcome = _apply(parsed([first, second, third, fourth]), ledger)
+
+    assert (outcome.refusals, outcome.transactions, outcome.counted, outcome.already) == (1, 1, 2, 2)
+    assert ledger.counts(INITIATIVE) == {"PL": 4}
