@@ -7,6 +7,7 @@ source mapping is tests/unit/test_counting_properties.py.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
@@ -20,7 +21,7 @@ from chalicelib.counting.exactly_once import (
     count_stream_event,
 )
 from chalicelib.counting.ports import CountedState, LedgerRefusedError, StatementRef, transaction_items
-from chalicelib.counting.stream_records import StreamRecord
+from chalicelib.counting.stream_records import CountedChange, StreamRecord
 from chalicelib.local.stream_events import lambda_stream_event, lambda_stream_record
 from chalicelib.rules.member_states import member_state_codes
 from tests.fakes import FaultyLedger, InMemoryCountLedger, ProcessDied
@@ -547,3 +548,64 @@ def test_a_redelivery_mixing_counted_and_new_statements_writes_the_new_ones_in_o
 
     assert (outcome.refusals, outcome.transactions, outcome.counted, outcome.already) == (1, 1, 2, 2)
     assert ledger.counts(INITIATIVE) == {"PL": 4}
+
+
+def test_removals_delivered_again_amid_new_statements_change_nothing_and_the_new_ones_count_in_one_write() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    (gone, first_insert), (also_gone, second_insert) = table.sign("PL"), table.sign("PL")
+    _apply(parsed([first_insert, second_insert]), ledger)
+    removals = [table.remove(gone), table.remove(also_gone)]
+    _apply(parsed(removals), ledger)
+    new, newer = table.sign("PL")[1], table.sign("PL")[1]
+
+    outcome = _apply(parsed([new, *removals, newer]), ledger)  # the removals' batch, delivered again, and more
+
+    assert (outcome.refusals, outcome.transactions, outcome.counted, outcome.uncounted, outcome.already) == (
+        0, 1, 2, 0, 2)
+    assert ledger.counts(INITIATIVE) == {"PL": 2}
+
+
+def test_withdrawals_that_arrive_before_their_statements_were_counted_fill_each_write_to_the_limit() -> None:
+    """The statement's insert record is still to come (another shard, a later batch): the removal leaves a
+    record that keeps it from ever counting. Five fit a transaction of five items; a sixth takes another."""
+    table, ledger = MiniatureTable(), _ledger(5)
+    signed = [table.sign("PL") for _ in range(11)]
+    five = parsed([table.remove(statement) for statement, _ in signed[:5]])
+    six = parsed([table.remove(statement) for statement, _ in signed[5:]])
+
+    assert _apply(five, ledger, max_items=5).transactions == 1
+    sixth_taken_apart = _apply(six, ledger, max_items=5)
+    assert (sixth_taken_apart.transactions, sixth_taken_apart.buried, sixth_taken_apart.refusals) == (2, 6, 0)
+    outcome = _apply(parsed([insert for _, insert in signed]), ledger, max_items=5)
+
+    assert (outcome.counted, outcome.already) == (0, 11)
+    assert ledger.counts(INITIATIVE) == {}
+
+
+def test_a_statement_without_a_day_in_its_id_is_taken_off_the_day_it_was_counted() -> None:
+    """An older statement id carries no day: the insert's day is the day its record was made; the removal,
+    made days later, must take it off that day, not off the removal's."""
+    ledger = _ledger()
+    counted_on, removed_on = date(2026, 11, 20), date(2026, 11, 27)
+    change = CountedChange("e1", "1".zfill(40), INITIATIVE, "PL", 1, "old-id", 3, counted_on)
+    _apply([change], ledger)
+
+    _apply([dataclasses.replace(change, record_id="e2", sequence_number="2".zfill(40), delta=-1, day=removed_on)],
+           ledger)
+
+    assert ledger.daily_counts(INITIATIVE) == {}  # nothing left on either day, nothing below zero
+
+
+def test_a_removal_delivered_again_before_a_full_write_leaves_no_statement_after_it_uncounted() -> None:
+    table, ledger = MiniatureTable(), _ledger(5)
+    gone, insert = table.sign("PL")
+    _apply(parsed([insert]), ledger, max_items=5)
+    removal = table.remove(gone)
+    _apply(parsed([removal]), ledger, max_items=5)
+    new = [table.sign("PL")[1] for _ in range(3)]
+
+    # Statement, totals, day and final check: the removal's skip and two statements fill the first write.
+    outcome = _apply(parsed([removal, *new]), ledger, max_items=5)
+
+    assert (outcome.transactions, outcome.counted, outcome.already) == (2, 3, 1)
+    assert ledger.counts(INITIATIVE) == {"PL": 3}
