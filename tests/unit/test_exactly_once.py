@@ -609,3 +609,21 @@ def test_a_removal_delivered_again_before_a_full_write_leaves_no_statement_after
 
     assert (outcome.transactions, outcome.counted, outcome.already) == (2, 3, 1)
     assert ledger.counts(INITIATIVE) == {"PL": 3}
+
+
+def test_the_figures_of_a_batch_written_in_several_transactions_add_up_every_write() -> None:
+    """What the batch's log line reports (count_stream_event prints these figures)."""
+    table, ledger = MiniatureTable(), _ledger(5)
+    signed = [table.sign("PL") for _ in range(4)]
+    _apply(parsed([insert for _, insert in signed]), ledger, max_items=5)
+    removed = [table.remove(statement) for statement, _ in signed[:2]]
+    _apply(parsed(removed), ledger, max_items=5)
+    new = [table.sign("PL")[1] for _ in range(4)]
+    withdrawn_early = [table.remove(table.sign("PL")[0]) for _ in range(6)]
+    batch = [removed[0], *new[:3], removed[1], new[3], *(table.remove(statement) for statement, _ in signed[2:]),
+             *withdrawn_early]
+
+    outcome = _apply(parsed(batch), ledger, max_items=5)
+
+    assert (outcome.counted, outcome.uncounted, outcome.buried, outcome.already) == (4, 2, 6, 2)
+    assert outcome.transactions > 2 and ledger.counts(INITIATIVE) == {"PL": 4}
