@@ -627,3 +627,14 @@ def test_the_figures_of_a_batch_written_in_several_transactions_add_up_every_wri
 
     assert (outcome.counted, outcome.uncounted, outcome.buried, outcome.already) == (4, 2, 6, 2)
     assert outcome.transactions > 2 and ledger.counts(INITIATIVE) == {"PL": 4}
+
+
+def test_a_statement_whose_insert_appears_twice_in_one_batch_counts_once() -> None:
+    """Lambda does not repeat a record within a batch; a sender replaying one must not make it a removal."""
+    table, ledger = MiniatureTable(), _ledger()
+    insert = parsed([table.sign("PL")[1]])[0]
+
+    outcome = _apply([insert, insert], ledger)
+
+    assert (outcome.counted, outcome.buried) == (1, 0)
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
