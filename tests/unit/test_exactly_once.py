@@ -638,3 +638,23 @@ def test_a_statement_whose_insert_appears_twice_in_one_batch_counts_once() -> No
 
     assert (outcome.counted, outcome.buried) == (1, 0)
     assert ledger.counts(INITIATIVE) == {"PL": 1}
+
+
+def test_a_batch_whose_first_read_fails_is_reported_from_its_first_record_with_the_cause() -> None:
+    """Removals need their counted records first: when AWS fails that read, nothing is applied, and the
+    operator reads the batch resumes from its first record, and why."""
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    _apply(parsed([insert]), ledger)
+    batch = parsed([table.remove(statement)])
+
+    def unavailable(_: object) -> None:
+        raise ConnectionError("DynamoDB unavailable")
+
+    ledger.counted = unavailable
+    with pytest.raises(DeliveryNotAppliedError) as raised:
+        _apply(batch, ledger)
+
+    assert str(raised.value) == f"not applied from sequence {batch[0].sequence_number}: ConnectionError"
+    assert isinstance(raised.value.cause, ConnectionError)
+    assert raised.value.first_unapplied == batch[0].sequence_number
