@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chalicelib.counting.exactly_once import (
+    _BUSY_PAUSE_SECONDS,
     MAX_BUSY_REFUSALS,
     DeliveryNotAppliedError,
     apply_delivery,
@@ -402,8 +403,9 @@ def test_contention_that_outlasts_the_retries_reports_the_batch_as_not_applied()
     batch = _signatures(table, "PL")
     ledger.busy_next(MAX_BUSY_REFUSALS)
 
-    with pytest.raises(DeliveryNotAppliedError):
+    with pytest.raises(DeliveryNotAppliedError) as raised:
         _apply(batch, ledger)
+    assert isinstance(raised.value.cause, LedgerRefusedError) and raised.value.cause.busy
     _apply(batch, ledger)
 
     assert ledger.counts(INITIATIVE) == {"PL": 1}
@@ -658,3 +660,15 @@ def test_a_batch_whose_first_read_fails_is_reported_from_its_first_record_with_t
     assert str(raised.value) == f"not applied from sequence {batch[0].sequence_number}: ConnectionError"
     assert isinstance(raised.value.cause, ConnectionError)
     assert raised.value.first_unapplied == batch[0].sequence_number
+
+
+def test_contention_short_of_the_limit_is_waited_out_longer_each_time_and_the_batch_counts() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    ledger.busy_next(MAX_BUSY_REFUSALS - 1)
+    pauses: list[float] = []
+
+    outcome = apply_delivery(_signatures(table, "PL"), ledger, _today, pause=pauses.append)
+
+    assert outcome.refusals == MAX_BUSY_REFUSALS - 1
+    assert pauses == [_BUSY_PAUSE_SECONDS * attempt for attempt in range(1, MAX_BUSY_REFUSALS)]
+    assert ledger.counts(INITIATIVE) == {"PL": 1}
