@@ -672,3 +672,50 @@ def test_contention_short_of_the_limit_is_waited_out_longer_each_time_and_the_ba
     assert outcome.refusals == MAX_BUSY_REFUSALS - 1
     assert pauses == [_BUSY_PAUSE_SECONDS * attempt for attempt in range(1, MAX_BUSY_REFUSALS)]
     assert ledger.counts(INITIATIVE) == {"PL": 1}
+
+
+def test_contention_counts_again_from_zero_after_a_refusal_that_taught_something() -> None:
+    """A refusal saying a statement moved is progress, not contention: the patience starts again."""
+    table, ledger = MiniatureTable(), _ledger()
+    first, second = table.sign("PL")[1], table.sign("PL")[1]
+    applied = ledger.apply
+    attempts = 0
+
+    def contended(transaction: object) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts == MAX_BUSY_REFUSALS:
+            _apply(parsed([first]), ledger.inner)  # another delivery counts it meanwhile: this one is refused
+        elif attempts < 2 * MAX_BUSY_REFUSALS:
+            raise LedgerRefusedError(busy=True)
+        applied(transaction)
+
+    ledger.apply = contended
+    outcome = _apply(parsed([first, second]), ledger)
+
+    assert (outcome.refusals, outcome.counted, outcome.already) == (2 * MAX_BUSY_REFUSALS - 1, 1, 1)
+    assert ledger.counts(INITIATIVE) == {"PL": 2}
+
+
+def test_a_batch_whose_read_after_a_refusal_fails_is_reported_from_its_first_record_with_the_cause() -> None:
+    table, ledger = MiniatureTable(), _ledger()
+    statement, insert = table.sign("PL")
+    _apply(parsed([insert]), ledger)
+    batch = parsed([table.remove(statement), table.sign("PL")[1]])
+    reads = [ledger.counted]
+
+    def first_read_only(refs: Any) -> Any:
+        if len(reads) > 1:
+            raise ConnectionError("DynamoDB unavailable")
+        reads.append(refs)
+        return reads[0](refs)
+
+    ledger.counted = first_read_only
+    ledger.before_next_apply = lambda: _apply(batch[:1], ledger.inner)  # another delivery removes it first
+
+    with pytest.raises(DeliveryNotAppliedError) as raised:
+        _apply(batch, ledger)
+
+    assert str(raised.value) == f"not applied from sequence {batch[0].sequence_number}: ConnectionError"
+    assert isinstance(raised.value.cause, ConnectionError)
+    assert ledger.counts(INITIATIVE) == {}
