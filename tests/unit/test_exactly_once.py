@@ -423,6 +423,19 @@ def test_transaction_items_count_statements_counters_dead_letters_and_final_chec
     assert transaction.totals == {(INITIATIVE, "PL"): 1}
 
 
+def test_a_write_of_withdrawals_purged_records_and_dead_letters_only_is_made_with_one_item_each() -> None:
+    """Nothing counted, yet each is a Put or Delete: none may be dropped as an empty transaction, and the
+    100-item limit must see them all."""
+    from chalicelib.counting.ports import CountTransaction
+    from chalicelib.counting.stream_records import PoisonRecord
+
+    refs = [StatementRef(INITIATIVE, "PL", 1, f"id{i}") for i in range(3)]
+    poison = PoisonRecord("event-9", "9".zfill(40), None, "malformed statement key", "INSERT", "S#?")
+    transaction = CountTransaction(bury=((refs[0], None),), forget=(refs[1], refs[2]), dead_letters=(poison,))
+
+    assert transaction_items(transaction) == 1 + 2 + 1
+
+
 # --- what the count function answers Lambda (ReportBatchItemFailures on the stream mapping) -----------
 
 
