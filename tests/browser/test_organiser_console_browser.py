@@ -180,7 +180,7 @@ def test_organiser_signs_in_sees_the_chart_pauses_resumes_deletes_a_statement_an
     # same totals, and the audit log names who started each run (the organiser; the operator's AWS identity).
     page.locator("button", has_text="Start an export now").click()
     notice = page.locator("#export-started").inner_text()
-    started = re.search(r"An export run \((ondemand-[0-9A-Za-z._-]+)\) has started", notice)
+    started = re.search(r"An export run \(([0-9A-Za-z._-]+)\) has started", notice)
     assert started, notice
     check("dashboard after starting an export")
     _eventually(lambda: page.goto(f"{site}/organiser") is not None
