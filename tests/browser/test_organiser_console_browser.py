@@ -183,6 +183,7 @@ def test_organiser_signs_in_sees_the_chart_pauses_resumes_deletes_a_statement_an
     started = re.search(r"An export run \(([0-9A-Za-z._-]+)\) has started", notice)
     assert started, notice
     check("dashboard after starting an export")
+    screenshot(page, "organiser-dashboard-export-started")
     _eventually(lambda: page.goto(f"{site}/organiser") is not None
                 and page.locator("#export-runs tbody tr th").first.inner_text() == started.group(1)
                 and "complete" in page.locator("#export-runs tbody tr").first.inner_text(), seconds=120)
