@@ -33,7 +33,7 @@ from chalicelib.console.tokens import (
 logger = logging.getLogger(__name__)
 
 # Actions any signed-in role may ask for; the others need the organiser role.
-_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN, records.SIGN_OUT})
+_READS = frozenset({"audit_log", "state", "health", "dashboard", records.SIGN_IN, records.SIGN_OUT})
 
 
 # Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
@@ -165,6 +165,11 @@ def _health(context: ConsoleContext, organiser: Organiser, arguments: Mapping[st
             "failed_batches": context.health.failed_batches()}
 
 
+def _dashboard(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The state and the health in one answer: one invocation of the console function per dashboard view."""
+    return {**_state(context, organiser, arguments), "health": _health(context, organiser, arguments)}
+
+
 def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]:
     def handler(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
         current = context.store.state(context.initiative_id)
@@ -283,6 +288,7 @@ _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], di
     "state": _state,
     "audit_log": _audit_log,
     "health": _health,
+    "dashboard": _dashboard,
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
     records.DELETE_STATEMENT: _delete_statement,

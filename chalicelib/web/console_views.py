@@ -159,7 +159,7 @@ def dashboard(request: Request) -> Response:
         return found
     organiser, token = found
     current = services.current()
-    state = _act("state", token)
+    state = _act("dashboard", token)
     if not state.get("ok"):
         return _message(str(state.get("refusal", "unavailable")), 503)
     from chalicelib.console.actions import DELETION_REASONS
@@ -174,7 +174,7 @@ def dashboard(request: Request) -> Response:
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
                    notice=_query(request).get("done", ""), started_run=_started_run(request),
-                   **_figures(counts, _query(request).get("ms", "")), **_health(_act("health", token)))
+                   **_figures(counts, _query(request).get("ms", "")), **_health(state.get("health") or {}))
 
 
 def _started_run(request: Request) -> str:
