@@ -498,6 +498,41 @@ def test_interrupted_run_resumes_and_exports_each_statement_once(
     assert sum(file["statements"] for file in manifest["files"]) == len(world.signed)
 
 
+def test_the_operators_run_is_in_the_organisers_audit_log_naming_the_operators_aws_identity(
+    exported: Exported, aws_settings: Settings, export_clients: AwsClients
+) -> None:
+    from chalicelib.storage.console_table import DynamoDBConsoleStore
+
+    entries = DynamoDBConsoleStore(export_clients.dynamodb, aws_settings.console_table).entries(
+        exported.world.initiative.id)
+    identity = export_clients.sts.get_caller_identity()["Arn"]
+    assert [(entry.action, entry.actor, entry.role, dict(entry.details)) for entry in entries] == [
+        ("export_started", identity, "operator", {"run_id": "r1", "via": "operator"})]
+
+
+def test_a_run_started_from_the_console_on_the_local_system_exports_while_the_page_answers(
+    aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer
+) -> None:
+    import time
+
+    from chalicelib.console.records import RunStarter
+
+    world = _new_world(aws_settings, export_clients, sealer)
+    world.sign("DE", "en", 6)
+    world.sign("PL", "en", 3)
+    world.set_counts({"DE": 6, "PL": 3})
+    jobs = world.jobs()
+
+    answer = jobs.start_for_console(RunStarter("sub-organiser-1", "organiser", "console"))
+
+    assert answer["member_states"] == 2
+    deadline = time.monotonic() + 120
+    while (manifest := jobs.run.manifest(answer["run_id"])) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert manifest is not None and manifest["reconciled"] is True
+    assert manifest["totals"]["statements"] == 9
+
+
 def test_bucket_expires_what_the_clock_allows_and_aborts_broken_uploads(aws_settings: Settings,
                                                                        export_clients: AwsClients) -> None:
     rules = export_clients.s3.get_bucket_lifecycle_configuration(Bucket=aws_settings.export_bucket)["Rules"]
