@@ -29,7 +29,9 @@ class IdDocument:
     format: re.Pattern[str]  # whole-string, applied to the number with separators removed
     checksum: str | None  # python-stdnum module ("pl.pesel") that checks its check digits
     birth_date: str | None = None  # python-stdnum module whose get_birth_date reads the date inside
-    drop_prefix: str | None = None  # a country prefix people copy from the VAT number ("HR")
+    # Country codes a citizen may type before the number ("HR" of the VAT number, "PL 850730..."): the
+    # State's own codes. Dropped where the number does not fit its format with them and does without.
+    country_prefixes: tuple[str, ...] = ()
     four_digit_year: bool = False  # stored with the century (SE: YYYYMMDDNNNC)
 
 
@@ -79,6 +81,7 @@ def _whole(pattern: str) -> re.Pattern[str]:
 
 
 def _parse(raw: dict[str, object]) -> MemberState:
+    country_prefixes = tuple(dict.fromkeys((str(raw["iso_code"]), str(raw["code"]))))
     documents = tuple(
         IdDocument(
             type=str(d["type"]),
@@ -87,7 +90,7 @@ def _parse(raw: dict[str, object]) -> MemberState:
             format=_whole(str(d["format"])),
             checksum=str(d["checksum"]) if d.get("checksum") else None,
             birth_date=str(d["birth_date"]) if d.get("birth_date") else None,
-            drop_prefix=str(d["drop_prefix"]) if d.get("drop_prefix") else None,
+            country_prefixes=country_prefixes,
             four_digit_year=bool(d.get("four_digit_year", False)),
         )
         for d in raw["id_documents"]  # type: ignore[attr-defined]

@@ -56,12 +56,15 @@ def _stdnum(module_name: str) -> ModuleType:
 
 
 def canonical_id_number(document: IdDocument, typed: str, today: date) -> str:
-    """The one spelling of a number as it is stored: compacted, without a copied country prefix,
-    and (Sweden) with the century. `typed` is the number as the citizen typed it."""
+    """The one spelling of a number as it is stored: compacted, without the State's country code typed
+    before it, and (Sweden) with the century. `typed` is the number as the citizen typed it."""
     number = compact(typed)
-    prefix = document.drop_prefix
-    if prefix and number.startswith(prefix) and number[len(prefix):].isdigit():
-        number = number[len(prefix):]
+    for prefix in document.country_prefixes:
+        rest = number[len(prefix):]
+        if (number.startswith(prefix) and document.format.fullmatch(number) is None
+                and document.format.fullmatch(rest) is not None):
+            number = rest
+            break
     if document.four_digit_year and len(number) == 10 and number.isdigit():
         number = _with_century(number, today, aged_100_or_more="+" in typed)
     return number

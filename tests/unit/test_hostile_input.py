@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 from tests.unit import specimens
-from tests.unit.submissions import ADULT_BIRTH, check, error_codes, valid_submission
+from tests.unit.submissions import ADULT_BIRTH, VALID_ID_NUMBERS, check, error_codes, valid_submission
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 KEY = bytes(range(32))
@@ -138,3 +139,42 @@ def test_asset_name_longer_than_a_file_name_can_be_is_simply_not_found(name: str
     from chalicelib.web.views import asset
 
     assert asset(name).status_code == 404
+
+
+# Every number a Part B State accepts, as a citizen may copy it with the State's code in front ("PL 850730…",
+# as on a VAT number or a form abroad): the same person, stored without it, box ticked or not. Spanish and
+# Romanian passport numbers are left out: their format takes any letters and digits, so no prefix can be told.
+@pytest.mark.parametrize(("code", "doc_type"), sorted(set(VALID_ID_NUMBERS) - {("ES", "passport"), ("RO", "passport")}))
+def test_number_typed_after_its_states_country_code_is_the_same_person_stored_without_it(
+    code: str, doc_type: str
+) -> None:
+    number = VALID_ID_NUMBERS[(code, doc_type)]
+    plain = {"id_type": doc_type, "id_number": number}
+    for typed in (f"{code}{number}", f"{code.lower()} {number}", f"{code}-{number}"):
+        prefixed = {"id_type": doc_type, "id_number": typed, "format_confirmed": "yes"}
+        assert _fingerprint(code, **prefixed) == _fingerprint(code, **plain), typed
+        assert _stored(code, **prefixed).id_number == _stored(code, **plain).id_number  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("code", "make"), [
+    ("PL", specimens.pesel), ("BE", specimens.belgian_national_number), ("BG", specimens.egn),
+    ("EE", specimens.baltic_personal_code), ("LT", specimens.baltic_personal_code),
+    ("LV", specimens.latvian_personal_code_old), ("RO", specimens.cnp), ("SI", specimens.emso),
+])
+def test_child_whose_number_has_the_country_code_in_front_is_still_told_the_minimum_age(
+    code: str, make: Any
+) -> None:
+    number = make(date(2016, 5, 17))
+    submitted = valid_submission(code, id_number=f"{code}{number}", format_confirmed="yes")
+    if code == "RO":
+        submitted["id_type"] = "personal.id"
+    assert error_codes(check(code, submitted)) == {"id_number": "too_young"}
+
+
+@pytest.mark.parametrize(("code", "doc_type", "number"), [
+    ("IT", "id.card", "IT1234567"),  # two letters and seven digits is the card's own format: kept whole
+    ("ES", "passport", "ES123456"),  # a passport number may start with these letters
+    ("RO", "passport", "RO1234567"),
+])
+def test_number_whose_letters_belong_to_its_own_format_keeps_them(code: str, doc_type: str, number: str) -> None:
+    assert _stored(code, id_type=doc_type, id_number=number).id_number == number  # type: ignore[attr-defined]
