@@ -57,7 +57,9 @@ class MemberState:
     id_documents: tuple[IdDocument, ...]
     postcode_format: re.Pattern[str] | None  # applies when this is the country of residence
     thresholds: tuple[Threshold, ...]
-    postcode_prefix: str | None = None  # the post's country prefix ("L-1661"), dropped from the stored code
+    # Country prefixes typed before a postal code of this country ("DE-10115", "D-10115", "L-1661"): its
+    # ISO and EU codes and its old international sign. Dropped where the code fits the format only without.
+    postcode_prefixes: tuple[str, ...] = ()
     postcode_written: str | None = None  # how the post writes it: "#" a character of the stored code ("##-###")
 
     def id_document(self, type_key: str) -> IdDocument | None:
@@ -120,7 +122,9 @@ def _parse(raw: dict[str, object]) -> MemberState:
         id_documents=documents,
         postcode_format=_whole(str(postcode)) if postcode else None,
         thresholds=thresholds,
-        postcode_prefix=str(raw["postcode_prefix"]) if raw.get("postcode_prefix") else None,
+        postcode_prefixes=tuple(dict.fromkeys(
+            (*country_prefixes, *(str(sign) for sign in raw.get("postcode_signs", ())))  # type: ignore[attr-defined]
+        )),
         postcode_written=str(raw["postcode_written"]) if raw.get("postcode_written") else None,
     )
 

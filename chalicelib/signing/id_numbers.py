@@ -58,16 +58,21 @@ def _stdnum(module_name: str) -> ModuleType:
 def canonical_id_number(document: IdDocument, typed: str, today: date) -> str:
     """The one spelling of a number as it is stored: compacted, without the State's country code typed
     before it, and (Sweden) with the century. `typed` is the number as the citizen typed it."""
-    number = compact(typed)
-    for prefix in document.country_prefixes:
-        rest = number[len(prefix):]
-        if (number.startswith(prefix) and document.format.fullmatch(number) is None
-                and document.format.fullmatch(rest) is not None):
-            number = rest
-            break
+    number = _without_prefix(compact(typed), document.country_prefixes, document.format)
     if document.four_digit_year and len(number) == 10 and number.isdigit():
         number = _with_century(number, today, aged_100_or_more="+" in typed)
     return number
+
+
+def _without_prefix(code: str, prefixes: tuple[str, ...], pattern: re.Pattern[str] | None) -> str:
+    """`code` without a country prefix typed before it, where it fits `pattern` only without it."""
+    if pattern is None or pattern.fullmatch(code) is not None:
+        return code
+    for prefix in prefixes:
+        rest = code[len(prefix):]
+        if code.startswith(prefix) and pattern.fullmatch(rest) is not None:
+            return rest
+    return code
 
 
 def _with_century(number: str, today: date, aged_100_or_more: bool) -> str:
@@ -111,13 +116,10 @@ def birth_date_in(document: IdDocument, number: str) -> date | None:
 
 
 def canonical_postcode(residence_iso_code: str, typed: str) -> str:
-    """The one spelling of a postal code as it is stored: compacted, without the post's country prefix."""
+    """The one spelling of a postal code as it is stored: compacted, without a country prefix typed before it."""
     postcode = compact(typed)
     state = member_state(residence_iso_code)
-    prefix = state.postcode_prefix if state else None
-    if prefix and postcode.startswith(prefix) and postcode[len(prefix):].isdigit():
-        postcode = postcode[len(prefix):]
-    return postcode
+    return _without_prefix(postcode, state.postcode_prefixes, state.postcode_format) if state else postcode
 
 
 def postcode_as_written(residence_iso_code: str, postcode: str) -> str:

@@ -89,6 +89,17 @@ def test_croatian_oib_with_the_hr_prefix_is_the_same_person_stored_without_it() 
 
 @pytest.mark.parametrize(("residence", "with_prefix", "stored"), [
     ("LU", "L-1661", "1661"), ("LV", "LV-1050", "1050"), ("LT", "LT-01100", "01100"),
+    # The country's ISO code (as UPU and the Nordic posts write it on mail from abroad) or its old
+    # international sign (as on letters before the codes changed) typed before the postal code.
+    ("LU", "LU-1661", "1661"), ("DE", "D-10115", "10115"), ("DE", "DE-10115", "10115"), ("FR", "F-75001", "75001"),
+    ("AT", "A-1010", "1010"), ("BE", "B-1000", "1000"), ("IT", "I-00184", "00184"), ("ES", "E-28013", "28013"),
+    ("PT", "P-1000-001", "1000001"), ("SE", "SE-111 22", "11122"), ("SE", "S-111 22", "11122"),
+    ("DK", "DK-1050", "1050"), ("FI", "FI-00100", "00100"), ("FI", "FIN-00100", "00100"),
+    ("NL", "NL-1011 ab", "1011AB"), ("CY", "CY-1010", "1010"), ("GR", "GR-104 31", "10431"),
+    ("GR", "EL-104 31", "10431"), ("HU", "H-1051", "1051"), ("PL", "PL-00-950", "00950"), ("SI", "SI-1000", "1000"),
+    ("SK", "SK-811 01", "81101"), ("CZ", "CZ-110 00", "11000"), ("HR", "HR-10000", "10000"),
+    ("RO", "RO-010011", "010011"), ("BG", "BG-1000", "1000"), ("EE", "EE-10111", "10111"),
+    ("MT", "MTVLT1117", "VLT1117"), ("IE", "IRLD02X285", "D02X285"),
 ])
 def test_postcode_with_or_without_the_posts_country_prefix_is_one_address(
     residence: str, with_prefix: str, stored: str
@@ -98,6 +109,12 @@ def test_postcode_with_or_without_the_posts_country_prefix_is_one_address(
 
     assert _fingerprint("LU", **with_it) == _fingerprint("LU", **without)
     assert _stored("LU", **with_it).postal_code == stored  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("residence", "postcode"), [("MT", "MST 1000"), ("NL", "1011 AB"), ("IE", "D02 X285")])
+def test_postal_code_whose_own_letters_look_like_a_country_sign_keeps_them(residence: str, postcode: str) -> None:
+    stored = _stored("LU", country=residence, postal_code=postcode).postal_code  # type: ignore[attr-defined]
+    assert stored == postcode.replace(" ", "").upper()
 
 
 @pytest.mark.parametrize("typed", ["75001", "75 001", "75-001", "７５００１"])
