@@ -30,6 +30,8 @@ def _fingerprint(code: str, **fields: str) -> str:
     "%01", "%1B", "%7F", "%C2%85",  # control characters (C0, DEL, C1)
     "%E2%80%8B", "%E2%80%8D", "%E2%80%AE", "%EF%BB%BF", "%C2%AD",  # zero width, bidi override, BOM, soft hyphen
     "%EF%BF%BF", "%EF%BF%BE", "%EF%B7%90", "%F0%9F%BF%BF",  # non-characters
+    # invisible although not "format" characters: grapheme joiner, variation selectors, Hangul fillers
+    "%CD%8F", "%EF%B8%8F", "%F3%A0%84%80", "%E1%85%9F", "%E3%85%A4", "%EF%BE%A0", "%E1%A0%8B",
 ])
 def test_form_with_an_invisible_or_control_character_is_refused_whole_at_the_door(encoded: str) -> None:
     allowed = frozenset({"postal_code", "id_number"})
@@ -195,3 +197,16 @@ def test_child_whose_number_has_the_country_code_in_front_is_still_told_the_mini
 ])
 def test_number_whose_letters_belong_to_its_own_format_keeps_them(code: str, doc_type: str, number: str) -> None:
     assert _stored(code, id_type=doc_type, id_number=number).id_number == number  # type: ignore[attr-defined]
+
+
+def test_name_with_an_invisible_grapheme_joiner_is_refused_at_the_door_not_stored_as_another_person() -> None:
+    with pytest.raises(BadRequestError):
+        parse_form_body(FORM, b"family_names=Muster%CD%8F", {"family_names"})
+
+
+@pytest.mark.parametrize(("typed", "same_as"), [
+    ("O\u2019Brien", "O'Brien"), ("O\u02bcBrien", "O'Brien"), ("Anna\u2010Maria", "Anna-Maria"),
+])
+def test_name_typed_with_a_curly_apostrophe_or_a_unicode_hyphen_is_the_same_person(typed: str, same_as: str) -> None:
+    assert _fingerprint("FR", family_names=typed) == _fingerprint("FR", family_names=same_as)
+    assert _stored("FR", family_names=typed).family_names == typed  # type: ignore[attr-defined]  # as typed
