@@ -102,14 +102,22 @@ def check_id_number(document: IdDocument, number: str) -> Check:
 
 
 def birth_date_in(document: IdDocument, number: str) -> date | None:
-    """The birth date a valid canonical number states, or None where it states none reliably."""
+    """The birth date a valid canonical number states, or None where it states none reliably.
+
+    Where it states only the year, or the year and month (a Belgian number of someone whose birth
+    day was not known), the first day it allows: whoever is too young even if born that day is.
+    """
     module = document.birth_date
     if module is None or number.startswith(_NO_BIRTH_DATE_PREFIXES.get(module, ())):
         return None
     from stdnum.exceptions import ValidationError
 
+    reader = _stdnum(module)
     try:
-        found = _stdnum(module).get_birth_date(number)
+        found = reader.get_birth_date(number)
+        if found is None and hasattr(reader, "get_birth_year"):
+            year, month = reader.get_birth_year(number), reader.get_birth_month(number)
+            found = date(year, month or 1, 1) if year else None
     except (ValidationError, ValueError):
         return None
     return found if isinstance(found, date) else None

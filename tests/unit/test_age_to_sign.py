@@ -227,3 +227,26 @@ def test_swedish_number_of_a_child_born_this_year_is_too_young_up_to_and_includi
 def test_swede_turning_100_later_this_month_signs_with_a_hyphen() -> None:
     # Born 21 October 1926: 99 on TODAY, so no plus yet; 261021 would be a date six days ahead in 2026.
     assert _codes("SE", specimens.personnummer(date(1926, 10, 21))) == {}
+
+
+def _belgian_number_with_unknown_day(year: int, month: int = 0, serial: str = "123") -> str:
+    """A national register number of someone whose birth month and day (day 00) were not known."""
+    payload = f"{year % 100:02d}{month:02d}00{serial}"
+    base = int(("2" if year >= 2000 else "") + payload)
+    return f"{payload}{97 - base % 97:02d}"
+
+
+def test_belgian_number_stating_only_a_birth_year_too_recent_to_be_of_age_is_told_the_minimum_age() -> None:
+    too_recent = TODAY.year - 15  # even born on its 1 January, 15 at most today
+    number = _belgian_number_with_unknown_day(too_recent)
+
+    assert error_codes(check("BE", valid_submission("BE", id_number=number))) == {"id_number": "too_young"}
+    assert error_codes(check("BE", valid_submission("BE", id_number=_belgian_number_with_unknown_day(
+        too_recent, month=TODAY.month)))) == {"id_number": "too_young"}
+
+
+def test_belgian_number_stating_only_a_birth_year_that_may_be_of_age_signs() -> None:
+    perhaps_sixteen = TODAY.year - 16  # sixteen today if born before today in that year
+
+    assert error_codes(check("BE", valid_submission("BE", id_number=_belgian_number_with_unknown_day(
+        perhaps_sixteen)))) == {}
