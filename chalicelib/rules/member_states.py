@@ -32,6 +32,7 @@ class IdDocument:
     # Country codes a citizen may type before the number ("HR" of the VAT number, "PL 850730..."): the
     # State's own codes. Dropped where the number does not fit its format with them and does without.
     country_prefixes: tuple[str, ...] = ()
+    zero_padded_to: int | None = None  # digits the card prints, leading zeros included (ES DNI: 8)
     four_digit_year: bool = False  # stored with the century (SE: YYYYMMDDNNNC)
 
 
@@ -93,6 +94,7 @@ def _parse(raw: dict[str, object]) -> MemberState:
             checksum=str(d["checksum"]) if d.get("checksum") else None,
             birth_date=str(d["birth_date"]) if d.get("birth_date") else None,
             country_prefixes=country_prefixes,
+            zero_padded_to=int(d["zero_padded_to"]) if d.get("zero_padded_to") else None,
             four_digit_year=bool(d.get("four_digit_year", False)),
         )
         for d in raw["id_documents"]  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from chalicelib.rules.member_states import IdDocument, member_state
 _SEPARATORS = re.compile(r"[\s.\-/+]+")
 # What a number or postal code holds once compacted, whatever the format box says.
 _CODE_CHARACTERS = re.compile("[A-Z0-9]+")
+_LEADING_DIGITS = re.compile("[0-9]+(?=[A-Z]*$)")  # the digits of a number that ends in letters only, if any
 POSTCODE_MIN_LENGTH = 3  # the shortest postal codes in use (Iceland, the Faroe Islands) have three digits
 POSTCODE_MAX_LENGTH = 10
 
@@ -57,8 +58,12 @@ def _stdnum(module_name: str) -> ModuleType:
 
 def canonical_id_number(document: IdDocument, typed: str, today: date) -> str:
     """The one spelling of a number as it is stored: compacted, without the State's country code typed
-    before it, and (Sweden) with the century. `typed` is the number as the citizen typed it."""
+    before it, with the leading zeros its card prints, and (Sweden) with the century. `typed` is the
+    number as the citizen typed it."""
     number = _without_prefix(compact(typed), document.country_prefixes, document.format)
+    digits = _LEADING_DIGITS.match(number)
+    if document.zero_padded_to and digits and len(digits.group()) < document.zero_padded_to:
+        number = number.zfill(len(number) - len(digits.group()) + document.zero_padded_to)
     if document.four_digit_year and len(number) == 10 and number.isdigit():
         number = _with_century(number, today, aged_100_or_more="+" in typed)
     return number

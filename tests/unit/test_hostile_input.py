@@ -210,3 +210,16 @@ def test_name_with_an_invisible_grapheme_joiner_is_refused_at_the_door_not_store
 def test_name_typed_with_a_curly_apostrophe_or_a_unicode_hyphen_is_the_same_person(typed: str, same_as: str) -> None:
     assert _fingerprint("FR", family_names=typed) == _fingerprint("FR", family_names=same_as)
     assert _stored("FR", family_names=typed).family_names == typed  # type: ignore[attr-defined]  # as typed
+
+
+@pytest.mark.parametrize(("code", "doc_type", "short", "full"), [
+    ("ES", "id.card", specimens.dni("01234567")[1:], specimens.dni("01234567")),  # DNI below ten million
+    ("ES", "id.card", specimens.dni("00012345")[2:], specimens.dni("00012345")),
+    ("MT", "id.card", "12345M", "0012345M"),  # the card prints seven digits and the letter
+])
+def test_number_typed_without_the_leading_zeros_its_card_prints_is_the_same_person(
+    code: str, doc_type: str, short: str, full: str
+) -> None:
+    assert _fingerprint(code, id_type=doc_type, id_number=short, format_confirmed="yes") == _fingerprint(
+        code, id_type=doc_type, id_number=full)
+    assert _stored(code, id_type=doc_type, id_number=short).id_number == full  # type: ignore[attr-defined]
