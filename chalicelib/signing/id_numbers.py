@@ -117,6 +117,8 @@ def birth_date_in(document: IdDocument, number: str) -> date | None:
         return None
     from stdnum.exceptions import ValidationError
 
+    if module == HUNGARIAN_PERSONAL_NUMBER:
+        return _hungarian_birth_date(number)
     reader = _stdnum(module)
     try:
         found = reader.get_birth_date(number)
@@ -126,6 +128,24 @@ def birth_date_in(document: IdDocument, number: str) -> date | None:
     except (ValidationError, ValueError):
         return None
     return found if isinstance(found, date) else None
+
+
+# The Hungarian személyi azonosító states the birth date (1996. évi XX. törvény, 3. melléklet: digit 1
+# citizenship, century and sex, digits 2-7 YYMMDD) and python-stdnum has no module for it. The first
+# digit states the century for citizens only: 1 and 2 born in the 1900s, 3 and 4 from 1 January 2000;
+# 5 to 8 were given to people who settled or immigrated, and their century is not read here.
+HUNGARIAN_PERSONAL_NUMBER = "hu.personal_number"
+_HUNGARIAN_CENTURIES = {"1": 1900, "2": 1900, "3": 2000, "4": 2000}
+
+
+def _hungarian_birth_date(number: str) -> date | None:
+    century = _HUNGARIAN_CENTURIES.get(number[:1])
+    if century is None or len(number) != 11 or not number.isdigit():
+        return None
+    try:
+        return date(century + int(number[1:3]), int(number[3:5]), int(number[5:7]))
+    except ValueError:
+        return None
 
 
 def canonical_postcode(residence_iso_code: str, typed: str) -> str:

@@ -250,3 +250,22 @@ def test_belgian_number_stating_only_a_birth_year_that_may_be_of_age_signs() -> 
 
     assert error_codes(check("BE", valid_submission("BE", id_number=_belgian_number_with_unknown_day(
         perhaps_sixteen)))) == {}
+
+
+def _hungarian(first_digit: str, birth: date) -> dict[str, str]:
+    return valid_submission("HU", id_type="personal.number", id_number=f"{first_digit}{birth:%y%m%d}1234")
+
+
+@pytest.mark.parametrize("first_digit", ["3", "4"])  # born in 2000 or later (a boy, a girl)
+def test_hungarian_child_whose_personal_number_states_the_birth_date_is_told_the_minimum_age(first_digit: str) -> None:
+    assert error_codes(check("HU", _hungarian(first_digit, date(2016, 5, 1)))) == {"id_number": "too_young"}
+    assert error_codes(check("HU", _hungarian(first_digit, date(2030, 5, 1)))) == {"id_number": "date_in_future"}
+
+
+@pytest.mark.parametrize(("first_digit", "birth"), [
+    ("1", date(1985, 7, 30)), ("2", date(1916, 5, 1)),  # born in the 1900s
+    ("3", TODAY.replace(year=TODAY.year - 18)),  # eighteen today
+    ("5", date(1916, 5, 1)), ("7", date(1999, 1, 1)),  # settled or immigrated: the century is not stated
+])
+def test_hungarian_adult_or_number_without_a_stated_century_signs(first_digit: str, birth: date) -> None:
+    assert error_codes(check("HU", _hungarian(first_digit, birth))) == {}
