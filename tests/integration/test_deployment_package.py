@@ -411,6 +411,7 @@ LOG_GROUPS = {
     "ExportDaily": "/aws/lambda/eci-dev-export_daily",
     "ExportWorker": "/aws/lambda/eci-dev-export_worker",
     "PurgeStatements": "/aws/lambda/eci-dev-purge_statements",
+    "ConsoleActions": "/aws/lambda/eci-dev-console_actions",
 }
 
 
