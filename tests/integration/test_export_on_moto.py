@@ -532,6 +532,31 @@ def test_a_damaged_file_without_a_manifest_is_one_line_not_the_sdks_traceback(
                       "error: PL-en-001.xml.enc is damaged or was altered (InvalidTag)\n")
 
 
+def test_a_wrong_key_in_the_operators_own_process_is_one_line_not_the_sdks_traceback(
+    exported: Exported, cli_world: World, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert _cli("download", "r1", "--to", str(tmp_path))[0] == 3
+    intact = sorted((tmp_path / "r1" / "PL").iterdir())[0]
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    # A process of its own, as the operator runs it (see the damaged file's test above).
+    command = [sys.executable, "-m", "chalicelib.operator_cli", "decrypt", str(intact), "--private-key", str(stranger)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,  # noqa: S603
+                          check=False)
+
+    assert (done.returncode, done.stdout) == (1, "")
+    [warning, error] = done.stderr.splitlines()
+    assert warning == "warning: the manifest's signature is not checked: give --public-key PEM to check it"
+    assert error.startswith("error: authority key rsa-")
+    assert error.endswith(f"is not one of the readers of {intact.name}")
+    assert not intact.with_name("PL-en-001.xml").exists()
+
+
 def test_decrypting_a_run_folder_goes_on_past_bad_files_and_names_each_at_the_end(
     exported: Exported, cli_world: World, tmp_path: Path
 ) -> None:
