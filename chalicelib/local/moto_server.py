@@ -63,13 +63,17 @@ class RunningMotoServer:
 class PortInUseError(OSError):
     """A port the local system needs is taken: another server (often a second `make run`) listens there."""
 
+    hint = ""
+
     def __init__(self, host: str, port: int, option: str) -> None:
         super().__init__(f"port {port} on {host} is in use (another `make run`?): stop it, or choose another "
-                         f"with {option} (0 picks a free one)")
+                         f"with {option}{self.hint}")
 
 
 class MotoPortInUseError(PortInUseError):
     """The requested port is taken; another moto (or anything else) is listening there."""
+
+    hint = " (0 picks a free one)"  # moto's server reports the port it got; the app's does not
 
 
 def check_port_free(host: str, port: int, error: type[PortInUseError], option: str) -> None:
