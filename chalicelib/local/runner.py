@@ -108,7 +108,7 @@ def run_local(
     state = state_path(state_dir, stage) if state_dir is not None else None
     if fresh and state is not None:
         remove_state(state)
-    moto = start_moto_server(port=moto_port)
+    moto = start_moto_server(port=moto_port, keep_alive=True)
     try:
         loaded = load_state(state) if state is not None else None
         resources = provision(moto.endpoint_url, stage=stage)
