@@ -111,7 +111,7 @@ def run_local(
     if port:
         # Before moto starts and is provisioned: a second `make run` learns at once that the app's port is taken.
         check_port_free(host, port, PortInUseError, "--port")
-    moto = start_moto_server(port=moto_port)
+    moto = start_moto_server(port=moto_port, keep_alive=True)
     try:
         loaded = load_state(state) if state is not None else None
         resources = provision(moto.endpoint_url, stage=stage)
