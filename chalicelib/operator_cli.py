@@ -551,6 +551,9 @@ def _copies_follow_the_clock(context: Context) -> list[Copy]:
     except RegisterError as error:
         sys.stderr.write(f"warning: {error}\n")
         return []
+    except Exception as error:  # the clock could not be read: the command itself may still work
+        sys.stderr.write(f"warning: the due date of the copies on this machine was not checked: {_describe(error)}\n")
+        return []
 
 
 def _warn_of_due_copies(args: argparse.Namespace) -> None:

@@ -237,6 +237,30 @@ def test_copies_follow_a_withdrawal_recorded_on_another_machine_at_the_next_comm
     assert "destroy before" not in operator.cli("copies")[1]  # PAST DUE, not a date 8 months away
 
 
+def test_a_clock_that_cannot_be_read_leaves_the_copies_as_they_were_and_the_command_works(
+    operator: Operator, aws_settings: Settings, session_clients: AwsClients
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from chalicelib.jobs import Jobs
+
+    _sign(aws_settings, session_clients, operator.initiative, 1)
+    operator.on("2027-09-10")
+    assert operator.cli("run", "--run-id", "r1")[0] == 0
+    assert operator.cli("download", "r1", "--to", str(operator.folder / "exports"))[0] == 0
+
+    def refused(self: Jobs) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Query")
+
+    operator.patch.setattr(Jobs, "retention_clock", refused)
+    status, out, errors = operator.cli("list")
+
+    assert status == 0 and out.startswith("r1  complete")
+    assert errors == ("warning: the due date of the copies on this machine was not checked: AWS refused Query: "
+                      "AccessDeniedException\n")
+    assert "destroy before 2028-06-01" in operator.cli("copies")[1]
+
+
 def test_nothing_recorded_after_the_purge_began_can_change_it(
     operator: Operator, aws_settings: Settings, aws_clients: AwsClients
 ) -> None:
