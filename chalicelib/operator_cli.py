@@ -212,6 +212,7 @@ def command_list(context: Context, args: argparse.Namespace) -> int:
 
 
 def command_run(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.console.records import VIA_OPERATOR, RunStarter
     from chalicelib.exporting.retention import RetentionOverError, retention_over_message
     from chalicelib.exporting.run import UnitBusyError
 
@@ -226,11 +227,13 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
         context.out.write(f"run {run_id} was already complete: nothing new was written "
                           f"({totals.get('statements')} statements in {totals.get('files')} files)\n")
         return _report_reconciliation(context, existing)
+    started_by = RunStarter(_operator_identity(context), "operator", VIA_OPERATOR)
     if context.settings.export_fan_out == "lambda":
         response = context.jobs.clients.lambda_.invoke(
             FunctionName=context.settings.export_worker_function,
             InvocationType="RequestResponse",
-            Payload=json.dumps({"action": "start", "run_id": run_id}).encode("utf-8"),
+            Payload=json.dumps({"action": "start", "run_id": run_id,
+                                "started_by": started_by.to_json()}).encode("utf-8"),
         )
         if response.get("FunctionError"):
             raise OperatorError(f"the export function failed to start run {run_id} (see its logs)")
@@ -239,7 +242,7 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
         context.out.write(f"run {run_id} started on AWS; `list` shows it once its manifest is written\n")
         return 0
     try:
-        status = context.jobs.run.start(run_id)
+        status = context.jobs.begin_run(run_id, started_by)
         bar = ProgressBar(f"export {run_id}", len(status.pending), unit="Member States")
         for code in status.pending:
             while not context.jobs.export_unit(run_id, code):
@@ -638,6 +641,11 @@ def command_retention(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_identity(context: Context) -> str:
+    """Who runs this tool, as AWS knows them (the audit log and the retention records name them so)."""
+    return str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
+
+
 def _record_trigger(context: Context, kind: str, day_text: str, reference: str = "") -> int:
     from chalicelib.exporting.retention import TriggerRefusedError
 
@@ -645,7 +653,7 @@ def _record_trigger(context: Context, kind: str, day_text: str, reference: str =
         day = date.fromisoformat(day_text)
     except ValueError:
         raise OperatorError(f"{day_text!r} is not a date (YYYY-MM-DD)") from None
-    by = str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
+    by = _operator_identity(context)
     try:
         clock = context.jobs.record_trigger(kind, day, reference, by)
     except TriggerRefusedError as refused:

@@ -22,7 +22,7 @@ from chalicelib.signing.ports import CounterReader, StatementSealer, StatementSt
 from chalicelib.web.form_token import derive_token_key
 
 if TYPE_CHECKING:
-    from chalicelib.console.actions import ConsoleContext
+    from chalicelib.console.actions import ConsoleContext, ExportStarter
     from chalicelib.console.charts import DailyCountsReader
     from chalicelib.console.health import HealthSource
     from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
@@ -211,7 +211,18 @@ class Services:
 
         return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
                               deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table),
-                              health=self.health_source)
+                              health=self.health_source, exports=self._export_starter)
+
+    @cached_property
+    def _export_starter(self) -> ExportStarter:
+        """The export function (invoked on AWS; in this process on `make run`) starting a run for the console,
+        on this process's settings, clients and clock."""
+        from datetime import UTC, datetime
+
+        from chalicelib.jobs import Jobs
+
+        return Jobs(self.settings, self.initiative, today=self.today, aws=self._aws,
+                    now=lambda: datetime.fromtimestamp(self.now(), UTC).replace(microsecond=0))
 
     def console(self, request: dict[str, object]) -> dict[str, Any]:
         """Run a console action where it runs: the console_actions function, or here (make run, tests)."""

@@ -60,8 +60,31 @@ class RunningMotoServer:
             self._server.stop()
 
 
-class MotoPortInUseError(OSError):
+class PortInUseError(OSError):
+    """A port the local system needs is taken: another server (often a second `make run`) listens there."""
+
+    hint = ""
+
+    def __init__(self, host: str, port: int, option: str) -> None:
+        super().__init__(f"port {port} on {host} is in use (another `make run`?): stop it, or choose another "
+                         f"with {option}{self.hint}")
+
+
+class MotoPortInUseError(PortInUseError):
     """The requested port is taken; another moto (or anything else) is listening there."""
+
+    hint = " (0 picks a free one)"  # moto's server reports the port it got; the app's does not
+
+
+def check_port_free(host: str, port: int, error: type[PortInUseError], option: str) -> None:
+    """Raise `error` if something listens on host:port. Binds with SO_REUSEADDR, as werkzeug and Python's
+    HTTP server do, so that connections of a stopped run waiting out TIME_WAIT do not count as in use."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise error(host, port, option) from None
 
 
 def start_moto_server(
@@ -86,17 +109,8 @@ def start_moto_server(
     moto_rollback.install()
     moto_shard_iterators.install()
     if port:
-        # ThreadedMotoServer would wait forever if its thread cannot bind: check first. With SO_REUSEADDR,
-        # as werkzeug binds, so that connections of a stopped run waiting out TIME_WAIT do not count as
-        # in use; a socket listening there still does.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError:
-                raise MotoPortInUseError(
-                    f"port {port} on {host} is in use; choose another (0 picks a free one)"
-                ) from None
+        # ThreadedMotoServer would wait forever if its thread cannot bind: check first.
+        check_port_free(host, port, MotoPortInUseError, "--moto-port")
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

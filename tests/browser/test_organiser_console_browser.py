@@ -77,7 +77,7 @@ def _settled_total(page: Any, site: str, seconds: float = 120.0) -> int:
     return readings[-1]
 
 
-def test_organiser_signs_in_sees_the_chart_pauses_resumes_and_deletes_a_statement(
+def test_organiser_signs_in_sees_the_chart_pauses_resumes_deletes_a_statement_and_starts_an_export(
     page: Any, site: str, local_system: LocalSystem, axe_source: str  # noqa: F811
 ) -> None:
     found: dict[str, list[str]] = {}
@@ -176,9 +176,26 @@ def test_organiser_signs_in_sees_the_chart_pauses_resumes_and_deletes_a_statemen
     check("dashboard with export runs and counting health")
     screenshot(page, "organiser-dashboard-exports-and-health")
 
+    # The organiser starts a run from the dashboard: the page answers at once, the run completes with the
+    # same totals, and the audit log names who started each run (the organiser; the operator's AWS identity).
+    page.locator("button", has_text="Start an export now").click()
+    notice = page.locator("#export-started").inner_text()
+    started = re.search(r"An export run \(([0-9A-Za-z._-]+)\) has started", notice)
+    assert started, notice
+    check("dashboard after starting an export")
+    screenshot(page, "organiser-dashboard-export-started")
+    _eventually(lambda: page.goto(f"{site}/organiser") is not None
+                and page.locator("#export-runs tbody tr th").first.inner_text() == started.group(1)
+                and "complete" in page.locator("#export-runs tbody tr").first.inner_text(), seconds=120)
+    assert int(page.locator("#export-runs tbody tr").first.locator("td").nth(3).inner_text()
+               .replace(",", "")) == exported_total
+
     page.goto(f"{site}/organiser/audit")
     actions = page.locator("tbody tr td:nth-child(4)").all_inner_texts()
-    assert actions[:4] == ["delete_statement", "resume", "pause", "sign_in"]
+    assert actions[:6] == ["export_started", "export_started", "delete_statement", "resume", "pause", "sign_in"]
+    roles = page.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    assert roles[:2] == ["organiser", "operator"]
+    assert f"run_id: {started.group(1)}; via: console" in page.locator("tbody tr").first.inner_text()
     check("audit log")
 
     assert {name: problems for name, problems in found.items() if problems} == {}
