@@ -43,7 +43,7 @@ from chalicelib.exporting.manifest import ManifestError, ManifestFile, manifest_
 if TYPE_CHECKING:
     from chalicelib.config import Settings
     from chalicelib.jobs import Jobs
-    from chalicelib.operator_copies import CopyRegister
+    from chalicelib.operator_copies import Copy, CopyRegister
     from chalicelib.storage.export_reading import ExportBucketReader, ExportKey
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
@@ -540,6 +540,25 @@ def _record_plaintext(context: Context | None, written: Sequence[Path], run_dir:
                          "soon as they are not needed (`destroy-copies`)\n")
 
 
+def _copies_follow_the_clock(context: Context) -> list[Copy]:
+    """The register's copies of this initiative get the clock's due date, wherever the clock was moved from
+    (this tool, another operator's, the organisers' console); the clock is read only if there are any."""
+    from chalicelib.operator_copies import RegisterError
+
+    register = _register()
+    try:
+        if not any(copy.initiative == context.initiative_id for copy in register.live()):
+            return []
+        clock = context.jobs.retention_clock()
+        return register.follow_clock(context.initiative_id, clock.due_on, clock.reason)
+    except RegisterError as error:
+        sys.stderr.write(f"warning: {error}\n")
+        return []
+    except Exception as error:  # the clock could not be read: the command itself may still work
+        sys.stderr.write(f"warning: the due date of the copies on this machine was not checked: {_describe(error)}\n")
+        return []
+
+
 def _warn_of_due_copies(args: argparse.Namespace) -> None:
     from chalicelib.operator_copies import RegisterError
 
@@ -642,6 +661,10 @@ def _record_trigger(context: Context, kind: str, day_text: str, reference: str =
     context.out.write(f"recorded {kind} {day} by {by}\n")
     held = f"; held by proceedings {', '.join(clock.held_by)}" if clock.held_by else ""
     context.out.write(f"statements of {context.initiative_id} are destroyed on {clock.due_on} ({clock.reason}){held}\n")
+    moved = _copies_follow_the_clock(context)
+    if moved:
+        context.out.write(f"{len(moved)} copie(s) on this machine are now to be destroyed before {clock.due_on} "
+                          "(`copies` lists them, `destroy-copies` deletes them)\n")
     return 0
 
 
@@ -738,7 +761,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     args = parser().parse_args(argv)
     try:
-        _warn_of_due_copies(args)
         return _dispatch(args, stream)
     except OperatorError as error:
         sys.stderr.write(f"error: {error}\n")
@@ -758,6 +780,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         args.command == "decrypt" and args.private_key is not None
     )
     context = None if offline else build_context(args, out)
+    if context is not None:
+        _copies_follow_the_clock(context)
+    _warn_of_due_copies(args)
     if args.command == "verify":
         return command_verify(context, args, out)
     if args.command == "decrypt":

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.exporting.retention import DeletedPage, RestorableCopies, RetentionClock, RetentionTrigger
 from chalicelib.storage.counter_writer import FINAL_FLAG_SORT_KEYS, FINAL_SORT_KEY
+from chalicelib.storage.counters import TRIGGER_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PURGE_SORT_KEY = "PURGE"
 _FINAL_ATTEMPTS = 8
-TRIGGER_PREFIX = "TRIGGER#"
 
 
 class DynamoDBRetentionRecords:

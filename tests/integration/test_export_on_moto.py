@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import config
 from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.exporting import layout
 from chalicelib.initiative import Initiative
@@ -164,6 +165,7 @@ def exported(aws_settings: Settings, export_clients: AwsClients, sealer: KmsStat
                                        "counts may have moved)\n")
         yield Exported(world, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption()), out)
+    config._process_fixed_today.cache_clear()  # ECI_TODAY is the caller's again
 
 
 def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None:
@@ -177,6 +179,10 @@ def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None
     patch.setenv("EXPORT_MAX_STATEMENTS_PER_FILE", "5")
     patch.setenv("AUTHORITY_KEYS_DIR", str(world.settings.authority_keys_dir))
     patch.setenv("ECI_OPERATOR_COPIES", str(folder / "copies.json"))  # the register of copies, not in $HOME
+    # The tool's day is the world's, not the calendar's: after the demo's collection (2027-08-31) its
+    # manifests stopped saying collection was open, and after its retention (2028-06-01) it exported nothing.
+    patch.setenv("ECI_TODAY", SIGNING_DAY.isoformat())
+    config._process_fixed_today.cache_clear()
 
 
 @pytest.fixture
@@ -184,6 +190,7 @@ def cli_world(exported: Exported, tmp_path: Path) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as patch:
         _point_cli_at(exported.world, tmp_path, patch)
         yield exported.world
+    config._process_fixed_today.cache_clear()
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
@@ -636,6 +643,7 @@ def test_a_statement_that_cannot_be_written_is_left_out_and_the_tool_says_which(
     with pytest.MonkeyPatch.context() as patch:
         _point_cli_at(world, tmp_path, patch)
         status, out, errors = _cli("run", "--run-id", "r1")
+    config._process_fixed_today.cache_clear()
 
     assert status == 4
     assert errors == f"error: 1 statement(s) could not be exported and are left out of the files: DE {bad_id} " \
