@@ -127,12 +127,18 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
     state = member_state(code)
     if state is None or state.code != code.upper() or len(code) != 2:
         return pages.error_page(context, "unknown_member_state", 404, after_post=request.method == "POST")
-    if not context.initiative.collecting_on(context.today):
+    if not context.initiative.collecting_on(context.today) and not _testing_before_collection(context):
         return pages.closed_page(context, status=closed_status)
     if _collection_state().refuses_statements:
         # Paused, or going live: temporarily refused, 503 for a statement, so no client takes it as final.
         return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
     return context, state
+
+
+def _testing_before_collection(context: pages.PageContext) -> bool:
+    """The organisers' test phase opens the forms before the collection period: its statements are test
+    statements, deleted on going live, so the organisers try the whole system before it opens."""
+    return context.today < context.initiative.collection_start and _collection_state().phase == PHASE_TEST
 
 
 def _collection_state() -> CollectionState:

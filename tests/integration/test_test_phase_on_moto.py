@@ -165,3 +165,24 @@ def test_viewer_cannot_start_a_test_phase_or_go_live(client: Client, empty_table
 
     assert _phase(client, viewer, "start_test_phase").status_code == 403
     assert _phase(client, viewer, "go_live", confirm="yes").status_code == 403
+
+
+def test_organisers_try_the_forms_in_a_test_phase_before_collection_opens(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    initiative = services.current().initiative
+    services.current().today = lambda: date(2026, 8, 20)
+    assert initiative.collection_start > date(2026, 8, 20)
+    assert b"form_token" not in client.http.get("/sign/PL?lang=en").body, "closed before the collection starts"
+
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+
+    assert _sign(client, PEOPLE[0]).status_code == 200
+    assert len(_keys(empty_tables, f"S#{initiative.id}~test#")) == 1
+    assert _keys(empty_tables, f"S#{initiative.id}#") == []
+    _phase(client, organiser, "go_live", confirm="yes")
+    _next_period(now, empty_tables)
+    assert b"form_token" not in client.http.get("/sign/PL?lang=en").body, "live, and still before the start"
+    refused = client.http.post("/sign/PL?lang=en", headers=FORM, body=urlencode(PEOPLE[1]))
+    assert refused.status_code == 403 and _keys(empty_tables, "S#") == []
