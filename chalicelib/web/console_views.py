@@ -305,7 +305,8 @@ def delete_statement(request: Request) -> Response:
     if not answer.get("ok"):
         return _refused(answer, organiser, {"no_statement": 404}, otherwise=400)
     return _render("deleted.html", organiser=organiser, csrf=session.csrf_token(token),
-                   statement_id=answer["statement_id"], member_state=answer["member_state"])
+                   statement_id=answer["statement_id"], member_state=answer["member_state"],
+                   test=bool(answer.get("test")))
 
 
 def audit_log(request: Request) -> Response:

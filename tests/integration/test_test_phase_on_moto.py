@@ -186,3 +186,24 @@ def test_organisers_try_the_forms_in_a_test_phase_before_collection_opens(
     assert b"form_token" not in client.http.get("/sign/PL?lang=en").body, "live, and still before the start"
     refused = client.http.post("/sign/PL?lang=en", headers=FORM, body=urlencode(PEOPLE[1]))
     assert refused.status_code == 403 and _keys(empty_tables, "S#") == []
+
+
+def test_in_the_test_phase_an_organiser_deletes_a_test_statement_by_its_receipt(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    initiative_id = services.current().initiative.id
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+    receipt = _sign(client, PEOPLE[0])
+    found = re.search(rb"<code>([0-9a-f-]{36,47})</code>", receipt.body)
+    assert receipt.status_code == 200 and found
+
+    deleted = post_as(client, organiser, "/organiser/statements/delete", csrf=csrf_of(client, organiser),
+                      statement_id=found.group(1).decode(), reason="erasure_request")
+
+    assert deleted.status_code == 200, deleted.body[:2000]
+    assert b"test statement" in deleted.body
+    assert _keys(empty_tables, f"S#{initiative_id}~test#") == []
+    assert _keys(empty_tables, f"F#{initiative_id}~test#") == [], "the person may sign again"
+    log = list(csv.DictReader(io.StringIO(get_as(client, organiser, "/organiser/audit.csv").body.decode())))
+    assert log[0]["action"] == "delete_statement" and "test=yes" in log[0]["details"]
