@@ -132,7 +132,14 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
     if _collection_state().refuses_statements:
         # Paused, or going live: temporarily refused, 503 for a statement, so no client takes it as final.
         return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
-    return context, state
+    return _in_phase(context), state
+
+
+def _in_phase(context: pages.PageContext) -> pages.PageContext:
+    """The context with the test phase marked, so the form and the receipt say their statement is a test."""
+    from dataclasses import replace
+
+    return replace(context, test_phase=_collection_state().phase == PHASE_TEST)
 
 
 def _testing_before_collection(context: pages.PageContext) -> bool:
@@ -183,7 +190,7 @@ def submit(request: Request, code: str) -> Response:
         return pages.error_page(context, refusal.reason, refusal.status, after_post=True)
     # The form's own language field decides the reply's language when the URL lost it.
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
-        context = _context(request, f"/sign/{code}", fields["lang"])
+        context = _in_phase(_context(request, f"/sign/{code}", fields["lang"]))
     nonce = accepted_nonce(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
                            current.settings.form_token_max_age_seconds)
     if nonce is None or fields.get(HONEYPOT, ""):

@@ -207,3 +207,21 @@ def test_in_the_test_phase_an_organiser_deletes_a_test_statement_by_its_receipt(
     assert _keys(empty_tables, f"F#{initiative_id}~test#") == [], "the person may sign again"
     log = list(csv.DictReader(io.StringIO(get_as(client, organiser, "/organiser/audit.csv").body.decode())))
     assert log[0]["action"] == "delete_statement" and "test=yes" in log[0]["details"]
+
+
+def test_in_the_test_phase_the_form_and_the_receipt_say_the_statement_is_a_test(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    assert b'id="test-phase"' not in client.http.get("/sign/PL?lang=pl").body
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+
+    form = client.http.get("/sign/PL?lang=pl").body.decode()
+    receipt = _sign(client, PEOPLE[0]).body.decode()
+
+    assert 'id="test-phase"' in form and "Faza testowa" in form
+    assert 'id="test-phase"' in receipt and "Test phase:" in receipt  # _sign sends the form in English
+    _phase(client, organiser, "go_live", confirm="yes")
+    _next_period(now, empty_tables)
+    assert b'id="test-phase"' not in client.http.get("/sign/PL?lang=pl").body
+    assert b'id="test-phase"' not in _sign(client, PEOPLE[1]).body, "a live receipt, though one was kept for the day"
