@@ -267,7 +267,12 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
                           changed_at=_now(context))
         if not context.store.replace_state(context.initiative_id, current,
                                            _entry(context, organiser, records.GO_LIVE_STARTED)):
-            return _refused("conflict")
+            # A double click: the other press began going live a moment before; this one goes on with it.
+            current = context.store.state(context.initiative_id)
+            if current.phase == records.PHASE_LIVE:
+                return {"ok": True, "done": True, "deleted": 0}
+            if current.phase != records.PHASE_GOING_LIVE:
+                return _refused("conflict")
     test_id = records.initiative_id_in_test_phase(context.initiative_id)
     found = context.deleter.statements_of(test_id, limit=batch)
     deleted = sum(1 for statement in found if context.deleter.delete(statement, None))
@@ -284,7 +289,10 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
         if len(found) >= batch:
             return {"ok": True, "done": False, "deleted": deleted}
     live = replace(current, phase=records.PHASE_LIVE, version=current.version + 1, changed_at=_now(context))
-    if not context.store.replace_state(context.initiative_id, live, _entry(context, organiser, records.GO_LIVE)):
+    # Not stored because another press of the same button (a double click) went live a moment before: what
+    # was asked is done. Any other change in between is a conflict.
+    if (not context.store.replace_state(context.initiative_id, live, _entry(context, organiser, records.GO_LIVE))
+            and context.store.state(context.initiative_id).phase != records.PHASE_LIVE):
         return _refused("conflict")
     return {"ok": True, "done": True, "deleted": deleted}
 

@@ -93,3 +93,44 @@ def test_going_live_that_took_longer_than_the_cache_period_does_not_wait() -> No
 
     assert perform(context, {"action": "go_live", "token": "good-token"})["done"] is True
     assert clock.slept == []
+
+
+class StoreWhereAnotherRequestGoesLiveFirst(InMemoryConsoleStore):
+    """Two "Go live" presses (a double click): the other request sets "live" a moment before this one."""
+
+    def replace_state(self, initiative_id: str, state: CollectionState, entry: records.AuditEntry) -> bool:
+        if state.phase == records.PHASE_LIVE:
+            super().replace_state(initiative_id, state, entry)
+            return False
+        return super().replace_state(initiative_id, state, entry)
+
+
+def test_a_second_go_live_press_that_loses_the_race_to_the_first_says_collection_is_live() -> None:
+    clock = Clock()
+    store = StoreWhereAnotherRequestGoesLiveFirst()
+    store.current = CollectionState(phase=records.PHASE_TEST, version=1)
+    context = ConsoleContext("demo-2026", TokenAcceptingOne(ORGANISER), store, clock=clock.now,  # type: ignore[arg-type]
+                             deleter=StatementsWithAStaleInstance(stale_instance=False), state_settles_seconds=5.0,
+                             sleep=clock.sleep)
+
+    assert perform(context, {"action": "go_live", "token": "good-token"}) == {"ok": True, "done": True, "deleted": 1}
+
+
+class StoreWhereAnotherRequestBeginsGoingLiveFirst(InMemoryConsoleStore):
+    def replace_state(self, initiative_id: str, state: CollectionState, entry: records.AuditEntry) -> bool:
+        if state.phase == records.PHASE_GOING_LIVE and self.current.phase == records.PHASE_TEST:
+            super().replace_state(initiative_id, state, entry)
+            return False
+        return super().replace_state(initiative_id, state, entry)
+
+
+def test_a_second_go_live_press_while_the_first_is_under_way_goes_on_with_it() -> None:
+    clock = Clock()
+    store = StoreWhereAnotherRequestBeginsGoingLiveFirst()
+    store.current = CollectionState(phase=records.PHASE_TEST, version=1)
+    context = ConsoleContext("demo-2026", TokenAcceptingOne(ORGANISER), store, clock=clock.now,  # type: ignore[arg-type]
+                             deleter=StatementsWithAStaleInstance(stale_instance=False), state_settles_seconds=5.0,
+                             sleep=clock.sleep)
+
+    assert perform(context, {"action": "go_live", "token": "good-token"}) == {"ok": True, "done": True, "deleted": 1}
+    assert store.current.phase == records.PHASE_LIVE
