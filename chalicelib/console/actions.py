@@ -182,7 +182,9 @@ def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[st
             return _refused("already_paused" if paused else "not_paused")
         changed = replace(current, paused=paused, version=current.version + 1, changed_at=_now(context))
         entry = _entry(context, organiser, records.PAUSE if paused else records.RESUME)
-        if not context.store.replace_state(context.initiative_id, changed, entry):
+        # Not stored because another press (a double click) made the same change a moment before: it is done.
+        if (not context.store.replace_state(context.initiative_id, changed, entry)
+                and context.store.state(context.initiative_id).paused != paused):
             return _refused("conflict")
         return {"ok": True, "paused": paused}
 

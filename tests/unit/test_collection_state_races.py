@@ -1,4 +1,6 @@
-"""Going live while other instances still hold "test phase" in their cached state (up to the cache period).
+"""Changes of the collection's state racing with what else is going on: stale caches, double clicks.
+
+Going live while other instances still hold "test phase" in their cached state (up to the cache period).
 
 The public function reads the collection's state once per cache period, so for that long after going live
 began an instance may still store a statement under the test id. Going live must not declare itself done
@@ -134,3 +136,19 @@ def test_a_second_go_live_press_while_the_first_is_under_way_goes_on_with_it() -
 
     assert perform(context, {"action": "go_live", "token": "good-token"}) == {"ok": True, "done": True, "deleted": 1}
     assert store.current.phase == records.PHASE_LIVE
+
+
+class StoreWhereAnotherRequestPausesFirst(InMemoryConsoleStore):
+    def replace_state(self, initiative_id: str, state: CollectionState, entry: records.AuditEntry) -> bool:
+        if state.paused and not self.current.paused:
+            super().replace_state(initiative_id, state, entry)
+            return False
+        return super().replace_state(initiative_id, state, entry)
+
+
+def test_a_double_clicked_pause_says_collection_is_paused() -> None:
+    store = StoreWhereAnotherRequestPausesFirst()
+    context = ConsoleContext("demo-2026", TokenAcceptingOne(ORGANISER), store)  # type: ignore[arg-type]
+
+    assert perform(context, {"action": "pause", "token": "good-token"}) == {"ok": True, "paused": True}
+    assert [entry.action for entry in store.audit] == ["pause"], "one pause, recorded once"
