@@ -225,3 +225,17 @@ def test_in_the_test_phase_the_form_and_the_receipt_say_the_statement_is_a_test(
     _next_period(now, empty_tables)
     assert b'id="test-phase"' not in client.http.get("/sign/PL?lang=pl").body
     assert b'id="test-phase"' not in _sign(client, PEOPLE[1]).body, "a live receipt, though one was kept for the day"
+
+
+def test_in_the_test_phase_the_dashboard_opens_any_member_states_form(
+    client: Client, organiser: str, empty_tables: Settings
+) -> None:
+    _phase(client, organiser, "start_test_phase")
+
+    page = get_as(client, organiser, "/organiser").body.decode()
+
+    chooser = re.search(r'<form method="get" action="/sign"[^>]*>(.*?)</form>', page, re.S)
+    assert chooser, "before the collection opens, the public page has no way to the forms"
+    assert len(re.findall(r'<option value="[A-Z]{2}"', chooser.group(1))) == 27
+    opened = client.http.get("/sign?ms=BE&lang=en")
+    assert opened.status_code == 303 and opened.headers["Location"] == "/sign/BE?lang=en"
