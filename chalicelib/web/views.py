@@ -132,6 +132,9 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
     if _collection_state().refuses_statements:
         # Paused, or going live: temporarily refused, 503 for a statement, so no client takes it as final.
         return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
+    if request.method == "POST" and _collection_state() is _STATE_UNKNOWN:
+        # Not known whether paused or in the test phase: a statement taken now might be stored as a live one.
+        return pages.error_page(context, "storage_unavailable", 503, after_post=True)
     return _in_phase(context), state
 
 
@@ -153,9 +156,12 @@ def _collection_state() -> CollectionState:
     statement."""
     try:
         return services.current().collection_state()
-    except Exception as error:  # the state's table did not answer and nothing is known yet: collecting
-        logger.warning("collection state unavailable: %s", type(error).__name__)
-        return CollectionState()
+    except Exception as error:  # the state's table did not answer and nothing is known yet: forms show,
+        logger.warning("collection state unavailable: %s", type(error).__name__)  # statements wait (above)
+        return _STATE_UNKNOWN
+
+
+_STATE_UNKNOWN = CollectionState()  # told apart by identity from any state read
 
 
 def _signing_initiative(initiative: Initiative) -> Initiative:
