@@ -152,3 +152,31 @@ def test_a_double_clicked_pause_says_collection_is_paused() -> None:
 
     assert perform(context, {"action": "pause", "token": "good-token"}) == {"ok": True, "paused": True}
     assert [entry.action for entry in store.audit] == ["pause"], "one pause, recorded once"
+
+
+@dataclass
+class SlowSweeps(StatementsWithAStaleInstance):
+    """A sweep that takes long (every Member State's partitions, one Query each)."""
+
+    clock: Clock = field(default_factory=Clock)
+    sweep_seconds: float = 5.5
+
+    def statements_of(self, initiative_id: str, limit: int) -> list[Any]:
+        self.clock.at += timedelta(seconds=self.sweep_seconds)
+        return super().statements_of(initiative_id, limit)
+
+
+def test_going_live_asks_to_continue_rather_than_wait_past_the_page_functions_time() -> None:
+    clock = Clock()
+    store = InMemoryConsoleStore()
+    store.current = CollectionState(phase=records.PHASE_TEST, version=1)
+    statements = SlowSweeps(stale_instance=False, clock=clock)
+    context = ConsoleContext("demo-2026", TokenAcceptingOne(ORGANISER), store, clock=clock.now,  # type: ignore[arg-type]
+                             deleter=statements, state_settles_seconds=8.0, sleep=clock.sleep)
+
+    first = perform(context, {"action": "go_live", "token": "good-token"})
+    assert first == {"ok": True, "done": False, "deleted": 1} and clock.slept == []
+    assert store.current.phase == records.PHASE_GOING_LIVE
+    clock.at += timedelta(seconds=3)  # the organiser presses "Continue going live"
+    assert perform(context, {"action": "go_live", "token": "good-token"}) == {"ok": True, "done": True, "deleted": 0}
+    assert clock.slept == [] and store.current.phase == records.PHASE_LIVE
