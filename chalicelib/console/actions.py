@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.console import records
@@ -312,11 +312,40 @@ def _start_export(context: ConsoleContext, organiser: Organiser, arguments: Mapp
     naming this organiser, so a start that did not happen is never logged and one that did always is."""
     if context.exports is None:
         return _refused("unavailable")
+    if _run_in_progress(context):
+        return _refused("export_running")
     answer = context.exports.start_for_console(records.RunStarter(organiser.subject, organiser.role,
                                                                   records.VIA_CONSOLE))
     if "refusal" in answer:
         return _refused(str(answer["refusal"]))
     return {"ok": True, "run_id": answer["run_id"], "member_states": answer["member_states"]}
+
+
+# A run still "running" after this long has stopped (each State's export is a 15-minute function that goes
+# on where it stopped): it no longer keeps another start from the console.
+RUN_IN_PROGRESS_FOR_AT_MOST = timedelta(hours=1)
+
+
+def _run_in_progress(context: ConsoleContext) -> bool:
+    """Whether the latest export run is still going (a double click, or the day's run): another would export
+    every statement again. If the records cannot be read, the start goes ahead (the export is safe to repeat)."""
+    from chalicelib.console.health import RUNNING
+
+    if context.health is None:
+        return False
+    try:
+        latest = context.health.export_runs(context.initiative_id, 1)
+    except Exception as error:  # the dashboard's records did not answer: not a reason to refuse a start
+        logger.warning("console start_export: export runs unreadable (%s)", type(error).__name__)
+        return False
+    if not latest or latest[0].status != RUNNING:
+        return False
+    try:
+        started = datetime.fromisoformat(latest[0].started_at)
+    except ValueError:  # not a time the export writes: no reason to refuse
+        return False
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)  # the export writes UTC
+    return context.clock() - started < RUN_IN_PROGRESS_FOR_AT_MOST
 
 
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
