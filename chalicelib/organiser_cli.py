@@ -85,12 +85,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
         apply_environment(moto_environment(arguments.endpoint))
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-    client = boto3.client("cognito-idp", region_name=arguments.region)
     try:
+        client = boto3.client("cognito-idp", region_name=arguments.region)
         create_user(client, arguments.stage, arguments.email, arguments.role, out)
     except AccountError as error:
         sys.stderr.write(f"error: {error}\n")
+        return 1
+    except EndpointConnectionError as error:  # finding the pool is the first call: nothing was made
+        where = (f"moto at {arguments.endpoint}: is make run running? Its first lines name moto's address; "
+                 "pass that with --endpoint") if arguments.local else f"AWS ({error})"
+        sys.stderr.write(f"error: no account made: cannot reach {where}\n")
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        sys.stderr.write(f"error: no account made: {error}\n")
         return 1
     return 0
 

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from chalicelib.storage.counters import DynamoDBWithdrawalReader
     from chalicelib.storage.organiser_accounts import CognitoSignIn
 
+# After reading the collection's state, how long a statement's POST may take to store it (validation, one
+# KMS call, one transaction: milliseconds; this allows for a slow cold instance). Going live waits the cache
+# period plus this before its last sweep of test statements (chalicelib/console/actions.py).
+STATEMENT_STORE_SECONDS = 2
+
 
 def _signing_day() -> date:
     """Today as the EU's citizens count it: the day in Brussels, or ECI_TODAY (chalicelib/config.py)."""
@@ -211,7 +216,8 @@ class Services:
 
         return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
                               deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table),
-                              health=self.health_source, exports=self._export_starter)
+                              health=self.health_source, exports=self._export_starter,
+                              state_settles_seconds=self.settings.counts_cache_seconds + STATEMENT_STORE_SECONDS)
 
     @cached_property
     def _export_starter(self) -> ExportStarter:

@@ -13,10 +13,11 @@ has ``"refusal"``: a code the page turns into a sentence.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.console import records
@@ -67,6 +68,10 @@ class ExportStarter(Protocol):
 # Test statements one go-live call deletes at most (each is one small transaction): well inside the
 # console function's time; the organiser continues until it is done.
 GO_LIVE_BATCH = 200
+# How long one go-live call may have taken when it would wait for the state caches: the page function that
+# invokes it has 10 s (.chalice/config.json), and the sweep after the wait takes its own time; past this
+# the organiser is asked to continue instead (the next call finds the caches settled and does not wait).
+GO_LIVE_WAIT_WITHIN_SECONDS = 6.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,10 @@ class ConsoleContext:
     deleter: StatementDeleter | None = None
     health: HealthSource | None = None
     exports: ExportStarter | None = None
+    # How long after a change of the collection's state an instance may still act on the old one: the public
+    # function's cache period plus the time a statement's store takes after its read (services.py).
+    state_settles_seconds: float = 0.0
+    sleep: Callable[[float], None] = time.sleep
 
 
 def _refused(code: str) -> dict[str, Any]:
@@ -177,7 +186,9 @@ def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[st
             return _refused("already_paused" if paused else "not_paused")
         changed = replace(current, paused=paused, version=current.version + 1, changed_at=_now(context))
         entry = _entry(context, organiser, records.PAUSE if paused else records.RESUME)
-        if not context.store.replace_state(context.initiative_id, changed, entry):
+        # Not stored because another press (a double click) made the same change a moment before: it is done.
+        if (not context.store.replace_state(context.initiative_id, changed, entry)
+                and context.store.state(context.initiative_id).paused != paused):
             return _refused("conflict")
         return {"ok": True, "paused": paused}
 
@@ -213,14 +224,18 @@ def _delete_statement(context: ConsoleContext, organiser: Organiser, arguments: 
     if context.deleter is None:
         return _refused("unavailable")
     found = context.deleter.find(context.initiative_id, statement_id)
+    # A test statement's receipt looks the same: organisers try deletion in the test phase too.
+    test = found is None
+    if test:
+        found = context.deleter.find(records.initiative_id_in_test_phase(context.initiative_id), statement_id)
     if found is None:
         return _refused("no_statement")
     entry = _entry(context, organiser, records.DELETE_STATEMENT, statement_id=statement_id,
-                   member_state=found.member_state, reason=reason)
+                   member_state=found.member_state, reason=reason, **({"test": "yes"} if test else {}))
     audit_put = context.store.audit_put(context.initiative_id, entry)  # type: ignore[attr-defined]
     if not context.deleter.delete(found, audit_put):
         return _refused("no_statement")  # deleted by someone else a moment ago
-    return {"ok": True, "statement_id": statement_id, "member_state": found.member_state}
+    return {"ok": True, "statement_id": statement_id, "member_state": found.member_state, "test": test}
 
 
 def _start_test_phase(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,6 +258,7 @@ def _start_test_phase(context: ConsoleContext, organiser: Organiser, arguments: 
 def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """Delete every test statement (and its marker; the counts follow through the stream), a batch per call,
     refusing statements meanwhile; then live for good. Interrupted, the next call continues where it is."""
+    called_at = context.clock()
     batch = arguments.get("batch", GO_LIVE_BATCH)
     if not isinstance(batch, int) or not 1 <= batch <= GO_LIVE_BATCH:
         return _refused("bad_request")
@@ -258,14 +274,35 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
                           changed_at=_now(context))
         if not context.store.replace_state(context.initiative_id, current,
                                            _entry(context, organiser, records.GO_LIVE_STARTED)):
-            return _refused("conflict")
+            # A double click: the other press began going live a moment before; this one goes on with it.
+            current = context.store.state(context.initiative_id)
+            if current.phase == records.PHASE_LIVE:
+                return {"ok": True, "done": True, "deleted": 0}
+            if current.phase != records.PHASE_GOING_LIVE:
+                return _refused("conflict")
     test_id = records.initiative_id_in_test_phase(context.initiative_id)
     found = context.deleter.statements_of(test_id, limit=batch)
     deleted = sum(1 for statement in found if context.deleter.delete(statement, None))
     if len(found) >= batch:
         return {"ok": True, "done": False, "deleted": deleted}
+    # An instance that read "test phase" just before going live began may store test statements until its
+    # cache expires: wait that out, then sweep once more, so none is left behind once live.
+    going_live_for = (context.clock() - datetime.fromisoformat(current.changed_at)).total_seconds() \
+        if current.changed_at else 0.0
+    if going_live_for < context.state_settles_seconds:
+        wait = context.state_settles_seconds - going_live_for
+        if (context.clock() - called_at).total_seconds() + wait > GO_LIVE_WAIT_WITHIN_SECONDS:
+            return {"ok": True, "done": False, "deleted": deleted}  # the page function would time out first
+        context.sleep(wait)
+        found = context.deleter.statements_of(test_id, limit=batch)
+        deleted += sum(1 for statement in found if context.deleter.delete(statement, None))
+        if len(found) >= batch:
+            return {"ok": True, "done": False, "deleted": deleted}
     live = replace(current, phase=records.PHASE_LIVE, version=current.version + 1, changed_at=_now(context))
-    if not context.store.replace_state(context.initiative_id, live, _entry(context, organiser, records.GO_LIVE)):
+    # Not stored because another press of the same button (a double click) went live a moment before: what
+    # was asked is done. Any other change in between is a conflict.
+    if (not context.store.replace_state(context.initiative_id, live, _entry(context, organiser, records.GO_LIVE))
+            and context.store.state(context.initiative_id).phase != records.PHASE_LIVE):
         return _refused("conflict")
     return {"ok": True, "done": True, "deleted": deleted}
 
@@ -275,11 +312,40 @@ def _start_export(context: ConsoleContext, organiser: Organiser, arguments: Mapp
     naming this organiser, so a start that did not happen is never logged and one that did always is."""
     if context.exports is None:
         return _refused("unavailable")
+    if _run_in_progress(context):
+        return _refused("export_running")
     answer = context.exports.start_for_console(records.RunStarter(organiser.subject, organiser.role,
                                                                   records.VIA_CONSOLE))
     if "refusal" in answer:
         return _refused(str(answer["refusal"]))
     return {"ok": True, "run_id": answer["run_id"], "member_states": answer["member_states"]}
+
+
+# A run still "running" after this long has stopped (each State's export is a 15-minute function that goes
+# on where it stopped): it no longer keeps another start from the console.
+RUN_IN_PROGRESS_FOR_AT_MOST = timedelta(hours=1)
+
+
+def _run_in_progress(context: ConsoleContext) -> bool:
+    """Whether the latest export run is still going (a double click, or the day's run): another would export
+    every statement again. If the records cannot be read, the start goes ahead (the export is safe to repeat)."""
+    from chalicelib.console.health import RUNNING
+
+    if context.health is None:
+        return False
+    try:
+        latest = context.health.export_runs(context.initiative_id, 1)
+    except Exception as error:  # the dashboard's records did not answer: not a reason to refuse a start
+        logger.warning("console start_export: export runs unreadable (%s)", type(error).__name__)
+        return False
+    if not latest or latest[0].status != RUNNING:
+        return False
+    try:
+        started = datetime.fromisoformat(latest[0].started_at)
+    except ValueError:  # not a time the export writes: no reason to refuse
+        return False
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)  # the export writes UTC
+    return context.clock() - started < RUN_IN_PROGRESS_FOR_AT_MOST
 
 
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {

@@ -146,6 +146,9 @@ def run_local(
             print(f"Today:        {settings.today_setting} (ECI_TODAY)", flush=True)
         print(f"Exports:      {resources['EXPORT_BUCKET']}; export now with "
               f".venv/bin/python -m chalicelib.operator_cli --local --endpoint {moto.endpoint_url} run", flush=True)
+        print(f"Console:      http://{host}:{port}/organiser; first account: .venv/bin/python -m "
+              f"chalicelib.organiser_cli --local --endpoint {moto.endpoint_url} create-user --role organiser "
+              "you@example.org", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             server.server.serve_forever()

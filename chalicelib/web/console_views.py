@@ -50,6 +50,8 @@ REFUSALS = {
                "cannot come back. Nothing was changed.",
     "retention_over": "The retention period is over: the statements are being destroyed, so there is nothing to "
                       "export. No export was started.",
+    "export_running": "An export run is still in progress (see Export runs on the dashboard): another would export "
+                      "every statement again. No run was started. Start one once it is complete.",
     "no_statement": "No statement has this identifier: it may have been deleted already, or the identifier "
                     "was copied wrongly (a receipt for a repeated statement by the same person names one that "
                     "was never stored). Nothing was deleted.",
@@ -305,7 +307,8 @@ def delete_statement(request: Request) -> Response:
     if not answer.get("ok"):
         return _refused(answer, organiser, {"no_statement": 404}, otherwise=400)
     return _render("deleted.html", organiser=organiser, csrf=session.csrf_token(token),
-                   statement_id=answer["statement_id"], member_state=answer["member_state"])
+                   statement_id=answer["statement_id"], member_state=answer["member_state"],
+                   test=bool(answer.get("test")))
 
 
 def audit_log(request: Request) -> Response:

@@ -39,6 +39,7 @@ class PageContext:
     initiative: Initiative
     today: date
     path: str  # this page's path, for the language switcher's links
+    test_phase: bool = False  # the organisers' test phase: a form's or receipt's statement is a test statement
 
 
 @cache
@@ -86,6 +87,7 @@ def _render_body(context: PageContext, template: str, **values: Any) -> str:
         text=text,
         text_language=text_language,
         home=_link("/", context.language),
+        test_phase=context.test_phase,
         **values,
     )
 
@@ -196,11 +198,11 @@ def _document_name(translated: str, native: str) -> str:
 # rendered once and the identifier put in its slot, which takes rendering off the POST path's CPU cost.
 _RECEIPT_ID_SLOT = "statement-identifier-slot-5f0c1e"
 _RECEIPT_PAGES_KEPT = 512
-_receipt_pages: dict[tuple[str, str, date, str], tuple[Initiative, str]] = {}
+_receipt_pages: dict[tuple[str, str, date, str, bool], tuple[Initiative, str]] = {}
 
 
 def receipt_page(context: PageContext, state: MemberState, receipt: Receipt) -> Response:
-    key = (context.language, state.code, receipt.submitted_on, context.path)
+    key = (context.language, state.code, receipt.submitted_on, context.path, context.test_phase)
     cached = _receipt_pages.get(key)
     if cached is None or cached[0] is not context.initiative:  # identity: another initiative, another page
         body = _render_body(context, "receipt.html", state_name=_state_name(state, context.language),

@@ -127,12 +127,28 @@ def _open_form(request: Request, code: str, closed_status: int) -> tuple[pages.P
     state = member_state(code)
     if state is None or state.code != code.upper() or len(code) != 2:
         return pages.error_page(context, "unknown_member_state", 404, after_post=request.method == "POST")
-    if not context.initiative.collecting_on(context.today):
+    if not context.initiative.collecting_on(context.today) and not _testing_before_collection(context):
         return pages.closed_page(context, status=closed_status)
     if _collection_state().refuses_statements:
         # Paused, or going live: temporarily refused, 503 for a statement, so no client takes it as final.
         return pages.closed_page(context, status=200 if closed_status == 200 else 503, paused=True)
-    return context, state
+    if request.method == "POST" and _collection_state() is _STATE_UNKNOWN:
+        # Not known whether paused or in the test phase: a statement taken now might be stored as a live one.
+        return pages.error_page(context, "storage_unavailable", 503, after_post=True)
+    return _in_phase(context), state
+
+
+def _in_phase(context: pages.PageContext) -> pages.PageContext:
+    """The context with the test phase marked, so the form and the receipt say their statement is a test."""
+    from dataclasses import replace
+
+    return replace(context, test_phase=_collection_state().phase == PHASE_TEST)
+
+
+def _testing_before_collection(context: pages.PageContext) -> bool:
+    """The organisers' test phase opens the forms before the collection period: its statements are test
+    statements, deleted on going live, so the organisers try the whole system before it opens."""
+    return context.today < context.initiative.collection_start and _collection_state().phase == PHASE_TEST
 
 
 def _collection_state() -> CollectionState:
@@ -140,9 +156,12 @@ def _collection_state() -> CollectionState:
     statement."""
     try:
         return services.current().collection_state()
-    except Exception as error:  # the state's table did not answer and nothing is known yet: collecting
-        logger.warning("collection state unavailable: %s", type(error).__name__)
-        return CollectionState()
+    except Exception as error:  # the state's table did not answer and nothing is known yet: forms show,
+        logger.warning("collection state unavailable: %s", type(error).__name__)  # statements wait (above)
+        return _STATE_UNKNOWN
+
+
+_STATE_UNKNOWN = CollectionState()  # told apart by identity from any state read
 
 
 def _signing_initiative(initiative: Initiative) -> Initiative:
@@ -177,7 +196,7 @@ def submit(request: Request, code: str) -> Response:
         return pages.error_page(context, refusal.reason, refusal.status, after_post=True)
     # The form's own language field decides the reply's language when the URL lost it.
     if fields.get("lang") in i18n.SUPPORTED_LANGUAGES and fields["lang"] != context.language:
-        context = _context(request, f"/sign/{code}", fields["lang"])
+        context = _in_phase(_context(request, f"/sign/{code}", fields["lang"]))
     nonce = accepted_nonce(current.form_token_key, fields.get(FORM_TOKEN, ""), state.code, current.now(),
                            current.settings.form_token_max_age_seconds)
     if nonce is None or fields.get(HONEYPOT, ""):

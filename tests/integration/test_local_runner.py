@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -108,3 +109,15 @@ def test_person_running_make_run_sees_the_app_and_stops_it_with_ctrl_c(
 
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(timeout=15) == 0
+
+
+def test_make_run_names_the_command_that_makes_the_first_console_account_with_motos_address(
+    local_system: tuple[RunningProcess, int],
+) -> None:
+    running, port = local_system
+    running.wait_for("Press Ctrl-C to stop.", STARTUP_SECONDS)
+    printed = "".join(running.seen)
+    moto = re.search(r"AWS on moto:  (\S+)", printed)
+    assert moto, printed
+    assert f"Console:      http://127.0.0.1:{port}/organiser; first account: .venv/bin/python -m " \
+           f"chalicelib.organiser_cli --local --endpoint {moto.group(1)} create-user --role organiser " in printed

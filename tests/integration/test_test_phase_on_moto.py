@@ -165,3 +165,77 @@ def test_viewer_cannot_start_a_test_phase_or_go_live(client: Client, empty_table
 
     assert _phase(client, viewer, "start_test_phase").status_code == 403
     assert _phase(client, viewer, "go_live", confirm="yes").status_code == 403
+
+
+def test_organisers_try_the_forms_in_a_test_phase_before_collection_opens(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    initiative = services.current().initiative
+    services.current().today = lambda: date(2026, 8, 20)
+    assert initiative.collection_start > date(2026, 8, 20)
+    assert b"form_token" not in client.http.get("/sign/PL?lang=en").body, "closed before the collection starts"
+
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+
+    assert _sign(client, PEOPLE[0]).status_code == 200
+    assert len(_keys(empty_tables, f"S#{initiative.id}~test#")) == 1
+    assert _keys(empty_tables, f"S#{initiative.id}#") == []
+    _phase(client, organiser, "go_live", confirm="yes")
+    _next_period(now, empty_tables)
+    assert b"form_token" not in client.http.get("/sign/PL?lang=en").body, "live, and still before the start"
+    refused = client.http.post("/sign/PL?lang=en", headers=FORM, body=urlencode(PEOPLE[1]))
+    assert refused.status_code == 403 and _keys(empty_tables, "S#") == []
+
+
+def test_in_the_test_phase_an_organiser_deletes_a_test_statement_by_its_receipt(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    initiative_id = services.current().initiative.id
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+    receipt = _sign(client, PEOPLE[0])
+    found = re.search(rb"<code>([0-9a-f-]{36,47})</code>", receipt.body)
+    assert receipt.status_code == 200 and found
+
+    deleted = post_as(client, organiser, "/organiser/statements/delete", csrf=csrf_of(client, organiser),
+                      statement_id=found.group(1).decode(), reason="erasure_request")
+
+    assert deleted.status_code == 200, deleted.body[:2000]
+    assert b"test statement" in deleted.body
+    assert _keys(empty_tables, f"S#{initiative_id}~test#") == []
+    assert _keys(empty_tables, f"F#{initiative_id}~test#") == [], "the person may sign again"
+    log = list(csv.DictReader(io.StringIO(get_as(client, organiser, "/organiser/audit.csv").body.decode())))
+    assert log[0]["action"] == "delete_statement" and "test=yes" in log[0]["details"]
+
+
+def test_in_the_test_phase_the_form_and_the_receipt_say_the_statement_is_a_test(
+    client: Client, organiser: str, empty_tables: Settings, now: list[float]
+) -> None:
+    assert b'id="test-phase"' not in client.http.get("/sign/PL?lang=pl").body
+    _phase(client, organiser, "start_test_phase")
+    _next_period(now, empty_tables)
+
+    form = client.http.get("/sign/PL?lang=pl").body.decode()
+    receipt = _sign(client, PEOPLE[0]).body.decode()
+
+    assert 'id="test-phase"' in form and "Faza testowa" in form
+    assert 'id="test-phase"' in receipt and "Test phase:" in receipt  # _sign sends the form in English
+    _phase(client, organiser, "go_live", confirm="yes")
+    _next_period(now, empty_tables)
+    assert b'id="test-phase"' not in client.http.get("/sign/PL?lang=pl").body
+    assert b'id="test-phase"' not in _sign(client, PEOPLE[1]).body, "a live receipt, though one was kept for the day"
+
+
+def test_in_the_test_phase_the_dashboard_opens_any_member_states_form(
+    client: Client, organiser: str, empty_tables: Settings
+) -> None:
+    _phase(client, organiser, "start_test_phase")
+
+    page = get_as(client, organiser, "/organiser").body.decode()
+
+    chooser = re.search(r'<form method="get" action="/sign"[^>]*>(.*?)</form>', page, re.S)
+    assert chooser, "before the collection opens, the public page has no way to the forms"
+    assert len(re.findall(r'<option value="[A-Z]{2}"', chooser.group(1))) == 27
+    opened = client.http.get("/sign?ms=BE&lang=en")
+    assert opened.status_code == 303 and opened.headers["Location"] == "/sign/BE?lang=en"

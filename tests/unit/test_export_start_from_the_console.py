@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -161,3 +162,39 @@ def test_a_start_cancelled_by_a_conflict_is_not_taken_for_one_recorded_before() 
     conflicting = DynamoDBConsoleStore(ConflictingDynamoDB("TransactionConflict"), "t")  # type: ignore[arg-type]
     with pytest.raises(ConflictingDynamoDB.exceptions.TransactionCanceledException):
         conflicting.append_once("demo-2026", "export_started#r1", entry)
+
+
+@dataclass
+class LatestRun:
+    """What the export recorded of its latest run, as the console function reads it."""
+
+    status: str
+    started_at: str
+
+    def export_runs(self, initiative_id: str, limit: int) -> list[Any]:
+        from chalicelib.console.health import RunSummary
+
+        return [RunSummary("2026-11-27T20-50-00Z", self.started_at, self.status, True, {})][:limit]
+
+
+NOW = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("status", "started_at", "refused"), [
+    ("running", "2026-11-27T20:50:00+00:00", True),  # a double click, or a start while the day's run goes on
+    ("running", "2026-11-27T19:30:00+00:00", False),  # running for hours: stuck, so it must not block
+    ("complete", "2026-11-27T20:50:00+00:00", False),
+    ("failed", "2026-11-27T20:50:00+00:00", False),
+])
+def test_a_start_while_a_run_is_still_in_progress_is_refused_and_starts_nothing(
+    status: str, started_at: str, refused: bool
+) -> None:
+    exports = Exports({"run_id": "2026-11-27T21-00-00Z", "member_states": 3})
+    context = replace(_context(ORGANISER, exports), health=LatestRun(status, started_at),  # type: ignore[arg-type]
+                      clock=lambda: NOW)
+
+    answer = perform(context, {"action": "start_export", "token": "good-token"})
+
+    assert answer == ({"ok": False, "refusal": "export_running"} if refused else
+                      {"ok": True, "run_id": "2026-11-27T21-00-00Z", "member_states": 3})
+    assert len(exports.asked) == (0 if refused else 1)

@@ -99,3 +99,26 @@ def test_state_table_unreachable_keeps_the_last_known_state() -> None:
     now[0] = 10.0
 
     assert cached.state("demo").paused, "still paused, not open because the table did not answer"
+
+
+
+class UnreachableStates:
+    """The console table does not answer, and this instance has not read the state yet (a cold start)."""
+
+    def state(self, initiative_id: str) -> Any:
+        raise ConnectionError("console table unreachable")
+
+
+def test_statement_sent_when_the_collections_state_cannot_be_read_is_refused_and_nothing_is_stored(
+    wired: Any,
+) -> None:
+    # Paused, or in the test phase, it would otherwise be taken as a live statement (and exported as one).
+    wired.__dict__["collection_states"] = UnreachableStates()
+    with Client(app_module.app) as client:
+        assert b'name="form_token"' in client.http.get("/sign/PL?lang=en").body, "the form still shows"
+        refused = client.http.post("/sign/PL?lang=en", headers=FORM,
+                                   body="full_first_names=Zofia&family_names=Nowak&id_number=44051401359")
+
+    assert refused.status_code == 503
+    assert b"could not be stored just now, and nothing was stored" in refused.body
+    assert wired.store.statements == {}
