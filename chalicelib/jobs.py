@@ -252,7 +252,8 @@ class Jobs:
         if self.audit_log is None:  # a stage without the console (benchmarks, older configurations)
             logger.warning("export run=%s: no console table, so its start is not in the audit log", run_id)
             return
-        entry = AuditEntry(at=self.now().astimezone(UTC).isoformat(timespec="microseconds"),
+        # The moment to the microsecond, as the console's own entries: the log's order (self.now is to the second).
+        entry = AuditEntry(at=datetime.now(UTC).isoformat(timespec="microseconds"),
                            actor=started_by.actor, role=started_by.role, action=EXPORT_STARTED,
                            details={"run_id": run_id, "via": started_by.via})
         if not self.audit_log.append_once(self.initiative.id, f"{EXPORT_STARTED}#{run_id}", entry):

@@ -83,6 +83,7 @@ def test_a_start_delivered_twice_is_recorded_once_with_the_operator_who_asked(
 ) -> None:
     jobs = _jobs(aws_settings, clients)
     event = {"action": "start", "run_id": "r1", "started_by": OPERATOR.to_json()}
+    began = datetime.now(UTC)
 
     first = jobs.work(event)
     again = jobs.work(event)  # Lambda delivers an asynchronous invocation at least once
@@ -90,6 +91,8 @@ def test_a_start_delivered_twice_is_recorded_once_with_the_operator_who_asked(
     assert first["run_id"] == again["run_id"] == "r1"
     [entry] = _starts(aws_settings, clients, jobs.initiative.id)
     assert (entry.actor, entry.role, entry.details) == (OPERATOR.actor, "operator", {"run_id": "r1", "via": "operator"})
+    # Ordered among the console's own entries by the real moment, to the microsecond (not the export's day clock).
+    assert began <= datetime.fromisoformat(entry.at) <= datetime.now(UTC)
 
 
 def test_two_deliveries_recording_the_same_run_at_the_same_moment_leave_one_entry(
