@@ -135,6 +135,14 @@ def test_each_dead_letter_without_an_event_id_keeps_a_name_of_its_own_on_every_r
     assert _poison(with_a_datetime).record_id.startswith("sha256:")
 
 
+def test_two_deliveries_that_are_not_records_are_two_dead_letters_for_the_operator() -> None:
+    # Named by their content: one dead letter must not overwrite the other, and redelivery keeps the name.
+    a_list, a_number = _poison(["S#clean-rivers#PL#03"]), _poison(42)
+
+    assert a_list.record_id != a_number.record_id
+    assert a_list.record_id == _poison(["S#clean-rivers#PL#03"]).record_id
+
+
 def test_dead_letters_sort_by_sequence_number_as_numbers_do() -> None:
     short = PoisonRecord("a", "99", None, "r", None, None)
     long = PoisonRecord("b", "100", None, "r", None, None)
