@@ -143,6 +143,14 @@ def test_two_deliveries_that_are_not_records_are_two_dead_letters_for_the_operat
     assert a_list.record_id == _poison(["S#clean-rivers#PL#03"]).record_id
 
 
+def test_a_delivery_that_is_not_a_record_shows_the_operator_no_sequence_number() -> None:
+    # It has none: a made-up one would send the operator looking for it in the stream.
+    dead_letter = _poison("not a record")
+
+    assert dead_letter.sequence_number == ""
+    assert dead_letter.sort_key.startswith("no-sequence#")
+
+
 def test_dead_letters_sort_by_sequence_number_as_numbers_do() -> None:
     short = PoisonRecord("a", "99", None, "r", None, None)
     long = PoisonRecord("b", "100", None, "r", None, None)
