@@ -118,6 +118,30 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
     assert _poison("not a record").reason == "record is not an object"
 
 
+def test_a_dead_letter_tells_the_operator_which_event_it_was() -> None:
+    removal = _poison(_delivered("S#clean-rivers#PL#16", event_name="REMOVE"))
+
+    assert removal.event_name == "REMOVE"
+
+
+def test_an_event_name_that_is_not_text_is_a_dead_letter_without_one() -> None:
+    good = _delivered("S#clean-rivers#PL#03")
+
+    for odd_name in (["INSERT"], {"S": "INSERT"}, 1):
+        dead_letter = _poison({**good, "eventName": odd_name})
+        assert (dead_letter.reason, dead_letter.event_name) == ("unknown event name", None), odd_name
+
+
+def test_an_event_id_that_is_empty_or_not_text_is_a_dead_letter_not_a_count() -> None:
+    # The event id is what makes counting exactly once: records sharing "" or a number cannot be told apart.
+    good = _delivered("S#clean-rivers#PL#03")
+
+    for odd_id in ("", 42, ["e1"]):
+        dead_letter = _poison({**good, "eventID": odd_id})
+        assert dead_letter.reason == "no eventID", odd_id
+        assert dead_letter.record_id == f"seq:{good['dynamodb']['SequenceNumber']}"
+
+
 def test_each_dead_letter_without_an_event_id_keeps_a_name_of_its_own_on_every_redelivery() -> None:
     good = _delivered("S#clean-rivers#PL#03")
     no_event_id = {key: value for key, value in good.items() if key != "eventID"}
