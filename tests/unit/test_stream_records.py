@@ -112,6 +112,7 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
         assert _poison(odd_key).reason == "no partition key", partition_key
     assert _poison(unknown_event).reason == "unknown event name"
     assert _poison(no_sequence).reason == "no sequence number"
+    assert _poison({**good, "dynamodb": "S#clean-rivers#PL#03"}).reason == "no dynamodb section"
     lost = _poison(no_event_id)
     assert lost.reason == "no eventID"
     assert lost.record_id == _poison(dict(no_event_id)).record_id  # the same on every redelivery
