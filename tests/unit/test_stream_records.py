@@ -119,6 +119,17 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
     assert _poison("not a record").reason == "record is not an object"
 
 
+def test_a_signature_whose_record_has_the_longest_sequence_number_dynamodb_gives_counts() -> None:
+    # DynamoDB stream sequence numbers have 21 to 40 digits.
+    good = _delivered("S#clean-rivers#PL#03")
+    longest = "9" * 40
+    counted = parse_record({**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": longest}})
+
+    assert isinstance(counted, CountedChange) and counted.sequence_number == longest
+    too_long = _poison({**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": longest + "9"}})
+    assert too_long.reason == "no sequence number"
+
+
 def test_a_dead_letter_tells_the_operator_which_event_it_was() -> None:
     removal = _poison(_delivered("S#clean-rivers#PL#16", event_name="REMOVE"))
 
