@@ -18,7 +18,7 @@ from chalicelib.exporting import layout
 from chalicelib.exporting.member_state_export import BUCKETS
 from chalicelib.exporting.ports import StoredStatement
 from chalicelib.exporting.retention import RetentionOverError
-from chalicelib.exporting.run import ExportRun, UnitBusyError
+from chalicelib.exporting.run import ExportRun, RunNotFoundError, UnitBusyError
 from chalicelib.storage.statements import STATEMENT_BUCKETS
 from tests.fakes import (
     InMemoryCounterReader,
@@ -230,6 +230,36 @@ def test_second_worker_on_the_same_state_is_refused_while_the_first_holds_it() -
         world.run.export_unit(RUN, "DE")
     world.clock = MOMENT + timedelta(minutes=6)  # the lease ran out: the worker died
     assert world.run.export_unit(RUN, "DE") is True
+
+
+def test_finishing_a_finished_run_again_signs_nothing_and_rewrites_nothing() -> None:
+    # Two workers may both finish: the authority's manifest and its signature must not change under it.
+    world = World()
+    first = world.run.run_to_end(RUN)
+    writes, signed = dict(world.files.writes), world.signer.calls
+
+    assert world.run.finish(RUN) == first
+    assert world.files.writes == writes
+    assert world.signer.calls == signed
+
+
+def test_an_initiative_without_statements_gets_a_manifest_completed_when_planned() -> None:
+    world = World(statements=[])
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"] == {} and manifest["totals"]["statements"] == 0
+    assert manifest["completed_at"] == MOMENT.isoformat()
+
+
+def test_the_operator_asking_for_a_run_never_started_is_told_which_run_and_initiative() -> None:
+    world = World()
+    told = f"no export run '{RUN}' was started for {world.initiative.id}"
+
+    with pytest.raises(RunNotFoundError, match=f"^{told}$"):
+        world.run.export_unit(RUN, "DE")
+    with pytest.raises(RunNotFoundError, match=f"^{told}$"):
+        world.run.finish(RUN)
 
 
 def test_plan_is_kept_when_a_run_is_started_again() -> None:
