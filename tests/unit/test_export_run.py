@@ -262,6 +262,25 @@ def test_the_operator_asking_for_a_run_never_started_is_told_which_run_and_initi
         world.run.finish(RUN)
 
 
+def test_a_state_not_in_the_plan_is_refused_naming_the_state_and_the_run() -> None:
+    world = World()
+    world.run.start(RUN)
+
+    with pytest.raises(ValueError, match=f"^AT is not in the plan of run {RUN}$"):
+        world.run.export_unit(RUN, "AT")
+
+
+def test_the_manifest_reconciles_with_the_counters_of_the_initiative_exported() -> None:
+    world = World()
+    counted = dict(world.counts.values)
+    world.counts.counts = lambda initiative_id: dict(counted) if initiative_id == world.initiative.id else {}  # type: ignore[method-assign]
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert {code: state["counter"] for code, state in manifest["member_states"].items()} == counted
+    assert manifest["reconciled"] is True
+
+
 def test_plan_is_kept_when_a_run_is_started_again() -> None:
     world = World()
     world.run.start(RUN)
