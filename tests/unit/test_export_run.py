@@ -18,7 +18,7 @@ from chalicelib.exporting import layout
 from chalicelib.exporting.member_state_export import BUCKETS
 from chalicelib.exporting.ports import StoredStatement
 from chalicelib.exporting.retention import RetentionOverError
-from chalicelib.exporting.run import ExportRun, RunNotFoundError, UnitBusyError
+from chalicelib.exporting.run import ExportRun, RunNotFoundError, RunStatus, UnitBusyError
 from chalicelib.storage.statements import STATEMENT_BUCKETS
 from tests.fakes import (
     InMemoryCounterReader,
@@ -155,6 +155,65 @@ def test_state_with_a_count_but_no_statements_shows_the_difference() -> None:
     }
 
 
+def _counts_of_the_initiative_only(world: World, counts: dict[str, int]) -> None:
+    """The counters as DynamoDB holds them: per initiative, none for any other."""
+    world.counts.counts = (  # type: ignore[method-assign]
+        lambda initiative_id: dict(counts) if initiative_id == world.initiative.id else {}
+    )
+
+
+def test_a_state_counted_once_without_its_statement_is_flagged_against_the_initiatives_counters() -> None:
+    world = World()
+    _counts_of_the_initiative_only(world, {"DE": 20, "PL": 12, "FR": 8, "LU": 1})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"]["LU"]["counter"] == 1
+    assert manifest["member_states"]["LU"]["reconciled"] is False
+
+
+def test_a_state_whose_count_went_back_to_zero_and_has_no_statements_is_not_in_the_export() -> None:
+    world = World(counts={"DE": 20, "PL": 12, "FR": 8, "LU": 0})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert sorted(manifest["member_states"]) == ["DE", "FR", "PL"]
+
+
+def test_parts_of_one_statement_each_are_allowed_and_none_is_refused_saying_so() -> None:
+    world = World(max_per_file=1)
+
+    assert world.run.run_to_end(RUN)["totals"]["files"] == 40
+    with pytest.raises(ValueError, match=r"^max_statements_per_file must be at least 1$"):
+        World(max_per_file=0)
+
+
+def test_starting_a_finished_run_again_answers_complete_under_its_id() -> None:
+    world = World()
+    manifest = world.run.run_to_end(RUN)
+
+    assert world.run.start(RUN) == RunStatus(RUN, (), manifest)
+
+
+def test_starting_a_run_whose_states_are_all_exported_writes_its_manifest_and_answers_complete() -> None:
+    world = World()
+    for code in world.run.start(RUN).pending:
+        assert world.run.export_unit(RUN, code)
+
+    status = world.run.start(RUN)
+
+    assert status == RunStatus(RUN, (), world.run.manifest(RUN))
+    assert status.manifest is not None and status.manifest["totals"]["statements"] == 40
+
+
+def test_starting_a_run_again_lists_only_the_states_not_yet_exported() -> None:
+    world = World()
+    assert world.run.start(RUN) == RunStatus(RUN, ("DE", "FR", "PL"), None)
+    world.run.export_unit(RUN, "FR")
+
+    assert world.run.start(RUN) == RunStatus(RUN, ("DE", "PL"), None)
+
+
 def test_rerunning_a_finished_run_writes_nothing_and_returns_the_same_manifest() -> None:
     world = World()
     first = world.run.run_to_end(RUN)
@@ -273,7 +332,7 @@ def test_a_state_not_in_the_plan_is_refused_naming_the_state_and_the_run() -> No
 def test_the_manifest_reconciles_with_the_counters_of_the_initiative_exported() -> None:
     world = World()
     counted = dict(world.counts.values)
-    world.counts.counts = lambda initiative_id: dict(counted) if initiative_id == world.initiative.id else {}  # type: ignore[method-assign]
+    _counts_of_the_initiative_only(world, counted)
 
     manifest = world.run.run_to_end(RUN)
 
@@ -295,7 +354,7 @@ def test_plan_is_kept_when_a_run_is_started_again() -> None:
 def test_no_export_once_the_retention_period_has_ended() -> None:
     world = World(today=date(2028, 6, 1))  # 21 months after 2026-09-01
 
-    with pytest.raises(RetentionOverError):
+    with pytest.raises(RetentionOverError, match=r"^the retention period of demo-2026 ended on 2028-06-01"):
         world.run.start(RUN)
 
 

@@ -70,7 +70,7 @@ def test_a_worker_in_flight_at_midnight_stops_at_the_deadline() -> None:
             calendar.day = DUE_DAY
         return False
 
-    with pytest.raises(RetentionOverError):
+    with pytest.raises(RetentionOverError, match=r"^the retention period of demo-2026 ended on 2028-06-01"):
         run.export_unit(RUN, "DE", should_stop=midnight_after_some_statements)
 
     assert 64 <= opener.opened < 200  # it stopped at its next look at the clock, not at the end
