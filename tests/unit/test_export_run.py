@@ -19,6 +19,7 @@ from chalicelib.exporting.member_state_export import BUCKETS
 from chalicelib.exporting.ports import StoredStatement
 from chalicelib.exporting.retention import RetentionOverError
 from chalicelib.exporting.run import ExportRun, RunNotFoundError, RunStatus, UnitBusyError
+from chalicelib.signing.submit import encryption_context
 from chalicelib.storage.statements import STATEMENT_BUCKETS
 from tests.fakes import (
     InMemoryCounterReader,
@@ -214,6 +215,35 @@ def test_starting_a_run_again_lists_only_the_states_not_yet_exported() -> None:
     assert world.run.start(RUN) == RunStatus(RUN, ("DE", "PL"), None)
 
 
+def test_each_part_is_sealed_for_its_state_under_its_own_context_and_each_statement_opened_under_the_initiatives(
+) -> None:
+    # The in-memory store and opener ignore contexts; KMS does not: a wrong one fails on AWS, or the State's
+    # authority cannot decrypt its part.
+    world = World()
+    created: list[tuple[str, dict[str, str], str]] = []
+    opened: list[dict[str, str]] = []
+    create, open_statement = world.files.create, world.opener.open
+
+    def recording_create(key: str, context: Any, member_state: str) -> Any:
+        created.append((key, dict(context), member_state))
+        return create(key, context, member_state)
+
+    def recording_open(sealed: bytes, expected_context: Any) -> bytes:
+        opened.append(dict(expected_context))
+        return open_statement(sealed, expected_context)
+
+    world.files.create = recording_create  # type: ignore[method-assign]
+    world.opener.open = recording_open  # type: ignore[method-assign]
+    world.run.run_to_end(RUN)
+
+    parts = [part for code in ("DE", "FR", "PL") for part in world.run.progress(RUN, code).files]
+    assert sorted(created) == sorted(
+        (part.key, layout.file_context(world.initiative.id, RUN, part.member_state, part.language, part.part),
+         part.member_state) for part in parts
+    )
+    assert opened == [encryption_context(world.initiative.id)] * 40
+
+
 def test_rerunning_a_finished_run_writes_nothing_and_returns_the_same_manifest() -> None:
     world = World()
     first = world.run.run_to_end(RUN)
@@ -398,6 +428,9 @@ def test_one_unwritable_statement_is_left_out_by_id_and_the_run_completes_for_th
     for text in (json.dumps(manifest, ensure_ascii=False), caplog.text):
         assert value not in text and "Schmidt" not in text and "Eva" not in text
     assert bad.statement_id in caplog.text
+    assert f"export run={RUN} state=DE: statement {bad.statement_id} left out ({reason})" in [
+        record.getMessage() for record in caplog.records
+    ]
 
 
 def test_a_statement_left_out_before_a_crash_is_listed_once_after_the_resume() -> None:
