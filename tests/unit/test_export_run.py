@@ -402,6 +402,26 @@ def test_statement_sealed_for_another_state_is_left_out_naming_only_its_id() -> 
     assert "Großmann" not in json.dumps(manifest)
 
 
+@pytest.mark.parametrize("payload", [
+    pytest.param(b"not json", id="not-json"),
+    pytest.param(b'["v", 1]', id="a-list"),
+    pytest.param(b'{"v": 0, "ms": "AT", "properties": {}}', id="another-version"),
+    pytest.param(b'{"v": 1, "ms": "AT", "properties": ["Eva"]}', id="properties-a-list"),
+    pytest.param(b'{"v": 1, "ms": "AT", "properties": {"family.names": 7}}', id="a-property-a-number"),
+])
+def test_a_statement_whose_payload_cannot_be_read_is_left_out_and_the_state_still_exported(payload: bytes) -> None:
+    from dataclasses import replace
+
+    unreadable = replace(stored(1, "AT", "de"), sealed=payload)
+    world = World(statements=[unreadable, stored(2, "AT", "de")], counts={"AT": 2})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["left_out"] == [
+        {"member_state": "AT", "statement_id": unreadable.statement_id, "reason": "unreadable-payload"}]
+    assert manifest["member_states"]["AT"]["statements"] == 1
+
+
 @pytest.mark.parametrize(("field", "value", "reason"), [
     ("postal.code", "104\x0135", "control-character"),
     ("personal.id", "\uffff", "control-character"),
