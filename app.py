@@ -108,6 +108,13 @@ def organiser_phase() -> Response:
     return console_views.phase(_request())
 
 
+@app.route("/organiser/exports", methods=["POST"], content_types=["*/*"], api_key_required=True)
+def organiser_start_export() -> Response:
+    from chalicelib.web import console_views
+
+    return console_views.start_export(_request())
+
+
 @app.route("/organiser/statements/delete", methods=["POST"], content_types=["*/*"], api_key_required=True)
 def organiser_delete_statement() -> Response:
     from chalicelib.web import console_views

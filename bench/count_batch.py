@@ -11,7 +11,8 @@ hottest partition key takes at the design peak of 1,000 statements a second.
 * Peak per partition key: one second at 1,000 statements a second, spread over the Member States in
   proportion to their Annex I minimums, arriving on 4 stream shards that Lambda polls 4 times a second
   (so batches of about 60 records); the real DynamoDBCountLedger builds the requests (against a
-  recording client, no AWS), and the write units are summed per partition key.
+  recording client, no AWS), and the write units are summed per partition key; and how many of that
+  second's transactions hold the item most of them share (a counted record is in one only).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from chalicelib.counting.stream_records import records_of_event
 from chalicelib.local.stream_events import lambda_stream_event
 from chalicelib.rules.member_states import all_member_states
 from chalicelib.storage.clients import AwsClients
-from chalicelib.storage.counter_writer import DynamoDBCountLedger
+from chalicelib.storage.counter_writer import COUNTER_SHARDS, DynamoDBCountLedger
 from tests.fakes import InMemoryCountLedger
 from tests.unit.stream_specimens import STREAM_ARN, MiniatureTable
 
@@ -156,8 +157,10 @@ def on_moto(settings: Settings, initiative_id: str) -> tuple[float, Counter[str]
     return statistics.median(times) / 1e6, operations, transactions, units
 
 
-def peak_write_units_per_partition_key(initiative_id: str) -> tuple[int, str, int]:
-    """One second at the design peak: the hottest partition key's write units, which key, and in all."""
+def peak_write_units_per_partition_key(initiative_id: str) -> tuple[int, str, int, int, int]:
+    """One second at the design peak: the hottest partition key's write units, which key, and in all; the
+    transactions, and how many of them hold the item most of them share (DynamoDB cancels a transaction
+    when one of its items is part of another in flight, so that is how many can contend on one item)."""
     states = all_member_states()
     registered = services.check_initiative_file().registration_date
     weights = [state.threshold_for(registered) for state in states]  # Annex I: by population
@@ -169,7 +172,9 @@ def peak_write_units_per_partition_key(initiative_id: str) -> tuple[int, str, in
         _, record = table.sign(state, initiative_id)
         shards[rng.randrange(PEAK_STREAM_SHARDS)].append(record)
     client = RecordingClient()
-    ledger = DynamoDBCountLedger(client, "eci-bench-counters", clock=lambda: 1_800_000_000.0)  # type: ignore[arg-type]
+    shard_rng = random.Random(11)  # the ledger picks a counter shard at random: the same picks every run
+    ledger = DynamoDBCountLedger(client, "eci-bench-counters", clock=lambda: 1_800_000_000.0,  # type: ignore[arg-type]
+                                 shard=lambda: shard_rng.randrange(COUNTER_SHARDS))
     for shard in shards:
         size = -(-len(shard) // POLLS_PER_SECOND)
         for start in range(0, len(shard), size):
@@ -180,7 +185,21 @@ def peak_write_units_per_partition_key(initiative_id: str) -> tuple[int, str, in
         per_key.update(write_units(request))
     counters = {key: units for key, units in per_key.items() if not key.startswith("C#")}
     hottest = max(counters, key=lambda key: counters[key])
-    return counters[hottest], hottest.replace(initiative_id, "{initiative}"), sum(per_key.values())
+    per_item: Counter[tuple[str, str]] = Counter()
+    for request in client.requests:
+        per_item.update({(key["pk"]["S"], key["sk"]["S"]) for key in transaction_keys(request)})
+    return (counters[hottest], hottest.replace(initiative_id, "{initiative}"), sum(per_key.values()),
+            len(client.requests), max(per_item.values()))
+
+
+def transaction_keys(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The key of every item one TransactWriteItems writes or checks."""
+    keys = []
+    for entry in request["TransactItems"]:
+        [(_, body)] = entry.items()
+        item = body.get("Key") or body["Item"]
+        keys.append({"pk": item["pk"], "sk": item["sk"]})
+    return keys
 
 
 def figures(settings: Settings) -> list[Figure]:
@@ -191,7 +210,7 @@ def figures(settings: Settings) -> list[Figure]:
     cpu, calls, transactions, units = on_moto(settings, initiative_id)
     progress(f"count batch: DynamoDB calls in {MOTO_RUNS} batches: "
              + ", ".join(f"{name} x{number}" for name, number in sorted(calls.items())))
-    peak, hottest, peak_total = peak_write_units_per_partition_key(initiative_id)
+    peak, hottest, peak_total, peak_transactions, hottest_item = peak_write_units_per_partition_key(initiative_id)
     progress(f"count peak: hottest counter partition key {hottest}; all keys together {peak_total} write units/s")
     statements = MOTO_RUNS * BATCH
     return [
@@ -202,5 +221,9 @@ def figures(settings: Settings) -> list[Figure]:
         Figure("count_dynamodb_calls_per_statement", f"{sum(calls.values()) / statements:.4f}", "calls"),
         Figure("count_write_units_per_statement", f"{units / statements:.2f}", "WCU"),
         Figure("count_peak_counter_key_write_units_per_s", f"{peak}", f"WCU/s at {PEAK_STATEMENTS_PER_SECOND}/s"),
+        Figure("count_peak_transactions_per_s", f"{peak_transactions}",
+               f"transactions/s at {PEAK_STATEMENTS_PER_SECOND}/s"),
+        Figure("count_peak_hottest_item_transactions_per_s", f"{hottest_item}",
+               f"transactions/s at {PEAK_STATEMENTS_PER_SECOND}/s"),
     ]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,12 @@ class Initiative:
 
     def collecting_on(self, day: date) -> bool:
         return self.collection_start <= day <= self.collection_end
+
+    def withdrawn_on(self, day: date) -> Initiative:
+        """As it stands once the organisers withdrew it on `day`: collection ended the day before (and, if it
+        had not begun, never starts)."""
+        return replace(self, collection_start=min(self.collection_start, day),
+                       collection_end=min(self.collection_end, day - timedelta(days=1)))
 
 
 def add_months(day: date, months: int) -> date:

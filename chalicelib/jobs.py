@@ -4,12 +4,17 @@
 * ``start_export``: plan a run and fan it out, one worker invocation per Member State (on AWS), or
   export the States one after another here (``EXPORT_FAN_OUT=in-process``: moto, the operator's
   ``run --in-process``).
-* ``work``: the export worker's event: ``{"action": "start", "run_id": ...}`` (on demand) or
+* ``work``: the export worker's event: ``{"action": "start", "run_id": ..., "started_by": ...}`` (the
+  schedule, an operator's ``run``, the organisers' console) or
   ``{"action": "unit", "run_id": ..., "member_state": ...}``. A unit stops cleanly before the
   invocation's time runs out and invokes the worker again to go on; the unit that completes the
   last State writes the manifest.
 * ``purge``: the retention clock (chalicelib/exporting/retention.py), resumed on the next run if
   it does not finish in one; after it, a sweep once a day for anything made or restored since.
+
+A new run is written to the organisers' audit log (``export_started``, with who asked for it) before it is
+planned, once per run id however often its start is delivered; a run whose start cannot be recorded does
+not start.
 
 Every export unit checks the retention clock (with the operator's recorded submission, withdrawal and
 holds) before it decrypts and while it runs: past the deadline it stops and is not invoked again.
@@ -20,6 +25,7 @@ Log lines carry run ids, Member State codes and numbers, never a statement's con
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +34,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, today_in_brussels
+from chalicelib.console.records import (
+    EXPORT_STARTED,
+    SCHEDULE_STARTER,
+    UNNAMED_STARTER,
+    AuditEntry,
+    OccasionAuditLog,
+    RunStarter,
+)
 from chalicelib.exporting import layout
 from chalicelib.exporting.retention import (
     PurgeOutcome,
@@ -37,6 +51,7 @@ from chalicelib.exporting.retention import (
     TriggerRefusedError,
     purge_if_due,
     retention_clock,
+    retention_over_message,
     trigger_problem,
 )
 from chalicelib.exporting.run import ExportRun, RunStatus
@@ -194,7 +209,7 @@ class Jobs:
         logger.info("retention initiative=%s: %s %s recorded", self.initiative.id, kind, day)
         return self.retention_clock()
 
-    def _dispatch(self, event: Mapping[str, str]) -> None:
+    def _dispatch(self, event: Mapping[str, object]) -> None:
         from chalicelib.storage.export_dispatch import LambdaDispatcher
 
         LambdaDispatcher(self.clients.lambda_, self.settings.export_worker_function).dispatch(event)
@@ -210,15 +225,48 @@ class Jobs:
             return
         run_id = layout.scheduled_run_id(self.today())
         if self.settings.export_fan_out == "lambda":
-            self._dispatch({"action": "start", "run_id": run_id})
+            self._dispatch({"action": "start", "run_id": run_id, "started_by": SCHEDULE_STARTER.to_json()})
         else:
-            self.start_export(run_id)
+            self.start_export(run_id, started_by=SCHEDULE_STARTER)
 
-    def start_export(self, run_id: str | None = None, on_demand: bool = False) -> RunStatus:
-        """Start (or resume) a run: the day's run for the schedule, a new one on demand."""
+    @cached_property
+    def audit_log(self) -> OccasionAuditLog | None:
+        """The organisers' audit log (the console table), where each run's start is recorded."""
+        from chalicelib.storage.console_table import DynamoDBConsoleStore
+
+        if not self.settings.console_table:
+            return None
+        return DynamoDBConsoleStore(self.clients.dynamodb, self.settings.console_table)
+
+    def begin_run(self, run_id: str, started_by: RunStarter) -> RunStatus:
+        """Start or resume a run. A new run is recorded in the audit log first, so none runs unrecorded."""
+        layout.check_run_id(run_id)
+        if self.run.manifest(run_id) is None and self.run.plan(run_id) is None:
+            clock = self.retention_clock()
+            if clock.due(self.today()):  # refused, so not started: nothing to record
+                raise RetentionOverError(retention_over_message(self.initiative.id, clock))
+            self._record_start(run_id, started_by)
+        return self.run.start(run_id)
+
+    def _record_start(self, run_id: str, started_by: RunStarter) -> None:
+        if self.audit_log is None:  # a stage without the console (benchmarks, older configurations)
+            logger.warning("export run=%s: no console table, so its start is not in the audit log", run_id)
+            return
+        entry = AuditEntry(at=self.now().astimezone(UTC).isoformat(timespec="microseconds"),
+                           actor=started_by.actor, role=started_by.role, action=EXPORT_STARTED,
+                           details={"run_id": run_id, "via": started_by.via})
+        if not self.audit_log.append_once(self.initiative.id, f"{EXPORT_STARTED}#{run_id}", entry):
+            logger.info("export run=%s: its start was recorded by an earlier delivery", run_id)
+
+    def start_export(self, run_id: str | None = None, on_demand: bool = False,
+                     started_by: RunStarter = UNNAMED_STARTER, in_background: bool = False) -> RunStatus:
+        """Start (or resume) a run: the day's run for the schedule, a new one on demand.
+
+        In-process, the States are exported here, one after another; ``in_background`` does that in a
+        thread of this process (the console on `make run`: the page answers at once, as on AWS)."""
         if run_id is None:
             run_id = layout.on_demand_run_id(self.now()) if on_demand else layout.scheduled_run_id(self.today())
-        status = self.run.start(run_id)
+        status = self.begin_run(run_id, started_by)
         logger.info("export run=%s initiative=%s: %d Member States to export", run_id, self.initiative.id,
                     len(status.pending))
         if not status.pending:
@@ -227,10 +275,47 @@ class Jobs:
             for code in status.pending:
                 self._dispatch({"action": "unit", "run_id": run_id, "member_state": code})
             return status
-        for code in status.pending:
+        if in_background:
+            threading.Thread(target=self._export_in_background, args=(run_id, status.pending),
+                             name=f"export-{run_id}", daemon=True).start()
+            return status
+        return self._export_pending(run_id, status.pending)
+
+    def _export_pending(self, run_id: str, pending: tuple[str, ...]) -> RunStatus:
+        for code in pending:
             while not self.export_unit(run_id, code):
                 pass
         return RunStatus(run_id, (), self.run.finish(run_id))
+
+    def _export_in_background(self, run_id: str, pending: tuple[str, ...]) -> None:
+        with _IN_PROCESS_EXPORTS:  # one run at a time: the opener's data-key cache is not shared by threads
+            try:
+                self._export_pending(run_id, pending)
+            except Exception:  # a thread's error reaches no caller: the log and the dashboard's summary say it
+                logger.exception("export run=%s: stopped", run_id)
+
+    def start_for_console(self, started_by: RunStarter) -> dict[str, Any]:
+        """An organiser's "start an export now": a new run by the export function, or here on `make run`.
+
+        The console may not read statements, so on AWS it asks the export function, which records the start."""
+        if self.settings.export_fan_out != "lambda":
+            try:
+                status = self.start_export(on_demand=True, started_by=started_by, in_background=True)
+            except RetentionOverError:
+                return {"refusal": "retention_over"}
+            return {"run_id": status.run_id, "member_states": len(status.pending)}
+        import json
+
+        response = self.clients.lambda_.invoke(
+            FunctionName=self.settings.export_worker_function, InvocationType="RequestResponse",
+            Payload=json.dumps({"action": "start", "started_by": started_by.to_json()}).encode("utf-8"))
+        answer = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError") or not isinstance(answer, dict):
+            logger.warning("console export start: the export function failed (see its logs)")
+            return {"refusal": "unavailable"}
+        if answer.get("retention_over"):
+            return {"refusal": "retention_over"}
+        return {"run_id": str(answer.get("run_id", "")), "member_states": len(answer.get("pending") or [])}
 
     def export_unit(self, run_id: str, member_state: str, remaining_ms: Callable[[], int] | None = None) -> bool:
         started = time.monotonic()
@@ -255,7 +340,8 @@ class Jobs:
         action = event.get("action")
         run_id = event.get("run_id")
         if action == "start":
-            status = self.start_export(str(run_id) if run_id else None, on_demand=True)
+            status = self.start_export(str(run_id) if run_id else None, on_demand=True,
+                                       started_by=RunStarter.from_event(event.get("started_by")))
             return {"run_id": status.run_id, "pending": list(status.pending), "complete": status.manifest is not None}
         if action != "unit" or not isinstance(run_id, str) or not isinstance(event.get("member_state"), str):
             raise ValueError("an export worker event is {action: start|unit, run_id, member_state}")
@@ -302,6 +388,7 @@ class Jobs:
 
 
 _current: Jobs | None = None
+_IN_PROCESS_EXPORTS = threading.Lock()
 
 
 def current() -> Jobs:

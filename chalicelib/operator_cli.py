@@ -43,7 +43,7 @@ from chalicelib.exporting.manifest import ManifestError, ManifestFile, manifest_
 if TYPE_CHECKING:
     from chalicelib.config import Settings
     from chalicelib.jobs import Jobs
-    from chalicelib.operator_copies import CopyRegister
+    from chalicelib.operator_copies import Copy, CopyRegister
     from chalicelib.storage.export_reading import ExportBucketReader, ExportKey
 
 LOCAL_ENDPOINT = "http://127.0.0.1:5000"
@@ -212,6 +212,7 @@ def command_list(context: Context, args: argparse.Namespace) -> int:
 
 
 def command_run(context: Context, args: argparse.Namespace) -> int:
+    from chalicelib.console.records import VIA_OPERATOR, RunStarter
     from chalicelib.exporting.retention import RetentionOverError, retention_over_message
     from chalicelib.exporting.run import UnitBusyError
 
@@ -226,11 +227,13 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
         context.out.write(f"run {run_id} was already complete: nothing new was written "
                           f"({totals.get('statements')} statements in {totals.get('files')} files)\n")
         return _report_reconciliation(context, existing)
+    started_by = RunStarter(_operator_identity(context), "operator", VIA_OPERATOR)
     if context.settings.export_fan_out == "lambda":
         response = context.jobs.clients.lambda_.invoke(
             FunctionName=context.settings.export_worker_function,
             InvocationType="RequestResponse",
-            Payload=json.dumps({"action": "start", "run_id": run_id}).encode("utf-8"),
+            Payload=json.dumps({"action": "start", "run_id": run_id,
+                                "started_by": started_by.to_json()}).encode("utf-8"),
         )
         if response.get("FunctionError"):
             raise OperatorError(f"the export function failed to start run {run_id} (see its logs)")
@@ -239,7 +242,7 @@ def command_run(context: Context, args: argparse.Namespace) -> int:
         context.out.write(f"run {run_id} started on AWS; `list` shows it once its manifest is written\n")
         return 0
     try:
-        status = context.jobs.run.start(run_id)
+        status = context.jobs.begin_run(run_id, started_by)
         bar = ProgressBar(f"export {run_id}", len(status.pending), unit="Member States")
         for code in status.pending:
             while not context.jobs.export_unit(run_id, code):
@@ -537,6 +540,25 @@ def _record_plaintext(context: Context | None, written: Sequence[Path], run_dir:
                          "soon as they are not needed (`destroy-copies`)\n")
 
 
+def _copies_follow_the_clock(context: Context) -> list[Copy]:
+    """The register's copies of this initiative get the clock's due date, wherever the clock was moved from
+    (this tool, another operator's, the organisers' console); the clock is read only if there are any."""
+    from chalicelib.operator_copies import RegisterError
+
+    register = _register()
+    try:
+        if not any(copy.initiative == context.initiative_id for copy in register.live()):
+            return []
+        clock = context.jobs.retention_clock()
+        return register.follow_clock(context.initiative_id, clock.due_on, clock.reason)
+    except RegisterError as error:
+        sys.stderr.write(f"warning: {error}\n")
+        return []
+    except Exception as error:  # the clock could not be read: the command itself may still work
+        sys.stderr.write(f"warning: the due date of the copies on this machine was not checked: {_describe(error)}\n")
+        return []
+
+
 def _warn_of_due_copies(args: argparse.Namespace) -> None:
     from chalicelib.operator_copies import RegisterError
 
@@ -619,6 +641,11 @@ def command_retention(context: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_identity(context: Context) -> str:
+    """Who runs this tool, as AWS knows them (the audit log and the retention records name them so)."""
+    return str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
+
+
 def _record_trigger(context: Context, kind: str, day_text: str, reference: str = "") -> int:
     from chalicelib.exporting.retention import TriggerRefusedError
 
@@ -626,7 +653,7 @@ def _record_trigger(context: Context, kind: str, day_text: str, reference: str =
         day = date.fromisoformat(day_text)
     except ValueError:
         raise OperatorError(f"{day_text!r} is not a date (YYYY-MM-DD)") from None
-    by = str(context.jobs.clients.sts.get_caller_identity().get("Arn", "unknown"))
+    by = _operator_identity(context)
     try:
         clock = context.jobs.record_trigger(kind, day, reference, by)
     except TriggerRefusedError as refused:
@@ -634,6 +661,10 @@ def _record_trigger(context: Context, kind: str, day_text: str, reference: str =
     context.out.write(f"recorded {kind} {day} by {by}\n")
     held = f"; held by proceedings {', '.join(clock.held_by)}" if clock.held_by else ""
     context.out.write(f"statements of {context.initiative_id} are destroyed on {clock.due_on} ({clock.reason}){held}\n")
+    moved = _copies_follow_the_clock(context)
+    if moved:
+        context.out.write(f"{len(moved)} copie(s) on this machine are now to be destroyed before {clock.due_on} "
+                          "(`copies` lists them, `destroy-copies` deletes them)\n")
     return 0
 
 
@@ -730,7 +761,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     args = parser().parse_args(argv)
     try:
-        _warn_of_due_copies(args)
         return _dispatch(args, stream)
     except OperatorError as error:
         sys.stderr.write(f"error: {error}\n")
@@ -750,6 +780,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         args.command == "decrypt" and args.private_key is not None
     )
     context = None if offline else build_context(args, out)
+    if context is not None:
+        _copies_follow_the_clock(context)
+    _warn_of_due_copies(args)
     if args.command == "verify":
         return command_verify(context, args, out)
     if args.command == "decrypt":

@@ -4,8 +4,9 @@
 the sense of Art. 19 Reg. 2019/788, which must be destroyed by the same day as the system's own. The
 purge cannot reach a laptop, so the tool keeps a register of every path it wrote (a JSON file,
 ``ECI_OPERATOR_COPIES``, by default ``~/.eci-operator/copies.json``), writes the due date into each
-downloaded run folder, warns on every command once a recorded copy is due, and ``destroy-copies``
-deletes what the register lists and records that it did.
+downloaded run folder, moves that date whenever the retention clock moves (a withdrawal recorded after
+the download), warns on every command once a recorded copy is due, and ``destroy-copies`` deletes what
+the register lists and records that it did.
 
 Deleting a file does not overwrite its blocks: on SSDs and copy-on-write or journalling file systems
 no user-level overwrite can promise that either. The README asks for full-disk encryption on machines
@@ -18,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -89,6 +90,28 @@ class CopyRegister:
         kept.append(Copy(absolute, kind, initiative, run, destroy_before.isoformat() if destroy_before else "",
                          at.isoformat()))
         self._write(kept)
+
+    def follow_clock(self, initiative: str, destroy_before: date, reason: str) -> list[Copy]:
+        """Give the initiative's live copies the clock's due date, and their run folders its notice.
+
+        A withdrawal, a submission or a hold's end recorded after a copy was written moves the day by
+        which the system's statements go, and the copies must go with them: the date a copy was written
+        with is no promise. Returns the copies whose date moved.
+        """
+        due = destroy_before.isoformat()
+        copies = self.copies()
+        moving = [index for index, copy in enumerate(copies)
+                  if copy.initiative == initiative and not copy.destroyed_at and copy.destroy_before != due]
+        if not moving:
+            return []
+        for index in moving:
+            copies[index] = replace(copies[index], destroy_before=due)
+        self._write(copies)
+        moved = [copies[index] for index in moving]
+        for copy in moved:
+            if copy.kind == DOWNLOAD and Path(copy.path).is_dir():
+                write_notice(Path(copy.path), initiative, destroy_before, reason)
+        return moved
 
     def live(self) -> list[Copy]:
         return [copy for copy in self.copies() if not copy.destroyed_at]

@@ -22,12 +22,13 @@ from chalicelib.signing.ports import CounterReader, StatementSealer, StatementSt
 from chalicelib.web.form_token import derive_token_key
 
 if TYPE_CHECKING:
-    from chalicelib.console.actions import ConsoleContext
+    from chalicelib.console.actions import ConsoleContext, ExportStarter
     from chalicelib.console.charts import DailyCountsReader
     from chalicelib.console.health import HealthSource
     from chalicelib.console.records import CollectionState, CollectionStates, ConsoleStore
     from chalicelib.console.tokens import TokenVerifier
     from chalicelib.counting.ports import CountLedger, RecountStore
+    from chalicelib.storage.counters import DynamoDBWithdrawalReader
     from chalicelib.storage.organiser_accounts import CognitoSignIn
 
 
@@ -43,6 +44,8 @@ class Services:
     today: Callable[[], date] = _signing_day
     now: Callable[[], float] = time.time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # (when it was read, the day or None): the recorded withdrawal, for collected_initiative()
+    _withdrawal_read: tuple[float, date | None] | None = field(default=None, repr=False)
 
     @cached_property
     def _aws(self):  # type: ignore[no-untyped-def]
@@ -126,6 +129,29 @@ class Services:
         return self.collection_states.state(self.initiative.id)
 
     @cached_property
+    def withdrawals(self) -> DynamoDBWithdrawalReader:
+        from chalicelib.storage.counters import DynamoDBWithdrawalReader
+
+        return DynamoDBWithdrawalReader(self._aws.dynamodb, self.settings.counters_table)
+
+    def collected_initiative(self) -> Initiative:
+        """The initiative as the public pages show it: a withdrawal the operator recorded closes its
+        collection from that day on, with no redeploy (read once per counts' cache period, like the pause)."""
+        moment = self.now()
+        kept = self._withdrawal_read
+        if kept is None or not 0 <= moment - kept[0] < self.settings.counts_cache_seconds:
+            try:
+                kept = self._withdrawal_read = (moment, self.withdrawals.withdrawn_on(self.initiative.id))
+            except Exception as error:  # the table did not answer: the last known day, else still collecting
+                import logging
+
+                logging.getLogger(__name__).warning("withdrawal unavailable: %s", type(error).__name__)
+                if kept is None:
+                    return self.initiative
+        withdrawn = kept[1]
+        return self.initiative if withdrawn is None else self.initiative.withdrawn_on(withdrawn)
+
+    @cached_property
     def daily_counts(self) -> DailyCountsReader | None:
         """Statements counted per day and Member State, once the counting path provides them (issue #10)."""
         from chalicelib.storage.counters import DynamoDBCounterReader
@@ -185,7 +211,18 @@ class Services:
 
         return ConsoleContext(self.initiative.id, self.organiser_tokens, self.console_store,
                               deleter=DynamoDBStatementDeleter(self._aws.dynamodb, self.settings.statements_table),
-                              health=self.health_source)
+                              health=self.health_source, exports=self._export_starter)
+
+    @cached_property
+    def _export_starter(self) -> ExportStarter:
+        """The export function (invoked on AWS; in this process on `make run`) starting a run for the console,
+        on this process's settings, clients and clock."""
+        from datetime import UTC, datetime
+
+        from chalicelib.jobs import Jobs
+
+        return Jobs(self.settings, self.initiative, today=self.today, aws=self._aws,
+                    now=lambda: datetime.fromtimestamp(self.now(), UTC).replace(microsecond=0))
 
     def console(self, request: dict[str, object]) -> dict[str, Any]:
         """Run a console action where it runs: the console_actions function, or here (make run, tests)."""

@@ -383,7 +383,18 @@ def web_only_services(today: date, counts: Mapping[str, int], **settings: Any) -
     current.__dict__["counters"] = InMemoryCounterReader(dict(counts))
     current.__dict__["fingerprint_key"] = bytes(range(32))
     current.__dict__["collection_states"] = InMemoryCollectionStates()
+    current.__dict__["withdrawals"] = InMemoryWithdrawals()
     return current
+
+
+class InMemoryWithdrawals:
+    """The operator's recorded withdrawal, set by a test: `day = date(...)`; none by default."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+
+    def withdrawn_on(self, initiative_id: str) -> date | None:
+        return self.day
 
 
 class InMemoryManifestSigner:

@@ -33,7 +33,7 @@ from chalicelib.console.tokens import (
 logger = logging.getLogger(__name__)
 
 # Actions any signed-in role may ask for; the others need the organiser role.
-_READS = frozenset({"audit_log", "state", "health", records.SIGN_IN, records.SIGN_OUT})
+_READS = frozenset({"audit_log", "state", "health", "dashboard", records.SIGN_IN, records.SIGN_OUT})
 
 
 # Why a statement is deleted: a fixed list, so the audit log never holds free text (which could name someone).
@@ -58,6 +58,12 @@ class StatementDeleter(Protocol):
         ...
 
 
+class ExportStarter(Protocol):
+    def start_for_console(self, started_by: records.RunStarter) -> dict[str, Any]:
+        """Start a new export run now: ``{"run_id", "member_states"}``, or ``{"refusal": code}``."""
+        ...
+
+
 # Test statements one go-live call deletes at most (each is one small transaction): well inside the
 # console function's time; the organiser continues until it is done.
 GO_LIVE_BATCH = 200
@@ -71,6 +77,7 @@ class ConsoleContext:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     deleter: StatementDeleter | None = None
     health: HealthSource | None = None
+    exports: ExportStarter | None = None
 
 
 def _refused(code: str) -> dict[str, Any]:
@@ -156,6 +163,11 @@ def _health(context: ConsoleContext, organiser: Organiser, arguments: Mapping[st
             "last_recount": last.to_json() if last is not None else None,
             "repairs": [record.to_json() for record in context.health.repairs(context.initiative_id, LISTED_REPAIRS)],
             "failed_batches": context.health.failed_batches()}
+
+
+def _dashboard(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The state and the health in one answer: one invocation of the console function per dashboard view."""
+    return {**_state(context, organiser, arguments), "health": _health(context, organiser, arguments)}
 
 
 def _set_paused(paused: bool) -> Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]:
@@ -258,15 +270,29 @@ def _go_live(context: ConsoleContext, organiser: Organiser, arguments: Mapping[s
     return {"ok": True, "done": True, "deleted": deleted}
 
 
+def _start_export(context: ConsoleContext, organiser: Organiser, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A new export run now, besides the daily one. The export records it in the audit log as it plans it,
+    naming this organiser, so a start that did not happen is never logged and one that did always is."""
+    if context.exports is None:
+        return _refused("unavailable")
+    answer = context.exports.start_for_console(records.RunStarter(organiser.subject, organiser.role,
+                                                                  records.VIA_CONSOLE))
+    if "refusal" in answer:
+        return _refused(str(answer["refusal"]))
+    return {"ok": True, "run_id": answer["run_id"], "member_states": answer["member_states"]}
+
+
 _HANDLERS: dict[str, Callable[[ConsoleContext, Organiser, Mapping[str, Any]], dict[str, Any]]] = {
     records.SIGN_IN: _record_sign_in,
     records.SIGN_OUT: _sign_out,
     "state": _state,
     "audit_log": _audit_log,
     "health": _health,
+    "dashboard": _dashboard,
     records.PAUSE: _set_paused(True),
     records.RESUME: _set_paused(False),
     records.DELETE_STATEMENT: _delete_statement,
     records.START_TEST_PHASE: _start_test_phase,
     records.GO_LIVE: _go_live,
+    "start_export": _start_export,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,7 +20,9 @@ DELETE_STATEMENT = "delete_statement"
 START_TEST_PHASE = "start_test_phase"
 GO_LIVE_STARTED = "go_live_started"
 GO_LIVE = "go_live"
-ACTIONS = (SIGN_IN, SIGN_OUT, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE)
+EXPORT_STARTED = "export_started"  # written by the export when it plans a new run, whoever asked for it
+ACTIONS = (SIGN_IN, SIGN_OUT, PAUSE, RESUME, DELETE_STATEMENT, START_TEST_PHASE, GO_LIVE_STARTED, GO_LIVE,
+           EXPORT_STARTED)
 
 # The collection's phase. None chosen: statements are live, as before the console existed. In the test phase
 # statements go under a derived initiative id, so counts, exports and the purge keep them apart by key;
@@ -41,6 +44,50 @@ class AuditEntry:
     role: str
     action: str
     details: Mapping[str, str] = field(default_factory=dict)  # codes and identifiers only
+
+
+# Who starts an export run, by the way it was asked for: the daily schedule, an operator's `run` (the IAM
+# identity the operator tool runs as), an organiser in the console (the account's subject), or a direct
+# invocation of the export function that named nobody.
+VIA_SCHEDULE = "schedule"
+VIA_OPERATOR = "operator"
+VIA_CONSOLE = "console"
+VIA_DIRECT = "direct"
+_STARTER_ROLES = {VIA_SCHEDULE: ("system",), VIA_OPERATOR: ("operator",), VIA_CONSOLE: ("organiser",),
+                  VIA_DIRECT: ("unknown",)}
+_ACTOR = re.compile(r"[A-Za-z0-9:/@._+=,-]{1,256}")  # Cognito subjects, IAM ARNs, "schedule"
+
+
+class StarterError(ValueError):
+    """An export function's event names its starter in a way no caller of ours does."""
+
+
+@dataclass(frozen=True)
+class RunStarter:
+    actor: str
+    role: str
+    via: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"actor": self.actor, "role": self.role, "via": self.via}
+
+    @classmethod
+    def from_event(cls, value: object) -> RunStarter:
+        """From the export function's event; absent, the invocation named nobody (it is still recorded)."""
+        if value is None:
+            return UNNAMED_STARTER
+        if not isinstance(value, Mapping):
+            raise StarterError("started_by must be an object")
+        actor, role, via = (value.get(name) for name in ("actor", "role", "via"))
+        if not isinstance(via, str) or via not in _STARTER_ROLES or role not in _STARTER_ROLES[via]:
+            raise StarterError("started_by names a way of starting or a role that does not exist")
+        if not isinstance(actor, str) or not _ACTOR.fullmatch(actor):
+            raise StarterError("started_by's actor is not an account identifier")
+        return cls(actor, str(role), via)
+
+
+SCHEDULE_STARTER = RunStarter("schedule", "system", VIA_SCHEDULE)
+UNNAMED_STARTER = RunStarter("unnamed", "unknown", VIA_DIRECT)
 
 
 @dataclass(frozen=True)
@@ -84,6 +131,14 @@ class ConsoleStore(Protocol):
 
     def signed_out(self, session_id: str) -> bool:
         """Whether the session was signed out (a strongly consistent read)."""
+        ...
+
+
+class OccasionAuditLog(Protocol):
+    """What the export may do to the audit log: add an entry for an occasion (a run's start), once."""
+
+    def append_once(self, initiative_id: str, occasion: str, entry: AuditEntry) -> bool:
+        """Add the entry unless one was added for this occasion already (False then, nothing written)."""
         ...
 
 

@@ -31,7 +31,7 @@ DAYS_AFTER_FINAL_DECISION = 7
 
 # What an operator may record (chalicelib/operator_cli.py): each moves the clock.
 SUBMITTED = "submitted"  # the day the initiative was submitted to the Commission
-WITHDRAWN = "withdrawn"  # the day the organisers withdrew it
+WITHDRAWN = "withdrawn"  # the day the organisers withdrew it: also closes the collection (web pages)
 HOLD_STARTED = "hold-started"  # proceedings that need the statements began (with their reference)
 HOLD_ENDED = "hold-ended"  # the day of the proceedings' final decision
 TRIGGER_KINDS = (SUBMITTED, WITHDRAWN, HOLD_STARTED, HOLD_ENDED)

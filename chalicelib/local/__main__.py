@@ -9,6 +9,7 @@ from pathlib import Path
 
 from chalicelib.config import PROJECT_ROOT
 from chalicelib.local.moto_server import DEFAULT_PORT as DEFAULT_MOTO_PORT
+from chalicelib.local.moto_server import PortInUseError
 from chalicelib.local.provision import DEFAULT_STAGE
 from chalicelib.local.runner import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_FOLDER, run_local
 from chalicelib.local.state_file import LocalStateError
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state_dir=args.state_dir,
             fresh=args.fresh,
         )
-    except LocalStateError as error:
+    except (LocalStateError, PortInUseError) as error:
         print(f"make run: {error}", file=sys.stderr)
         return 2
     return 0

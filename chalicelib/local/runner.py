@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.local.moto_server import DEFAULT_PORT as DEFAULT_MOTO_PORT
-from chalicelib.local.moto_server import start_moto_server
+from chalicelib.local.moto_server import PortInUseError, check_port_free, start_moto_server
 from chalicelib.local.provision import DEFAULT_STAGE, provision
 
 if TYPE_CHECKING:
@@ -108,7 +108,10 @@ def run_local(
     state = state_path(state_dir, stage) if state_dir is not None else None
     if fresh and state is not None:
         remove_state(state)
-    moto = start_moto_server(port=moto_port)
+    if port:
+        # Before moto starts and is provisioned: a second `make run` learns at once that the app's port is taken.
+        check_port_free(host, port, PortInUseError, "--port")
+    moto = start_moto_server(port=moto_port, keep_alive=True)
     try:
         loaded = load_state(state) if state is not None else None
         resources = provision(moto.endpoint_url, stage=stage)

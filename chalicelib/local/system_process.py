@@ -37,6 +37,9 @@ class LocalSystem:
     pid: int  # of the process serving both
     port: int
     moto_port: int
+    # The initiative it serves (a copy collecting today, unless one was named): a tool run beside it, such
+    # as the operator's, must read the same file, not the demo's dates.
+    initiative_file: Path
 
 
 def free_port() -> int:
@@ -87,7 +90,8 @@ def running_local_system(
                  "--state-dir", str(state_dir or Path(directory) / "state"), *(["--fresh"] if fresh else [])],
                 cwd=PROJECT_ROOT, env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
-            system = LocalSystem(f"http://{HOST}:{port}", f"http://{HOST}:{moto_port}", process.pid, port, moto_port)
+            system = LocalSystem(f"http://{HOST}:{port}", f"http://{HOST}:{moto_port}", process.pid, port, moto_port,
+                                 chosen)
             try:
                 _wait_until_serving(process, system.url, start_timeout_seconds, log_path)
                 yield system

@@ -29,7 +29,10 @@ class IdDocument:
     format: re.Pattern[str]  # whole-string, applied to the number with separators removed
     checksum: str | None  # python-stdnum module ("pl.pesel") that checks its check digits
     birth_date: str | None = None  # python-stdnum module whose get_birth_date reads the date inside
-    drop_prefix: str | None = None  # a country prefix people copy from the VAT number ("HR")
+    # Country codes a citizen may type before the number ("HR" of the VAT number, "PL 850730..."): the
+    # State's own codes. Dropped where the number does not fit its format with them and does without.
+    country_prefixes: tuple[str, ...] = ()
+    zero_padded_to: int | None = None  # digits the card prints, leading zeros included (ES DNI: 8)
     four_digit_year: bool = False  # stored with the century (SE: YYYYMMDDNNNC)
 
 
@@ -55,7 +58,9 @@ class MemberState:
     id_documents: tuple[IdDocument, ...]
     postcode_format: re.Pattern[str] | None  # applies when this is the country of residence
     thresholds: tuple[Threshold, ...]
-    postcode_prefix: str | None = None  # the post's country prefix ("L-1661"), dropped from the stored code
+    # Country prefixes typed before a postal code of this country ("DE-10115", "D-10115", "L-1661"): its
+    # ISO and EU codes and its old international sign. Dropped where the code fits the format only without.
+    postcode_prefixes: tuple[str, ...] = ()
     postcode_written: str | None = None  # how the post writes it: "#" a character of the stored code ("##-###")
 
     def id_document(self, type_key: str) -> IdDocument | None:
@@ -79,6 +84,7 @@ def _whole(pattern: str) -> re.Pattern[str]:
 
 
 def _parse(raw: dict[str, object]) -> MemberState:
+    country_prefixes = tuple(dict.fromkeys((str(raw["iso_code"]), str(raw["code"]))))
     documents = tuple(
         IdDocument(
             type=str(d["type"]),
@@ -87,7 +93,8 @@ def _parse(raw: dict[str, object]) -> MemberState:
             format=_whole(str(d["format"])),
             checksum=str(d["checksum"]) if d.get("checksum") else None,
             birth_date=str(d["birth_date"]) if d.get("birth_date") else None,
-            drop_prefix=str(d["drop_prefix"]) if d.get("drop_prefix") else None,
+            country_prefixes=country_prefixes,
+            zero_padded_to=int(d["zero_padded_to"]) if d.get("zero_padded_to") else None,
             four_digit_year=bool(d.get("four_digit_year", False)),
         )
         for d in raw["id_documents"]  # type: ignore[attr-defined]
@@ -117,7 +124,9 @@ def _parse(raw: dict[str, object]) -> MemberState:
         id_documents=documents,
         postcode_format=_whole(str(postcode)) if postcode else None,
         thresholds=thresholds,
-        postcode_prefix=str(raw["postcode_prefix"]) if raw.get("postcode_prefix") else None,
+        postcode_prefixes=tuple(dict.fromkeys(
+            (*country_prefixes, *(str(sign) for sign in raw.get("postcode_signs", ())))  # type: ignore[attr-defined]
+        )),
         postcode_written=str(raw["postcode_written"]) if raw.get("postcode_written") else None,
     )
 

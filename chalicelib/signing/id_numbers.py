@@ -24,6 +24,7 @@ from chalicelib.rules.member_states import IdDocument, member_state
 _SEPARATORS = re.compile(r"[\s.\-/+]+")
 # What a number or postal code holds once compacted, whatever the format box says.
 _CODE_CHARACTERS = re.compile("[A-Z0-9]+")
+_LEADING_DIGITS = re.compile("[0-9]+(?=[A-Z]*$)")  # the digits of a number that ends in letters only, if any
 POSTCODE_MIN_LENGTH = 3  # the shortest postal codes in use (Iceland, the Faroe Islands) have three digits
 POSTCODE_MAX_LENGTH = 10
 
@@ -56,15 +57,27 @@ def _stdnum(module_name: str) -> ModuleType:
 
 
 def canonical_id_number(document: IdDocument, typed: str, today: date) -> str:
-    """The one spelling of a number as it is stored: compacted, without a copied country prefix,
-    and (Sweden) with the century. `typed` is the number as the citizen typed it."""
-    number = compact(typed)
-    prefix = document.drop_prefix
-    if prefix and number.startswith(prefix) and number[len(prefix):].isdigit():
-        number = number[len(prefix):]
+    """The one spelling of a number as it is stored: compacted, without the State's country code typed
+    before it, with the leading zeros its card prints, and (Sweden) with the century. `typed` is the
+    number as the citizen typed it."""
+    number = _without_prefix(compact(typed), document.country_prefixes, document.format)
+    digits = _LEADING_DIGITS.match(number)
+    if document.zero_padded_to and digits and len(digits.group()) < document.zero_padded_to:
+        number = number.zfill(len(number) - len(digits.group()) + document.zero_padded_to)
     if document.four_digit_year and len(number) == 10 and number.isdigit():
         number = _with_century(number, today, aged_100_or_more="+" in typed)
     return number
+
+
+def _without_prefix(code: str, prefixes: tuple[str, ...], pattern: re.Pattern[str] | None) -> str:
+    """`code` without a country prefix typed before it, where it fits `pattern` only without it."""
+    if pattern is None or pattern.fullmatch(code) is not None:
+        return code
+    for prefix in prefixes:
+        rest = code[len(prefix):]
+        if code.startswith(prefix) and pattern.fullmatch(rest) is not None:
+            return rest
+    return code
 
 
 def _with_century(number: str, today: date, aged_100_or_more: bool) -> str:
@@ -94,27 +107,52 @@ def check_id_number(document: IdDocument, number: str) -> Check:
 
 
 def birth_date_in(document: IdDocument, number: str) -> date | None:
-    """The birth date a valid canonical number states, or None where it states none reliably."""
+    """The birth date a valid canonical number states, or None where it states none reliably.
+
+    Where it states only the year, or the year and month (a Belgian number of someone whose birth
+    day was not known), the first day it allows: whoever is too young even if born that day is.
+    """
     module = document.birth_date
     if module is None or number.startswith(_NO_BIRTH_DATE_PREFIXES.get(module, ())):
         return None
     from stdnum.exceptions import ValidationError
 
+    if module == HUNGARIAN_PERSONAL_NUMBER:
+        return _hungarian_birth_date(number)
+    reader = _stdnum(module)
     try:
-        found = _stdnum(module).get_birth_date(number)
+        found = reader.get_birth_date(number)
+        if found is None and hasattr(reader, "get_birth_year"):
+            year, month = reader.get_birth_year(number), reader.get_birth_month(number)
+            found = date(year, month or 1, 1) if year else None
     except (ValidationError, ValueError):
         return None
     return found if isinstance(found, date) else None
 
 
+# The Hungarian személyi azonosító states the birth date (1996. évi XX. törvény, 3. melléklet: digit 1
+# citizenship, century and sex, digits 2-7 YYMMDD) and python-stdnum has no module for it. The first
+# digit states the century for citizens only: 1 and 2 born in the 1900s, 3 and 4 from 1 January 2000;
+# 5 to 8 were given to people who settled or immigrated, and their century is not read here.
+HUNGARIAN_PERSONAL_NUMBER = "hu.personal_number"
+_HUNGARIAN_CENTURIES = {"1": 1900, "2": 1900, "3": 2000, "4": 2000}
+
+
+def _hungarian_birth_date(number: str) -> date | None:
+    century = _HUNGARIAN_CENTURIES.get(number[:1])
+    if century is None or len(number) != 11 or not number.isdigit():
+        return None
+    try:
+        return date(century + int(number[1:3]), int(number[3:5]), int(number[5:7]))
+    except ValueError:
+        return None
+
+
 def canonical_postcode(residence_iso_code: str, typed: str) -> str:
-    """The one spelling of a postal code as it is stored: compacted, without the post's country prefix."""
+    """The one spelling of a postal code as it is stored: compacted, without a country prefix typed before it."""
     postcode = compact(typed)
     state = member_state(residence_iso_code)
-    prefix = state.postcode_prefix if state else None
-    if prefix and postcode.startswith(prefix) and postcode[len(prefix):].isdigit():
-        postcode = postcode[len(prefix):]
-    return postcode
+    return _without_prefix(postcode, state.postcode_prefixes, state.postcode_format) if state else postcode
 
 
 def postcode_as_written(residence_iso_code: str, postcode: str) -> str:

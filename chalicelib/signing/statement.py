@@ -13,6 +13,9 @@ from datetime import date
 from chalicelib.signing.id_numbers import compact
 
 PAYLOAD_VERSION = 1
+# Apostrophes and hyphens that look alike compare alike: "O’Brien" (a phone's keyboard) and "O'Brien" are
+# one person. Names are stored as typed; only the duplicate check folds them.
+_LOOK_ALIKE_PUNCTUATION = str.maketrans({"’": "'", "ʼ": "'", "‐": "-"})
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,17 @@ class PersonalData:
 
         Part B: the document type and number (issued by that State, so unique within it).
         Part A: names, date of birth and residence postcode and country, compared case-insensitively
-        (as Proca and the Commission's software did): two namesakes born the same day rarely share
-        a postal code, and a false match would silently drop a real statement.
+        (as Proca and the Commission's software did; look-alike apostrophes and hyphens as one): two
+        namesakes born the same day rarely share a postal code, and a false match would silently drop
+        a real statement.
         """
         if self.id_type:
             return ("B", self.member_state, self.id_type, self.id_number.upper())
         return (
             "A",
             self.member_state,
-            self.full_first_names.casefold(),
-            self.family_names.casefold(),
+            self.full_first_names.translate(_LOOK_ALIKE_PUNCTUATION).casefold(),
+            self.family_names.translate(_LOOK_ALIKE_PUNCTUATION).casefold(),
             self.date_of_birth.isoformat() if self.date_of_birth else "",
             self.country.upper(),
             compact(self.postal_code),  # "1000-001" and "1000 001" are one postcode

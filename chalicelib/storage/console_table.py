@@ -5,6 +5,9 @@ Layout (keys pk/sk, strings):
 * audit entry: pk ``AUDIT#{initiative_id}``, sk ``{at}#{random id}``; written with attribute_not_exists,
   so an entry is never replaced; the console's IAM policy has no UpdateItem or DeleteItem on the table.
 * collection state: pk ``STATE#{initiative_id}``, sk ``STATE``; replaced on condition of its version.
+* occasion: pk ``AUDIT#{initiative_id}#ONCE``, sk the occasion (``export_started#{run id}``): written with
+  attribute_not_exists in the same transaction as the occasion's audit entry, so two starts of one export
+  run (a retried or duplicated invocation) leave one entry.
 * signed-out session: pk ``SIGNED_OUT#{session id}`` (the token's origin_jti, a random id), sk ``SESSION``,
   ``signed_out_at`` and ``expires_at`` (epoch seconds, the table's TTL attribute): kept until the token
   could no longer be accepted anyway, then DynamoDB removes it. Written with its audit entry.
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 AUDIT_PREFIX = "AUDIT#"
 STATE_PREFIX = "STATE#"
 STATE_SORT_KEY = "STATE"
+ONCE_SUFFIX = "#ONCE"  # initiative ids have no "#" (chalicelib/initiative.py), so this is no initiative's log
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +139,23 @@ class DynamoDBConsoleStore:
 
     def signed_out(self, session_id: str) -> bool:
         return session_signed_out(self._client, self._table, session_id)
+
+    def append_once(self, initiative_id: str, occasion: str, entry: AuditEntry) -> bool:
+        once: Any = {
+            "TableName": self._table,
+            "Item": {"pk": {"S": f"{AUDIT_PREFIX}{initiative_id}{ONCE_SUFFIX}"}, "sk": {"S": occasion},
+                     "at": {"S": entry.at}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        audit_put: Any = self.audit_put(initiative_id, entry)
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": once}, {"Put": audit_put}])
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False  # recorded already
+            raise  # a conflict or a throttle: not recorded, and the caller must not go on as if it were
+        return True
 
 
 # --- the machinery's records for the dashboard (chalicelib/console/health.py) ----------------------------

@@ -10,7 +10,10 @@ Items of the counters table (keys pk/sk, both strings):
   statement's own key parts): ``state`` (counted / removed), ``day``, ``at`` (epoch seconds). Spread over
   the same partitions as the statements themselves, so no key is hotter than the statements table's.
 * final flag: pk ``{initiative_id}``, sk ``FINAL``, written when the counts are published for good
-  (the purge); counters never change after it.
+  (the purge); counters never change after it. With it, in the same transaction, one copy per counter
+  shard, sk ``FINAL#{shard:02d}``: a count transaction checks the copy of the shard its counters take,
+  so transactions on different shards share no item (DynamoDB cancels a transaction when any of its
+  items, a ConditionCheck's too, is part of another one in flight).
 * dead letter: pk ``DEADLETTER#{initiative_id or "unknown"}``, sk ``{sequence number, 40 digits}#{event id}``:
   the reason and the record's keys. The stream is KEYS_ONLY, so a dead letter holds nothing personal.
 
@@ -52,6 +55,14 @@ UNKNOWN_INITIATIVE = "unknown"
 COUNTER_SHARDS = 8
 _BATCH_GET_LIMIT = 100
 _SEPARATOR = "#"
+
+
+def final_shard_sort_key(shard: int) -> str:
+    return f"{FINAL_SORT_KEY}#{shard:02d}"
+
+
+# What the purge writes when the counts become final: the flag readers look at, and each shard's copy.
+FINAL_FLAG_SORT_KEYS = (FINAL_SORT_KEY, *(final_shard_sort_key(shard) for shard in range(COUNTER_SHARDS)))
 
 
 def totals_sort_key(shard: int) -> str:
@@ -168,7 +179,7 @@ class DynamoDBCountLedger:
         for initiative in sorted(transaction.not_final):
             items.append({"ConditionCheck": {
                 "TableName": self._table,
-                "Key": {"pk": {"S": initiative}, "sk": {"S": FINAL_SORT_KEY}},
+                "Key": {"pk": {"S": initiative}, "sk": {"S": final_shard_sort_key(shard)}},
                 "ConditionExpression": "attribute_not_exists(pk)",
             }})
             owners.append(initiative)

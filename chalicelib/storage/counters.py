@@ -2,12 +2,15 @@
 
 Layout (written by the count function, chalicelib/storage/counter_writer.py): totals under pk
 ``{initiative_id}``, sk ``TOTAL#{shard}``; per day under pk ``{initiative_id}#DAYS``, sk
-``{day}#{shard}``; each item holds one number attribute per Member State code.
+``{day}#{shard}``; each item holds one number attribute per Member State code. Beside them, the
+operator's retention records (sk ``TRIGGER#...``, chalicelib/storage/retention_records.py): the public
+pages read the withdrawal among them, which closes the collection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.rules.member_states import member_state_codes
@@ -16,6 +19,10 @@ from chalicelib.storage.queries import query_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# The operator's retention records (written by chalicelib/storage/retention_records.py, which imports this).
+TRIGGER_PREFIX = "TRIGGER#"
+WITHDRAWN_KIND = "withdrawn"  # chalicelib/exporting/retention.py's WITHDRAWN, kept light for the web pages
 
 
 def _add_states(into: dict[str, int], item: Mapping[str, Any]) -> None:
@@ -53,3 +60,24 @@ class DynamoDBCounterReader:
             day = item["sk"]["S"].split("#", 1)[0]
             _add_states(days.setdefault(day, {}), item)
         return {day: counts for day, counts in sorted(days.items()) if any(counts.values())}
+
+
+class DynamoDBWithdrawalReader:
+    """The day the organisers withdrew the initiative, as the operator last recorded it (a later record
+    corrects an earlier one), or None: one Query of the records, for the public pages, which must not load
+    the export code (chalicelib/exporting/retention.py folds the same records into the retention clock)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def withdrawn_on(self, initiative_id: str) -> date | None:
+        withdrawals = [item for item in query_items(self._client, {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": initiative_id}, ":prefix": {"S": TRIGGER_PREFIX}},
+        }) if item.get("kind", {}).get("S") == WITHDRAWN_KIND]
+        if not withdrawals:
+            return None
+        latest = max(withdrawals, key=lambda item: item["recorded_at"]["S"])
+        return date.fromisoformat(latest["day"]["S"])

@@ -17,7 +17,7 @@ class LambdaDispatcher:
         self._client = client
         self._function = function_name
 
-    def dispatch(self, event: Mapping[str, str]) -> None:
+    def dispatch(self, event: Mapping[str, object]) -> None:
         self._client.invoke(
             FunctionName=self._function,
             InvocationType="Event",

@@ -3,7 +3,8 @@
 Items (pk ``{initiative_id}``, beside the counters, which stay):
 
 * final flag: sk ``FINAL`` (chalicelib/storage/counter_writer.py's FINAL_SORT_KEY): once it exists the
-  count function lets no removal change a counter, and the recount corrects nothing;
+  count function lets no removal change a counter, and the recount corrects nothing; written in one
+  transaction with its copy per counter shard (``FINAL#{shard}``, what the count function checks);
 * purge audit record: sk ``PURGE``: ``due_on`` and ``reason`` (the clock), ``started_at``,
   ``completed_at``, ``statements`` (a map: Member State -> statements destroyed), ``markers``
   (duplicate markers destroyed), ``test_statements`` and ``test_markers`` (the same, of the test phase:
@@ -21,20 +22,21 @@ Items (pk ``{initiative_id}``, beside the counters, which stay):
 
 from __future__ import annotations
 
-import contextlib
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.exporting.retention import DeletedPage, RestorableCopies, RetentionClock, RetentionTrigger
-from chalicelib.storage.counter_writer import FINAL_SORT_KEY
+from chalicelib.storage.counter_writer import FINAL_FLAG_SORT_KEYS, FINAL_SORT_KEY
+from chalicelib.storage.counters import TRIGGER_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 PURGE_SORT_KEY = "PURGE"
-TRIGGER_PREFIX = "TRIGGER#"
+_FINAL_ATTEMPTS = 8
 
 
 class DynamoDBRetentionRecords:
@@ -45,17 +47,24 @@ class DynamoDBRetentionRecords:
         self._table = table_name
 
     def mark_counts_final(self, initiative_id: str, at: datetime) -> None:
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": initiative_id},
-                    "sk": {"S": FINAL_SORT_KEY},
-                    "final_at": {"S": at.isoformat()},
-                    "reason": {"S": "retention period ended: statements destroyed"},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        # The flag and every shard's copy at once (the first time's values kept): every purge run writes
+        # them again, so a run that stopped before this, or a flag written without its copies, is completed.
+        client = self._client
+        items: Any = [{"Update": {
+            "TableName": self._table,
+            "Key": {"pk": {"S": initiative_id}, "sk": {"S": sort_key}},
+            "UpdateExpression": "SET final_at = if_not_exists(final_at, :at), reason = if_not_exists(reason, :why)",
+            "ExpressionAttributeValues": {":at": {"S": at.isoformat()},
+                                          ":why": {"S": "retention period ended: statements destroyed"}},
+        }} for sort_key in FINAL_FLAG_SORT_KEYS]
+        for attempt in range(_FINAL_ATTEMPTS):
+            try:
+                client.transact_write_items(TransactItems=items)
+                return
+            except client.exceptions.TransactionCanceledException:
+                pass  # a count transaction checking one of the copies at that moment: again, shortly
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise RuntimeError("DynamoDB kept refusing the counts-final flag; the purge tries again on its next run")
 
     def purge_started(self, initiative_id: str, clock: RetentionClock, at: datetime) -> bool:
         try:

@@ -48,6 +48,8 @@ REFUSALS = {
     "not_testing": "There is no test phase to end: collection is live already. Nothing was changed.",
     "confirm": "Tick the box to confirm that every test statement is to be deleted and that the test phase "
                "cannot come back. Nothing was changed.",
+    "retention_over": "The retention period is over: the statements are being destroyed, so there is nothing to "
+                      "export. No export was started.",
     "no_statement": "No statement has this identifier: it may have been deleted already, or the identifier "
                     "was copied wrongly (a receipt for a repeated statement by the same person names one that "
                     "was never stored). Nothing was deleted.",
@@ -157,7 +159,7 @@ def dashboard(request: Request) -> Response:
         return found
     organiser, token = found
     current = services.current()
-    state = _act("state", token)
+    state = _act("dashboard", token)
     if not state.get("ok"):
         return _message(str(state.get("refusal", "unavailable")), 503)
     from chalicelib.console.actions import DELETION_REASONS
@@ -171,8 +173,16 @@ def dashboard(request: Request) -> Response:
                    test_total=test_total,
                    reasons=sorted(DELETION_REASONS.items()),
                    paused=bool(state["paused"]), changed_at=str(state.get("changed_at", "")),
-                   notice=_query(request).get("done", ""),
-                   **_figures(counts, _query(request).get("ms", "")), **_health(_act("health", token)))
+                   notice=_query(request).get("done", ""), started_run=_started_run(request),
+                   **_figures(counts, _query(request).get("ms", "")), **_health(state.get("health") or {}))
+
+
+def _started_run(request: Request) -> str:
+    """The run id the "export started" notice names, if the link holds one (any other text is not shown)."""
+    from chalicelib.exporting.layout import RUN_ID
+
+    run_id = _query(request).get("run", "")
+    return run_id if RUN_ID.fullmatch(run_id) else ""
 
 
 def _health(answer: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,6 +280,18 @@ def phase(request: Request) -> Response:
     if action == "go_live" and not answer.get("done"):
         return _redirect(f"{HOME}?done=going_live")
     return _redirect(f"{HOME}?done={'testing' if action == 'start_test_phase' else 'live'}")
+
+
+def start_export(request: Request) -> Response:
+    """Start an export run now, besides the daily one (organisers only); the export records who started it."""
+    posted = _signed_in_post(request, ())
+    if isinstance(posted, Response):
+        return posted
+    organiser, token, _ = posted
+    answer = _act("start_export", token)
+    if not answer.get("ok"):
+        return _refused(answer, organiser, {"retention_over": 410})
+    return _redirect(f"{HOME}?done=export_started&run={answer['run_id']}#exports-heading")
 
 
 def delete_statement(request: Request) -> Response:

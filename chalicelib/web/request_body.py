@@ -5,6 +5,7 @@ Refusals carry a reason code; the page says what went wrong, in the citizen's la
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
@@ -16,13 +17,19 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # Control, format (zero-width, bidi, soft hyphen), surrogate and unassigned code points, non-characters
 # among them: no field of ours holds one, none is visible, and XML cannot carry some of them.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn"})
+# Invisible too, although Unicode files them as marks or letters (its Default_Ignorable_Code_Point list):
+# the combining grapheme joiner, Hangul and Khmer fillers, Mongolian and other variation selectors. A name
+# with one looks like the name without it, so it would be a second signature of the same person.
+_INVISIBLE_MARKS_AND_FILLERS = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]"
+)
 
 
 def has_invisible_characters(value: str) -> bool:
     # isprintable() is C code and true for almost every value: only the rest is looked at closely.
-    return not value.isprintable() and any(
-        unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value
-    )
+    if not value.isprintable() and any(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value):
+        return True
+    return _INVISIBLE_MARKS_AND_FILLERS.search(value) is not None
 
 
 class BadRequestError(Exception):

@@ -80,7 +80,7 @@ def _context(request: Request, path: str, form_language: str | None = None) -> p
     if form_language and "lang" not in query:
         query["lang"] = form_language
     language = i18n.choose_language(query, request.headers.get("accept-language"))
-    return pages.PageContext(language, current.initiative, current.today(), path)
+    return pages.PageContext(language, current.collected_initiative(), current.today(), path)
 
 
 def _progress(initiative: Initiative, counts: Mapping[str, int], today: date) -> Progress:
@@ -100,9 +100,9 @@ def initiative(request: Request) -> Response:
 def counts(request: Request) -> Response:
     """The initiative page's figures as JSON, the same in every language."""
     current = services.current()
-    snapshot = read_snapshot(current.counters, current.initiative.id, current.now)
-    body = counts_json(current.initiative, _progress(current.initiative, snapshot.counts, current.today()),
-                       snapshot.read_at)
+    initiative = current.collected_initiative()
+    snapshot = read_snapshot(current.counters, initiative.id, current.now)
+    body = counts_json(initiative, _progress(initiative, snapshot.counts, current.today()), snapshot.read_at)
     response = Response(body=body, headers=json_headers(shared_cache_control(current.settings.counts_cache_seconds)))
     return with_entity_tag(response, request.headers.get("if-none-match"))
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -31,8 +31,9 @@ from chalicelib.counting.recount import recount
 from chalicelib.local.stream_events import scheduled_event
 from chalicelib.signing.ports import StatementRecord
 from chalicelib.signing.statement_id import new_statement_id
-from chalicelib.storage.counter_writer import FINAL_SORT_KEY, DynamoDBCountLedger, counted_record_of
+from chalicelib.storage.counter_writer import COUNTER_SHARDS, FINAL_SORT_KEY, DynamoDBCountLedger, counted_record_of
 from chalicelib.storage.counters import DynamoDBCounterReader
+from chalicelib.storage.retention_records import DynamoDBRetentionRecords
 from chalicelib.storage.statements import DynamoDBStatementStore, statement_bucket, statement_key
 from tests.integration.conftest import clear_tables
 from tests.unit.test_counting_properties import run_schedule
@@ -95,6 +96,14 @@ def _counts(settings: Settings) -> dict[str, int]:
 
     reader = DynamoDBCounterReader(boto3.client("dynamodb", region_name=settings.region), settings.counters_table)
     return reader.counts(INITIATIVE)
+
+
+def _publish_final_counts(settings: Settings, at: datetime = datetime(2031, 1, 1, tzinfo=UTC)) -> None:
+    """What the purge does first: the counts become final."""
+    import boto3
+
+    records = DynamoDBRetentionRecords(boto3.client("dynamodb", region_name=settings.region), settings.counters_table)
+    records.mark_counts_final(INITIATIVE, at)
 
 
 def _statement_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -192,8 +201,7 @@ def test_destruction_by_ttl_or_after_the_final_counts_leaves_the_published_count
     [expired] = _statement_records(statement_stream())
     expired["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}  # as TTL removes
     _deliver(lambda_client, [expired])
-    dynamodb.put_item(TableName=empty_tables.counters_table,
-                      Item={"pk": {"S": INITIATIVE}, "sk": {"S": FINAL_SORT_KEY}})
+    _publish_final_counts(empty_tables)
     _delete(dynamodb, empty_tables, "LU", signed[1])
     _deliver(lambda_client, statement_stream())
 
@@ -312,8 +320,7 @@ def test_counts_made_final_between_read_and_write_refuse_a_removal_on_dynamodb(
     statement = _ref("SE", "2026-11-27-c")
     ledger.apply(CountTransaction(count=((statement, date(2026, 11, 27)),), not_final=frozenset({INITIATIVE})))
     [record] = ledger.counted([statement]).values()  # the count function reads, then the purge publishes
-    dynamodb.put_item(TableName=empty_tables.counters_table,
-                      Item={"pk": {"S": INITIATIVE}, "sk": {"S": FINAL_SORT_KEY}})
+    _publish_final_counts(empty_tables)
 
     with pytest.raises(LedgerRefusedError) as refusal:
         ledger.apply(CountTransaction(uncount=((statement, record.day or date(2026, 11, 27)),),
@@ -322,6 +329,27 @@ def test_counts_made_final_between_read_and_write_refuse_a_removal_on_dynamodb(
     assert refusal.value.became_final == {INITIATIVE} and not refusal.value.moved
     assert _counts(empty_tables) == {"SE": 1}
     assert ledger.counted([statement])[statement].state is CountedState.COUNTED
+
+
+def test_once_the_counts_are_final_a_count_is_refused_whichever_shard_its_counters_take(
+    dynamodb: Any, empty_tables: Settings
+) -> None:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name=empty_tables.region)
+    _publish_final_counts(empty_tables)
+    _publish_final_counts(empty_tables, datetime(2031, 1, 2, tzinfo=UTC))  # each purge run again: the first kept
+    for shard in range(COUNTER_SHARDS):
+        ledger = DynamoDBCountLedger(client, empty_tables.counters_table, shard=lambda shard=shard: shard)
+        with pytest.raises(LedgerRefusedError) as refusal:
+            ledger.apply(CountTransaction(count=((_ref("SE", f"2026-11-27-{shard}"), date(2026, 11, 27)),),
+                                          not_final=frozenset({INITIATIVE})))
+        assert refusal.value.became_final == {INITIATIVE}
+
+    assert _counts(empty_tables) == {}
+    flag = dynamodb.get_item(TableName=empty_tables.counters_table,
+                             Key={"pk": {"S": INITIATIVE}, "sk": {"S": FINAL_SORT_KEY}})["Item"]
+    assert flag["final_at"]["S"].startswith("2031-01-01")
 
 
 def test_daily_counts_follow_the_signing_day_and_removals(

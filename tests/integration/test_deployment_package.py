@@ -276,8 +276,8 @@ def test_the_export_function_decrypts_statements_encrypts_exports_and_writes_the
     writes = [(statement["Resource"], statement.get("Condition")) for statement in statements
               if any(action.startswith("dynamodb:") and action != "dynamodb:Query" for action in _actions(statement))]
     assert writes == [("arn:aws:dynamodb:*:*:table/eci-dev-console",
-                       {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXPORT#*"]}})], \
-        "beyond reading, it only tells the dashboard how a run stands"
+                       {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXPORT#*", "AUDIT#*"]}})], \
+        "beyond reading, it only tells the dashboard how a run stands and records each run's start"
 
 
 def test_the_purge_function_deletes_due_statements_and_exports_and_reads_nothing(package: Path) -> None:
@@ -335,11 +335,21 @@ def test_the_console_function_may_read_only_the_depth_of_the_count_failure_queue
 
 
 def test_the_recount_and_the_export_each_write_only_their_own_records_for_the_dashboard(package: Path) -> None:
-    for role, prefix in (("RecountStatementsRole", "COUNTING#*"), ("ExportWorkerRole", "EXPORT#*")):
+    for role, prefixes in (("RecountStatementsRole", ["COUNTING#*"]), ("ExportWorkerRole", ["EXPORT#*", "AUDIT#*"])):
         on_console = [statement for statement in _policy_statements(package, role)
                       if "eci-dev-console" in json.dumps(statement["Resource"])]
         assert [(_actions(statement), statement["Condition"]) for statement in on_console] == [
-            (["dynamodb:PutItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [prefix]}})], role
+            (["dynamodb:PutItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}})], role
+
+
+def test_the_console_function_may_start_an_export_only_by_invoking_the_export_function(package: Path) -> None:
+    statements = _policy_statements(package, "ConsoleActionsRole")
+
+    invoking = [statement for statement in statements if any(a.startswith("lambda:") for a in _actions(statement))]
+    assert [(_actions(statement), statement["Resource"]) for statement in invoking] == [
+        (["lambda:InvokeFunction"], "arn:aws:lambda:*:*:function:eci-dev-export_worker")
+    ], "the export function plans the run and records its start; the console reads no statement and no export"
+    assert not any(a.startswith(("s3:", "kms:")) for statement in statements for a in _actions(statement))
 
 
 def test_the_console_function_deletes_a_statement_by_key_but_cannot_read_its_sealed_content(package: Path) -> None:
@@ -401,6 +411,7 @@ LOG_GROUPS = {
     "ExportDaily": "/aws/lambda/eci-dev-export_daily",
     "ExportWorker": "/aws/lambda/eci-dev-export_worker",
     "PurgeStatements": "/aws/lambda/eci-dev-purge_statements",
+    "ConsoleActions": "/aws/lambda/eci-dev-console_actions",
 }
 
 

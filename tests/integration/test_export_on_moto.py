@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import config
 from chalicelib.config import PROJECT_ROOT, Settings
 from chalicelib.exporting import layout
 from chalicelib.initiative import Initiative
@@ -164,6 +165,7 @@ def exported(aws_settings: Settings, export_clients: AwsClients, sealer: KmsStat
                                        "counts may have moved)\n")
         yield Exported(world, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption()), out)
+    config._process_fixed_today.cache_clear()  # ECI_TODAY is the caller's again
 
 
 def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None:
@@ -177,6 +179,10 @@ def _point_cli_at(world: World, folder: Path, patch: pytest.MonkeyPatch) -> None
     patch.setenv("EXPORT_MAX_STATEMENTS_PER_FILE", "5")
     patch.setenv("AUTHORITY_KEYS_DIR", str(world.settings.authority_keys_dir))
     patch.setenv("ECI_OPERATOR_COPIES", str(folder / "copies.json"))  # the register of copies, not in $HOME
+    # The tool's day is the world's, not the calendar's: after the demo's collection (2027-08-31) its
+    # manifests stopped saying collection was open, and after its retention (2028-06-01) it exported nothing.
+    patch.setenv("ECI_TODAY", SIGNING_DAY.isoformat())
+    config._process_fixed_today.cache_clear()
 
 
 @pytest.fixture
@@ -184,6 +190,7 @@ def cli_world(exported: Exported, tmp_path: Path) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as patch:
         _point_cli_at(exported.world, tmp_path, patch)
         yield exported.world
+    config._process_fixed_today.cache_clear()
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
@@ -498,6 +505,41 @@ def test_interrupted_run_resumes_and_exports_each_statement_once(
     assert sum(file["statements"] for file in manifest["files"]) == len(world.signed)
 
 
+def test_the_operators_run_is_in_the_organisers_audit_log_naming_the_operators_aws_identity(
+    exported: Exported, aws_settings: Settings, export_clients: AwsClients
+) -> None:
+    from chalicelib.storage.console_table import DynamoDBConsoleStore
+
+    entries = DynamoDBConsoleStore(export_clients.dynamodb, aws_settings.console_table).entries(
+        exported.world.initiative.id)
+    identity = export_clients.sts.get_caller_identity()["Arn"]
+    assert [(entry.action, entry.actor, entry.role, dict(entry.details)) for entry in entries] == [
+        ("export_started", identity, "operator", {"run_id": "r1", "via": "operator"})]
+
+
+def test_a_run_started_from_the_console_on_the_local_system_exports_while_the_page_answers(
+    aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer
+) -> None:
+    import time
+
+    from chalicelib.console.records import RunStarter
+
+    world = _new_world(aws_settings, export_clients, sealer)
+    world.sign("DE", "en", 6)
+    world.sign("PL", "en", 3)
+    world.set_counts({"DE": 6, "PL": 3})
+    jobs = world.jobs()
+
+    answer = jobs.start_for_console(RunStarter("sub-organiser-1", "organiser", "console"))
+
+    assert answer["member_states"] == 2
+    deadline = time.monotonic() + 120
+    while (manifest := jobs.run.manifest(answer["run_id"])) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert manifest is not None and manifest["reconciled"] is True
+    assert manifest["totals"]["statements"] == 9
+
+
 def test_bucket_expires_what_the_clock_allows_and_aborts_broken_uploads(aws_settings: Settings,
                                                                        export_clients: AwsClients) -> None:
     rules = export_clients.s3.get_bucket_lifecycle_configuration(Bucket=aws_settings.export_bucket)["Rules"]
@@ -530,6 +572,31 @@ def test_a_damaged_file_without_a_manifest_is_one_line_not_the_sdks_traceback(
     assert (status, out) == (1, "")
     assert errors == ("warning: no manifest beside PL-en-001.xml.enc: its hash and place are not checked\n"
                       "error: PL-en-001.xml.enc is damaged or was altered (InvalidTag)\n")
+
+
+def test_a_wrong_key_in_the_operators_own_process_is_one_line_not_the_sdks_traceback(
+    exported: Exported, cli_world: World, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert _cli("download", "r1", "--to", str(tmp_path))[0] == 3
+    intact = sorted((tmp_path / "r1" / "PL").iterdir())[0]
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    # A process of its own, as the operator runs it (see the damaged file's test above).
+    command = [sys.executable, "-m", "chalicelib.operator_cli", "decrypt", str(intact), "--private-key", str(stranger)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,  # noqa: S603
+                          check=False)
+
+    assert (done.returncode, done.stdout) == (1, "")
+    [warning, error] = done.stderr.splitlines()
+    assert warning == "warning: the manifest's signature is not checked: give --public-key PEM to check it"
+    assert error.startswith("error: authority key rsa-")
+    assert error.endswith(f"is not one of the readers of {intact.name}")
+    assert not intact.with_name("PL-en-001.xml").exists()
 
 
 def test_decrypting_a_run_folder_goes_on_past_bad_files_and_names_each_at_the_end(
@@ -576,6 +643,7 @@ def test_a_statement_that_cannot_be_written_is_left_out_and_the_tool_says_which(
     with pytest.MonkeyPatch.context() as patch:
         _point_cli_at(world, tmp_path, patch)
         status, out, errors = _cli("run", "--run-id", "r1")
+    config._process_fixed_today.cache_clear()
 
     assert status == 4
     assert errors == f"error: 1 statement(s) could not be exported and are left out of the files: DE {bad_id} " \
@@ -606,3 +674,107 @@ def test_of_two_workers_that_read_one_progress_document_only_one_writes_it(
     with pytest.raises(ConcurrentWriteError):  # a save from the version before
         files.replace_json(key, {"worker": "second"}, first)
     assert files.read_json_version(key) == ({"worker": "first", "saved": 2}, again)
+
+
+# As four citizens type them into their forms (the Greek one in Greek, the French one in French).
+CITIZENS_AT_THE_FORM = {
+    ("PL", "pl"): {"full_first_names": "Zofia Maria", "family_names": "Wiśniewska-Kowal", "id_number": "44051401359",
+                   "privacy_accepted": "yes"},
+    ("DE", "de"): {"full_first_names": "Jürgen", "family_names": "Großmann", "street": "Kastanienallee",
+                   "street_number": "12b", "postal_code": "10435", "city": "Berlin", "country": "DE",
+                   "date_of_birth_day": "7", "date_of_birth_month": "3", "date_of_birth_year": "1988",
+                   "privacy_accepted": "yes"},
+    ("EL", "el"): {"full_first_names": "Ελένη", "family_names": "Παπαδοπούλου", "street": "Αθηνάς",
+                   "street_number": "1", "postal_code": "10557", "city": "Αθήνα", "country": "GR",
+                   "date_of_birth_day": "2", "date_of_birth_month": "3", "date_of_birth_year": "1970",
+                   "privacy_accepted": "yes"},
+    ("FR", "fr"): {"full_first_names": "Zoë", "family_names": "Lefèvre", "street": "rue de Rivoli",
+                   "street_number": "8", "postal_code": "75001", "city": "Paris", "country": "FR",
+                   "date_of_birth_day": "31", "date_of_birth_month": "12", "date_of_birth_year": "1999",
+                   "privacy_accepted": "yes"},
+}
+# What each State's authority reads for them: the OCS 5.0 keys, the postal code as the post writes it.
+AS_THE_AUTHORITY_READS_THEM = {
+    "PL": {"oct.property.full.first.names": "Zofia Maria", "oct.property.family.names": "Wiśniewska-Kowal",
+           "oct.property.national.id.number": "44051401359"},  # the PESEL
+    "DE": {"oct.property.full.first.names": "Jürgen", "oct.property.family.names": "Großmann",
+           "oct.property.date.of.birth": "1988-03-07", "oct.property.street": "Kastanienallee",
+           "oct.property.street.number": "12b", "oct.property.postal.code": "10435", "oct.property.city": "Berlin",
+           "oct.property.country": "DE"},
+    "EL": {"oct.property.full.first.names": "Ελένη", "oct.property.family.names": "Παπαδοπούλου",
+           "oct.property.date.of.birth": "1970-03-02", "oct.property.street": "Αθηνάς",
+           "oct.property.street.number": "1", "oct.property.postal.code": "105 57", "oct.property.city": "Αθήνα",
+           "oct.property.country": "GR"},
+    "FR": {"oct.property.full.first.names": "Zoë", "oct.property.family.names": "Lefèvre",
+           "oct.property.date.of.birth": "1999-12-31", "oct.property.street": "rue de Rivoli",
+           "oct.property.street.number": "8", "oct.property.postal.code": "75001", "oct.property.city": "Paris",
+           "oct.property.country": "FR"},
+}
+
+
+def _sign_at_the_form(world: World) -> dict[str, tuple[str, str]]:
+    """Each citizen signs through the app's form (chalice's test client); returns receipt id -> (State, language)."""
+    import re
+    from urllib.parse import urlencode
+
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib import services
+
+    receipts = {}
+    services.use(services.Services(world.settings, world.initiative, today=lambda: SIGNING_DAY))
+    try:
+        with Client(app_module.app) as client:
+            for (code, language), fields in CITIZENS_AT_THE_FORM.items():
+                form = client.http.get(f"/sign/{code}?lang={language}")
+                token = re.search(rb'name="form_token" value="([^"]+)"', form.body)
+                assert token, f"the {code} form carries a token"
+                body = urlencode({"form_token": token.group(1).decode(), "lang": language, "homepage": "", **fields})
+                receipt = client.http.post(f"/sign/{code}?lang={language}", body=body,
+                                           headers={"content-type": "application/x-www-form-urlencoded"})
+                assert receipt.status_code == 200, receipt.body[:400]
+                statement_id = re.search(rb"<code>(\d{4}-\d{2}-\d{2}-[0-9a-f-]{36})</code>", receipt.body)
+                assert statement_id, f"the {code} receipt shows the statement identifier"
+                receipts[statement_id.group(1).decode()] = (code, language)
+    finally:
+        services.use(None)
+    return receipts
+
+
+def test_citizens_sign_at_their_forms_and_each_authority_reads_exactly_that_in_a_verified_file(
+    aws_settings: Settings, export_clients: AwsClients, sealer: KmsStatementSealer, tmp_path: Path
+) -> None:
+    world = _new_world(aws_settings, export_clients, sealer)
+    receipts = _sign_at_the_form(world)
+    world.set_counts({code: 1 for code, _ in CITIZENS_AT_THE_FORM})
+
+    with pytest.MonkeyPatch.context() as patch:
+        _point_cli_at(world, tmp_path, patch)
+        assert _cli("run", "--run-id", "r1")[:2] == (0, "run r1: 4 statements in 4 files\n"
+                                                        "  DE: 1 statements in 1 file(s); counter 1: ok\n"
+                                                        "  EL: 1 statements in 1 file(s); counter 1: ok\n"
+                                                        "  FR: 1 statements in 1 file(s); counter 1: ok\n"
+                                                        "  PL: 1 statements in 1 file(s); counter 1: ok\n")
+        status, _, errors = _cli("download", "r1", "--to", str(tmp_path / "exports"))
+        assert status == 0, errors
+        run_dir = tmp_path / "exports" / "r1"
+        assert _cli("public-key", "--to", str(tmp_path / "exporter.pem"))[0] == 0
+        status, out, errors = _cli("verify", str(run_dir), "--public-key", str(tmp_path / "exporter.pem"))
+        assert (status, out) == (0, "the manifest's signature holds, and all 4 files match its SHA-256\n"), errors
+        status, out, errors = _cli("decrypt", str(run_dir))
+        assert status == 0, errors
+
+    files = sorted(Path(line) for line in out.splitlines())
+    assert [f"{path.parent.name}/{path.name}" for path in files] == [
+        "DE/DE-de-001.xml", "EL/GR-el-001.xml", "FR/FR-fr-001.xml", "PL/PL-pl-001.xml"]
+    read: dict[str, tuple[str, str]] = {}
+    for path in files:
+        root = _parse(path.read_bytes())
+        assert [revision.text for revision in root.iter("annexRevision")] == ["2"]  # the 2019/788 Annex III
+        title = world.initiative.text(path.name.split("-")[1])[0].title
+        assert root.findtext("initiativeData/title") == title  # in the language of the form signed
+        for code, language, identifier, properties in _read_xml(path, world.initiative):
+            assert properties == AS_THE_AUTHORITY_READS_THEM[code]
+            read[identifier] = (code, language)
+    assert read == receipts  # every receipt, in its State's file of its language, once

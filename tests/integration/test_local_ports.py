@@ -42,3 +42,29 @@ def test_moto_refuses_a_port_another_server_listens_on() -> None:
         other.listen()
         with pytest.raises(MotoPortInUseError, match="is in use"):
             start_moto_server(port=other.getsockname()[1], set_environment=False)
+
+
+def _run_make_run_while_listening(which: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`python -m chalicelib.local` with one of its two ports held by another listening server."""
+    from chalicelib.local.__main__ import main
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind((HOST, 0))
+        other.listen()
+        held = other.getsockname()[1]
+        ports = {"--port": str(free_port()), "--moto-port": str(free_port()), which: str(held)}
+        status = main([argument for pair in ports.items() for argument in pair])
+    captured = capsys.readouterr()
+    return status, captured.err, str(held)
+
+
+@pytest.mark.parametrize("which", ["--moto-port", "--port"])
+def test_a_second_make_run_on_ports_in_use_is_one_line_naming_the_port_and_the_option(
+    which: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, errors, held = _run_make_run_while_listening(which, capsys)
+
+    assert status == 2
+    free_one = " (0 picks a free one)" if which == "--moto-port" else ""  # only moto's server reports the port it got
+    assert errors == (f"make run: port {held} on {HOST} is in use (another `make run`?): stop it, or choose "
+                      f"another with {which}{free_one}\n")

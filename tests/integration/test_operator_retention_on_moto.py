@@ -189,6 +189,78 @@ def test_downloaded_and_decrypted_copies_carry_their_due_date_and_are_destroyed_
     assert "past their destruction date" not in operator.cli("list")[2]
 
 
+def test_copies_written_before_a_withdrawal_are_due_on_the_day_the_withdrawal_brings(
+    operator: Operator, aws_settings: Settings, session_clients: AwsClients
+) -> None:
+    _sign(aws_settings, session_clients, operator.initiative, 2)
+    operator.on("2027-09-10")
+    assert operator.cli("run", "--run-id", "r1")[0] == 0
+    exports = operator.folder / "exports"
+    assert operator.cli("download", "r1", "--to", str(exports))[0] == 0
+    assert operator.cli("decrypt", str(exports / "r1"))[0] == 0  # written when they were due on 2028-06-01
+
+    operator.on("2027-09-20")
+    status, out, errors = operator.cli("record-withdrawal", "2027-09-15")
+
+    assert status == 0, errors
+    assert "2 copie(s) on this machine are now to be destroyed before 2027-10-15" in out
+    status, out, _ = operator.cli("copies")
+    assert status == 0 and out.count("destroy before 2027-10-15") == 2 and "2028-06-01" not in out
+    assert [notice.name for notice in (exports / "r1").glob("DESTROY-BEFORE-*")] == [
+        "DESTROY-BEFORE-2027-10-15.txt"]
+    operator.on("2027-10-14")
+    assert "past their destruction date" not in operator.cli("list")[2]
+    operator.on("2027-10-15")  # the day the withdrawal brings: every command reminds the operator
+    assert "2 copie(s) of statements on this machine are past their destruction date" in operator.cli("list")[2]
+
+
+def test_copies_follow_a_withdrawal_recorded_on_another_machine_at_the_next_command(
+    operator: Operator, aws_settings: Settings, session_clients: AwsClients
+) -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.exporting.retention import WITHDRAWN, RetentionTrigger
+
+    _sign(aws_settings, session_clients, operator.initiative, 1)
+    operator.on("2027-09-10")
+    assert operator.cli("run", "--run-id", "r1")[0] == 0
+    assert operator.cli("download", "r1", "--to", str(operator.folder / "exports"))[0] == 0
+    # Another operator (or the organisers' console) records the withdrawal: this machine's tool is not used.
+    DynamoDBRetentionRecords(session_clients.dynamodb, aws_settings.counters_table).record_trigger(
+        operator.initiative.id, RetentionTrigger(WITHDRAWN, date(2027, 9, 15), datetime.now(UTC), "", "elsewhere"))
+
+    operator.on("2027-10-15")
+    status, _, errors = operator.cli("list")
+
+    assert status == 0
+    assert "1 copie(s) of statements on this machine are past their destruction date" in errors
+    assert "destroy before" not in operator.cli("copies")[1]  # PAST DUE, not a date 8 months away
+
+
+def test_a_clock_that_cannot_be_read_leaves_the_copies_as_they_were_and_the_command_works(
+    operator: Operator, aws_settings: Settings, session_clients: AwsClients
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from chalicelib.jobs import Jobs
+
+    _sign(aws_settings, session_clients, operator.initiative, 1)
+    operator.on("2027-09-10")
+    assert operator.cli("run", "--run-id", "r1")[0] == 0
+    assert operator.cli("download", "r1", "--to", str(operator.folder / "exports"))[0] == 0
+
+    def refused(self: Jobs) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Query")
+
+    operator.patch.setattr(Jobs, "retention_clock", refused)
+    status, out, errors = operator.cli("list")
+
+    assert status == 0 and out.startswith("r1  complete")
+    assert errors == ("warning: the due date of the copies on this machine was not checked: AWS refused Query: "
+                      "AccessDeniedException\n")
+    assert "destroy before 2028-06-01" in operator.cli("copies")[1]
+
+
 def test_nothing_recorded_after_the_purge_began_can_change_it(
     operator: Operator, aws_settings: Settings, aws_clients: AwsClients
 ) -> None:

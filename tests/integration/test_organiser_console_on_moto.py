@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -29,11 +30,13 @@ from tests.integration.organiser_console import (
 )
 
 _numbers = itertools.count()
+# A day the demo collects: the public forms these tests open must not close with the calendar (2027-08-31).
+COLLECTING_DAY = date(2026, 11, 27)
 
 
 @pytest.fixture
 def client(aws_settings: Settings) -> Iterator[Client]:
-    services.use(services.Services(aws_settings, services.check_initiative_file()))
+    services.use(services.Services(aws_settings, services.check_initiative_file(), today=lambda: COLLECTING_DAY))
     with Client(app_module.app) as test_client:
         yield test_client
     services.use(None)
@@ -356,7 +359,8 @@ def test_pause_reaches_the_public_forms_within_the_cache_period_and_resume_reope
 ) -> None:
     _, session = organiser
     now = [1_000_000.0]
-    current = services.Services(aws_settings, services.check_initiative_file(), now=lambda: now[0])
+    current = services.Services(aws_settings, services.check_initiative_file(), today=lambda: COLLECTING_DAY,
+                                now=lambda: now[0])
     services.use(current)
     assert b'name="form_token"' in client.http.get("/sign/FR?lang=fr").body  # read: collecting
     csrf = csrf_of(client, session)

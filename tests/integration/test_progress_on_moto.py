@@ -53,10 +53,15 @@ def client(current: services.Services) -> Iterator[Client]:
 
 @pytest.fixture
 def queries(current: services.Services) -> list[str]:
-    """Every DynamoDB Query the app's own client sends."""
+    """Every DynamoDB Query the app's own client sends: its table and what it reads there (the counts'
+    totals, TOTAL#, or the operator's records, TRIGGER#, where the pages find a withdrawal)."""
     sent: list[str] = []
-    current._aws.dynamodb.meta.events.register(
-        "provide-client-params.dynamodb.Query", lambda **kwargs: sent.append(kwargs["params"]["TableName"]))
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        prefix = params.get("ExpressionAttributeValues", {}).get(":prefix", {}).get("S", "")
+        sent.append(f"{params['TableName']} {prefix}")
+
+    current._aws.dynamodb.meta.events.register("provide-client-params.dynamodb.Query", record)
     return sent
 
 
@@ -191,16 +196,18 @@ def test_after_new_signatories_the_old_tag_gets_the_new_figures(
     assert json.loads(response.body)["states_reached"] == 3
 
 
-def test_a_burst_of_fifty_views_in_one_period_reads_dynamodb_once(client: Client, queries: list[str]) -> None:
+def test_a_burst_of_fifty_views_in_one_period_reads_the_counts_and_the_withdrawal_once(
+    client: Client, queries: list[str], aws_settings: Settings
+) -> None:
     for index in range(50):
         path = "/counts.json" if index % 5 == 0 else f"/?lang={'fr' if index % 2 else 'en'}"
         assert client.http.get(path).status_code == 200
 
-    assert len(queries) == 1
+    assert sorted(queries) == [f"{aws_settings.counters_table} TOTAL#", f"{aws_settings.counters_table} TRIGGER#"]
 
 
 def test_fifty_views_arriving_at_once_on_threads_read_dynamodb_once(
-    current: services.Services, queries: list[str]
+    current: services.Services, queries: list[str], aws_settings: Settings
 ) -> None:
     start = threading.Barrier(50)
 
@@ -212,11 +219,11 @@ def test_fifty_views_arriving_at_once_on_threads_read_dynamodb_once(
         seen = list(pool.map(view, range(50)))
 
     assert seen == [176_812] * 50
-    assert len(queries) == 1
+    assert queries == [f"{aws_settings.counters_table} TOTAL#"]
 
 
 def test_the_next_period_reads_dynamodb_again(client: Client, current: services.Services,
-                                              queries: list[str]) -> None:
+                                              queries: list[str], aws_settings: Settings) -> None:
     clock = [NOW]
     current.now = lambda: clock[0]  # the cached reader was given this Services' clock
     client.http.get("/counts.json")
@@ -225,4 +232,5 @@ def test_the_next_period_reads_dynamodb_again(client: Client, current: services.
 
     client.http.get("/counts.json")
 
-    assert len(queries) == 2
+    table = aws_settings.counters_table
+    assert sorted(queries) == [f"{table} TOTAL#"] * 2 + [f"{table} TRIGGER#"] * 2

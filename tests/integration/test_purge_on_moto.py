@@ -16,6 +16,7 @@ from chalicelib.config import Settings
 from chalicelib.exporting.retention import (
     HOLD_ENDED,
     HOLD_STARTED,
+    SUBMITTED,
     WITHDRAWN,
     DeletedPage,
     RetentionTrigger,
@@ -276,6 +277,23 @@ def test_a_recorded_withdrawal_destroys_one_month_later_to_the_day(aws_settings:
     assert _items(aws_settings, clients, initiative.id) == {"statements": 2, "markers": 2}
     outcome = purge_on(date(2027, 4, 15))
     assert outcome.state == "done" and outcome.due_on == date(2027, 4, 15)
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
+
+
+def test_a_recorded_submission_destroys_one_month_later_to_the_day(aws_settings: Settings,
+                                                                  clients: AwsClients) -> None:
+    initiative = _initiative()  # no submission date in its file: the operator records it, no redeploy
+    _fill(aws_settings, clients, initiative, {"DE": 2})
+    _record(DynamoDBRetentionRecords(clients.dynamodb, aws_settings.counters_table), initiative, SUBMITTED,
+            date(2027, 12, 10))
+
+    def purge_on(day: date) -> Any:
+        return Jobs(aws_settings, initiative, today=lambda: day, now=lambda: NOW, aws=clients).purge()
+
+    assert purge_on(date(2028, 1, 9)).state == "not-due"
+    assert _items(aws_settings, clients, initiative.id) == {"statements": 2, "markers": 2}
+    outcome = purge_on(date(2028, 1, 10))
+    assert outcome.state == "done" and outcome.due_on == date(2028, 1, 10)
     assert _items(aws_settings, clients, initiative.id) == {"statements": 0, "markers": 0}
 
 

@@ -227,3 +227,45 @@ def test_swedish_number_of_a_child_born_this_year_is_too_young_up_to_and_includi
 def test_swede_turning_100_later_this_month_signs_with_a_hyphen() -> None:
     # Born 21 October 1926: 99 on TODAY, so no plus yet; 261021 would be a date six days ahead in 2026.
     assert _codes("SE", specimens.personnummer(date(1926, 10, 21))) == {}
+
+
+def _belgian_number_with_unknown_day(year: int, month: int = 0, serial: str = "123") -> str:
+    """A national register number of someone whose birth month and day (day 00) were not known."""
+    payload = f"{year % 100:02d}{month:02d}00{serial}"
+    base = int(("2" if year >= 2000 else "") + payload)
+    return f"{payload}{97 - base % 97:02d}"
+
+
+def test_belgian_number_stating_only_a_birth_year_too_recent_to_be_of_age_is_told_the_minimum_age() -> None:
+    too_recent = TODAY.year - 15  # even born on its 1 January, 15 at most today
+    number = _belgian_number_with_unknown_day(too_recent)
+
+    assert error_codes(check("BE", valid_submission("BE", id_number=number))) == {"id_number": "too_young"}
+    assert error_codes(check("BE", valid_submission("BE", id_number=_belgian_number_with_unknown_day(
+        too_recent, month=TODAY.month)))) == {"id_number": "too_young"}
+
+
+def test_belgian_number_stating_only_a_birth_year_that_may_be_of_age_signs() -> None:
+    perhaps_sixteen = TODAY.year - 16  # sixteen today if born before today in that year
+
+    assert error_codes(check("BE", valid_submission("BE", id_number=_belgian_number_with_unknown_day(
+        perhaps_sixteen)))) == {}
+
+
+def _hungarian(first_digit: str, birth: date) -> dict[str, str]:
+    return valid_submission("HU", id_type="personal.number", id_number=f"{first_digit}{birth:%y%m%d}1234")
+
+
+@pytest.mark.parametrize("first_digit", ["3", "4"])  # born in 2000 or later (a boy, a girl)
+def test_hungarian_child_whose_personal_number_states_the_birth_date_is_told_the_minimum_age(first_digit: str) -> None:
+    assert error_codes(check("HU", _hungarian(first_digit, date(2016, 5, 1)))) == {"id_number": "too_young"}
+    assert error_codes(check("HU", _hungarian(first_digit, date(2030, 5, 1)))) == {"id_number": "date_in_future"}
+
+
+@pytest.mark.parametrize(("first_digit", "birth"), [
+    ("1", date(1985, 7, 30)), ("2", date(1916, 5, 1)),  # born in the 1900s
+    ("3", TODAY.replace(year=TODAY.year - 18)),  # eighteen today
+    ("5", date(1916, 5, 1)), ("7", date(1999, 1, 1)),  # settled or immigrated: the century is not stated
+])
+def test_hungarian_adult_or_number_without_a_stated_century_signs(first_digit: str, birth: date) -> None:
+    assert error_codes(check("HU", _hungarian(first_digit, birth))) == {}

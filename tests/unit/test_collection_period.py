@@ -69,3 +69,17 @@ def test_citizen_outside_the_collection_period_finds_it_closed_and_nothing_is_st
     assert 'name="form_token"' not in form and "No statement of support can be submitted now" in form
     assert status == 403 and b"No statement of support can be submitted now" in page
     assert store.statements == {}
+
+
+@pytest.mark.parametrize("day", [INITIATIVE.collection_start - timedelta(days=10), INITIATIVE.collection_start],
+                         ids=["before-the-start", "on-the-start"])
+def test_an_initiative_withdrawn_before_its_collection_began_says_closed_and_never_opens(day: date) -> None:
+    current = web_only_services(day, {})
+    current.__dict__["withdrawals"].day = INITIATIVE.collection_start - timedelta(days=20)
+    services.use(current)
+    with Client(app_module.app) as client:
+        form = client.http.get("/sign/PL?lang=en")
+    services.use(None)
+
+    assert b"Collection is closed" in form.body and b"has not started" not in form.body
+    assert b'name="form_token"' not in form.body

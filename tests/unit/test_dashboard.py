@@ -306,3 +306,20 @@ def test_when_the_records_cannot_be_read_the_rest_of_the_dashboard_still_shows(d
 
     assert "cannot read the export's and the counting's records just now" in page
     assert '<dd id="total-signatories">72,006</dd>' in page
+
+
+def test_one_dashboard_view_asks_the_console_function_once(dashboard: Client) -> None:
+    # On AWS each ask is a Lambda invocation that checks the token again: a view should cost one.
+    current = services.current()
+    asked: list[object] = []
+    answer_for = current.console
+
+    def console(request: dict[str, object]) -> dict[str, object]:
+        asked.append(request["action"])
+        return answer_for(request)
+
+    current.console = console  # type: ignore[method-assign]
+    page = _get(dashboard)
+
+    assert asked == ["dashboard"]
+    assert "Collection is <strong>open</strong>" in page and 'id="counting-lag"' in page

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
 from chalicelib.signing.fingerprint import fingerprint
 from chalicelib.web.request_body import BadRequestError, parse_form_body
 from tests.unit import specimens
-from tests.unit.submissions import ADULT_BIRTH, check, error_codes, valid_submission
+from tests.unit.submissions import ADULT_BIRTH, VALID_ID_NUMBERS, check, error_codes, valid_submission
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 KEY = bytes(range(32))
@@ -29,6 +30,8 @@ def _fingerprint(code: str, **fields: str) -> str:
     "%01", "%1B", "%7F", "%C2%85",  # control characters (C0, DEL, C1)
     "%E2%80%8B", "%E2%80%8D", "%E2%80%AE", "%EF%BB%BF", "%C2%AD",  # zero width, bidi override, BOM, soft hyphen
     "%EF%BF%BF", "%EF%BF%BE", "%EF%B7%90", "%F0%9F%BF%BF",  # non-characters
+    # invisible although not "format" characters: grapheme joiner, variation selectors, Hangul fillers
+    "%CD%8F", "%EF%B8%8F", "%F3%A0%84%80", "%E1%85%9F", "%E3%85%A4", "%EF%BE%A0", "%E1%A0%8B",
 ])
 def test_form_with_an_invisible_or_control_character_is_refused_whole_at_the_door(encoded: str) -> None:
     allowed = frozenset({"postal_code", "id_number"})
@@ -88,6 +91,17 @@ def test_croatian_oib_with_the_hr_prefix_is_the_same_person_stored_without_it() 
 
 @pytest.mark.parametrize(("residence", "with_prefix", "stored"), [
     ("LU", "L-1661", "1661"), ("LV", "LV-1050", "1050"), ("LT", "LT-01100", "01100"),
+    # The country's ISO code (as UPU and the Nordic posts write it on mail from abroad) or its old
+    # international sign (as on letters before the codes changed) typed before the postal code.
+    ("LU", "LU-1661", "1661"), ("DE", "D-10115", "10115"), ("DE", "DE-10115", "10115"), ("FR", "F-75001", "75001"),
+    ("AT", "A-1010", "1010"), ("BE", "B-1000", "1000"), ("IT", "I-00184", "00184"), ("ES", "E-28013", "28013"),
+    ("PT", "P-1000-001", "1000001"), ("SE", "SE-111 22", "11122"), ("SE", "S-111 22", "11122"),
+    ("DK", "DK-1050", "1050"), ("FI", "FI-00100", "00100"), ("FI", "FIN-00100", "00100"),
+    ("NL", "NL-1011 ab", "1011AB"), ("CY", "CY-1010", "1010"), ("GR", "GR-104 31", "10431"),
+    ("GR", "EL-104 31", "10431"), ("HU", "H-1051", "1051"), ("PL", "PL-00-950", "00950"), ("SI", "SI-1000", "1000"),
+    ("SK", "SK-811 01", "81101"), ("CZ", "CZ-110 00", "11000"), ("HR", "HR-10000", "10000"),
+    ("RO", "RO-010011", "010011"), ("BG", "BG-1000", "1000"), ("EE", "EE-10111", "10111"),
+    ("MT", "MTVLT1117", "VLT1117"), ("IE", "IRLD02X285", "D02X285"),
 ])
 def test_postcode_with_or_without_the_posts_country_prefix_is_one_address(
     residence: str, with_prefix: str, stored: str
@@ -97,6 +111,12 @@ def test_postcode_with_or_without_the_posts_country_prefix_is_one_address(
 
     assert _fingerprint("LU", **with_it) == _fingerprint("LU", **without)
     assert _stored("LU", **with_it).postal_code == stored  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("residence", "postcode"), [("MT", "MST 1000"), ("NL", "1011 AB"), ("IE", "D02 X285")])
+def test_postal_code_whose_own_letters_look_like_a_country_sign_keeps_them(residence: str, postcode: str) -> None:
+    stored = _stored("LU", country=residence, postal_code=postcode).postal_code  # type: ignore[attr-defined]
+    assert stored == postcode.replace(" ", "").upper()
 
 
 @pytest.mark.parametrize("typed", ["75001", "75 001", "75-001", "７５００１"])
@@ -138,3 +158,68 @@ def test_asset_name_longer_than_a_file_name_can_be_is_simply_not_found(name: str
     from chalicelib.web.views import asset
 
     assert asset(name).status_code == 404
+
+
+# Every number a Part B State accepts, as a citizen may copy it with the State's code in front ("PL 850730…",
+# as on a VAT number or a form abroad): the same person, stored without it, box ticked or not. Spanish and
+# Romanian passport numbers are left out: their format takes any letters and digits, so no prefix can be told.
+@pytest.mark.parametrize(("code", "doc_type"), sorted(set(VALID_ID_NUMBERS) - {("ES", "passport"), ("RO", "passport")}))
+def test_number_typed_after_its_states_country_code_is_the_same_person_stored_without_it(
+    code: str, doc_type: str
+) -> None:
+    number = VALID_ID_NUMBERS[(code, doc_type)]
+    plain = {"id_type": doc_type, "id_number": number}
+    for typed in (f"{code}{number}", f"{code.lower()} {number}", f"{code}-{number}"):
+        prefixed = {"id_type": doc_type, "id_number": typed, "format_confirmed": "yes"}
+        assert _fingerprint(code, **prefixed) == _fingerprint(code, **plain), typed
+        assert _stored(code, **prefixed).id_number == _stored(code, **plain).id_number  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("code", "make"), [
+    ("PL", specimens.pesel), ("BE", specimens.belgian_national_number), ("BG", specimens.egn),
+    ("EE", specimens.baltic_personal_code), ("LT", specimens.baltic_personal_code),
+    ("LV", specimens.latvian_personal_code_old), ("RO", specimens.cnp), ("SI", specimens.emso),
+])
+def test_child_whose_number_has_the_country_code_in_front_is_still_told_the_minimum_age(
+    code: str, make: Any
+) -> None:
+    number = make(date(2016, 5, 17))
+    submitted = valid_submission(code, id_number=f"{code}{number}", format_confirmed="yes")
+    if code == "RO":
+        submitted["id_type"] = "personal.id"
+    assert error_codes(check(code, submitted)) == {"id_number": "too_young"}
+
+
+@pytest.mark.parametrize(("code", "doc_type", "number"), [
+    ("IT", "id.card", "IT1234567"),  # two letters and seven digits is the card's own format: kept whole
+    ("ES", "passport", "ES123456"),  # a passport number may start with these letters
+    ("RO", "passport", "RO1234567"),
+])
+def test_number_whose_letters_belong_to_its_own_format_keeps_them(code: str, doc_type: str, number: str) -> None:
+    assert _stored(code, id_type=doc_type, id_number=number).id_number == number  # type: ignore[attr-defined]
+
+
+def test_name_with_an_invisible_grapheme_joiner_is_refused_at_the_door_not_stored_as_another_person() -> None:
+    with pytest.raises(BadRequestError):
+        parse_form_body(FORM, b"family_names=Muster%CD%8F", {"family_names"})
+
+
+@pytest.mark.parametrize(("typed", "same_as"), [
+    ("O\u2019Brien", "O'Brien"), ("O\u02bcBrien", "O'Brien"), ("Anna\u2010Maria", "Anna-Maria"),
+])
+def test_name_typed_with_a_curly_apostrophe_or_a_unicode_hyphen_is_the_same_person(typed: str, same_as: str) -> None:
+    assert _fingerprint("FR", family_names=typed) == _fingerprint("FR", family_names=same_as)
+    assert _stored("FR", family_names=typed).family_names == typed  # type: ignore[attr-defined]  # as typed
+
+
+@pytest.mark.parametrize(("code", "doc_type", "short", "full"), [
+    ("ES", "id.card", specimens.dni("01234567")[1:], specimens.dni("01234567")),  # DNI below ten million
+    ("ES", "id.card", specimens.dni("00012345")[2:], specimens.dni("00012345")),
+    ("MT", "id.card", "12345M", "0012345M"),  # the card prints seven digits and the letter
+])
+def test_number_typed_without_the_leading_zeros_its_card_prints_is_the_same_person(
+    code: str, doc_type: str, short: str, full: str
+) -> None:
+    assert _fingerprint(code, id_type=doc_type, id_number=short, format_confirmed="yes") == _fingerprint(
+        code, id_type=doc_type, id_number=full)
+    assert _stored(code, id_type=doc_type, id_number=short).id_number == full  # type: ignore[attr-defined]

@@ -765,7 +765,7 @@ def test_a_failed_export_worker_lands_in_a_queue_its_role_may_send_to() -> None:
 def test_statements_from_one_address_are_limited_far_below_the_page_limit() -> None:
     """One solved CAPTCHA lasts two hours: this, not the 1,000-request limit, bounds a script's statements."""
     (rule,) = [rule for rule in _rules().values() if "ScopeDownStatement" in rule["Statement"].get(
-        "RateBasedStatement", {})]
+        "RateBasedStatement", {}) and rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"]
     rate = rule["Statement"]["RateBasedStatement"]
 
     assert rule["Action"] == {"Block": {}}
@@ -774,3 +774,18 @@ def test_statements_from_one_address_are_limited_far_below_the_page_limit() -> N
     assert _method_and_path({"Statement": rate["ScopeDownStatement"]}) == ("POST", "/sign/")
     captcha_on_post = next(r for r in _rules().values() if r["Name"] == "CaptchaTokenOnSubmission")
     assert rule["Priority"] > captcha_on_post["Priority"]  # counts what got past the CAPTCHA
+
+
+def test_statements_sent_behind_one_solved_captcha_are_limited_whatever_address_they_come_from() -> None:
+    """A script that solved one puzzle can send through many addresses: the CAPTCHA's own token is the key."""
+    (rule,) = [rule for rule in _rules().values() if rule["Statement"].get(
+        "RateBasedStatement", {}).get("AggregateKeyType") == "CUSTOM_KEYS"]
+    rate = rule["Statement"]["RateBasedStatement"]
+
+    assert rule["Action"] == {"Block": {}}
+    assert rate["CustomKeys"] == [{"Cookie": {"Name": "aws-waf-token",
+                                              "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}]
+    assert rate["EvaluationWindowSec"] == 300 and 10 <= rate["Limit"] <= 30
+    assert _method_and_path({"Statement": rate["ScopeDownStatement"]}) == ("POST", "/sign/")
+    captcha_on_post = next(r for r in _rules().values() if r["Name"] == "CaptchaTokenOnSubmission")
+    assert rule["Priority"] > captcha_on_post["Priority"]  # only submissions that carry a valid token

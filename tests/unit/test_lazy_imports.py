@@ -19,10 +19,14 @@ class NoCounts:  # not tests.fakes: its export fakes would load the very modules
     def counts(self, initiative_id):
         return {}
 
+class NoWithdrawal:
+    def withdrawn_on(self, initiative_id):
+        return None
+
 settings = Settings.from_environ({"STATEMENTS_TABLE": "s", "COUNTERS_TABLE": "c", "STATEMENTS_KEY": "arn",
                                   "FINGERPRINT_KEY_PARAMETER": "p"})
 current = services.Services(settings, services.check_initiative_file(), today=lambda: date(2026, 11, 27))
-current.__dict__.update(counters=NoCounts(), fingerprint_key=b"k" * 32)
+current.__dict__.update(counters=NoCounts(), withdrawals=NoWithdrawal(), fingerprint_key=b"k" * 32)
 services.use(current)
 assert "boto3" not in sys.modules and "aws_encryption_sdk" not in sys.modules, "import app stays light"
 with Client(app.app) as client:

@@ -65,7 +65,7 @@ FORMAT_MISMATCHES: dict[tuple[str, str], str] = {
     ("CZ", "id.card"): "12345",
     ("CZ", "passport"): "A1234567",
     ("EE", "personal.number"): "3850730123",
-    ("ES", "id.card"): "1234567Z",
+    ("ES", "id.card"): "123456789Z",  # nine digits (seven are a DNI without its leading zero)
     ("ES", "passport"): "P1",
     ("HR", "personal.id"): "6951219740",
     ("IT", "passport"): "Y12",

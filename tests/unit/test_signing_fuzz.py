@@ -61,10 +61,11 @@ hostile_text = st.one_of(
 )
 
 
-def _number_spellings(number: str) -> st.SearchStrategy[str]:
+def _number_spellings(number: str, code: str) -> st.SearchStrategy[str]:
     """A real number as people and scripts might type it: spaced, prefixed, full-width, lower case, padded."""
     return st.sampled_from([
         number, f" {number} ", "-".join(number[i:i + 3] for i in range(0, len(number), 3)), "HR" + number,
+        f"{code} {number}", number.lstrip("0"), "0" + number,
         "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number), number.lower(), number + "\u200b",
         number[:6] + "+" + number[6:], "LV-" + number, "L-" + number, number[2:], "19" + number,
     ])
@@ -87,14 +88,15 @@ def submissions(draw: st.DrawFn) -> tuple[str, str, dict[str, str]]:
         if dated is not None and draw(st.booleans()):
             with contextlib.suppress(ValueError, KeyError):  # a day no number is issued for, or an old century
                 real = dated(birth)
-        fields["id_number"] = draw(_number_spellings(real))
+        fields["id_number"] = draw(_number_spellings(real, code))
     else:
         fields["country"] = draw(st.sampled_from([state.iso_code, "US", "LU", "LV", "LT", "IE", "NL", "GB", "ZZ"]))
         birth = draw(st.dates(min_value=date(1890, 1, 1), max_value=date(2060, 12, 31)))
         fields.update({"date_of_birth_day": str(birth.day), "date_of_birth_month": str(birth.month),
                        "date_of_birth_year": str(birth.year)})
         fields["postal_code"] = draw(st.sampled_from(["L-1661", "1661", "LV-1050", "D02 X285", "1234 AB",
-                                                      "75001", "10115", "SW1A 1AA", "12", "!!!!!"]))
+                                                      "75001", "10115", "SW1A 1AA", "12", "!!!!!",
+                                                      "D-10115", "SE-111 22", "MTVLT1117", "FIN-00100"]))
     # Then the attack: any field replaced with hostile text, the format box ticked or not.
     names = sorted(form_spec(state).input_names)
     attacked = draw(st.lists(st.sampled_from(names), max_size=3, unique=True)) if draw(st.booleans()) else []

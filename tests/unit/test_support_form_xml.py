@@ -263,6 +263,9 @@ def test_schema_accepts_what_the_commissions_accepts_children_in_any_order_and_a
      b""),
     ("a date not yyyy-MM-dd", b"<endOfTheCollectionPeriod>2027-08-31<", b"<endOfTheCollectionPeriod>31/08/2027<"),
     ("a blank register URL", b">https://citizens-initiative.europa.eu/initiatives/details/2026/000042_en<", b"> <"),
+    ("a blank signature identifier", b"<signatureIdentifier>0a1b2c3d-0000-4000-8000-000000000001<",
+     b"<signatureIdentifier> <"),
+    ("a group OCS 5.0 does not have", b"<name>oct.group.address</name>", b"<name>oct.group.other</name>"),
 ])
 def test_schema_refuses_what_the_ocs_5_validator_refuses(what: str, old: bytes, new: bytes) -> None:
     document = _xml([_signature()])
@@ -286,3 +289,26 @@ def test_empty_values_are_left_out_rather_than_written_empty() -> None:
 
     keys = [p.findtext("key") for p in root.iter("property")]
     assert "oct.property.street.number" not in keys
+
+
+def test_schema_comment_lists_every_restriction_it_adds_to_the_commissions_1x_schema() -> None:
+    """Where this schema is stricter than OCS 1.x's (a pattern or a list of values where 1.x has a string), the
+    comment's list of differences names the element: the schema documents the format and says where 5.0 wins."""
+    from lxml import etree
+
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    tree = etree.parse(str(SCHEMA))
+    comment = next(node.text for node in tree.getroot().itersiblings(preceding=True)
+                   if isinstance(node, etree._Comment))
+    differences = " ".join(comment.split()).split("Differences from oct-export.xsd")[1].split("Kept from 1.x")[0]
+    restricted_types = {simple.get("name") for simple in tree.iter(f"{xs}simpleType")
+                        if simple.get("name") and simple.find(f"{xs}restriction/*") is not None}
+    restricted = set()
+    for element in tree.iter(f"{xs}element"):
+        inline = element.find(f"{xs}simpleType/{xs}restriction")
+        if element.get("type") in restricted_types or (inline is not None and len(inline)):
+            # The group's <name> is the one element whose name alone says little.
+            restricted.add("group name" if element.get("name") == "name" else element.get("name"))
+
+    missing = sorted(name for name in restricted if name not in differences)
+    assert missing == [], missing
