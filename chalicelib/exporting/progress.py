@@ -124,10 +124,6 @@ class MemberStateProgress:
     def exported(self) -> int:
         return sum(exported.statements for exported in self.files)
 
-    def last_of(self, language: str) -> Position | None:
-        positions = [exported.last for exported in self.files if exported.language == language]
-        return max(positions) if positions else None
-
     def next_part(self, language: str) -> int:
         return 1 + sum(1 for exported in self.files if exported.language == language)
 

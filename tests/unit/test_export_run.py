@@ -18,7 +18,8 @@ from chalicelib.exporting import layout
 from chalicelib.exporting.member_state_export import BUCKETS
 from chalicelib.exporting.ports import StoredStatement
 from chalicelib.exporting.retention import RetentionOverError
-from chalicelib.exporting.run import ExportRun, UnitBusyError
+from chalicelib.exporting.run import ExportRun, RunNotFoundError, RunStatus, UnitBusyError
+from chalicelib.signing.submit import encryption_context
 from chalicelib.storage.statements import STATEMENT_BUCKETS
 from tests.fakes import (
     InMemoryCounterReader,
@@ -155,6 +156,94 @@ def test_state_with_a_count_but_no_statements_shows_the_difference() -> None:
     }
 
 
+def _counts_of_the_initiative_only(world: World, counts: dict[str, int]) -> None:
+    """The counters as DynamoDB holds them: per initiative, none for any other."""
+    world.counts.counts = (  # type: ignore[method-assign]
+        lambda initiative_id: dict(counts) if initiative_id == world.initiative.id else {}
+    )
+
+
+def test_a_state_counted_once_without_its_statement_is_flagged_against_the_initiatives_counters() -> None:
+    world = World()
+    _counts_of_the_initiative_only(world, {"DE": 20, "PL": 12, "FR": 8, "LU": 1})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"]["LU"]["counter"] == 1
+    assert manifest["member_states"]["LU"]["reconciled"] is False
+
+
+def test_a_state_whose_count_went_back_to_zero_and_has_no_statements_is_not_in_the_export() -> None:
+    world = World(counts={"DE": 20, "PL": 12, "FR": 8, "LU": 0})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert sorted(manifest["member_states"]) == ["DE", "FR", "PL"]
+
+
+def test_parts_of_one_statement_each_are_allowed_and_none_is_refused_saying_so() -> None:
+    world = World(max_per_file=1)
+
+    assert world.run.run_to_end(RUN)["totals"]["files"] == 40
+    with pytest.raises(ValueError, match=r"^max_statements_per_file must be at least 1$"):
+        World(max_per_file=0)
+
+
+def test_starting_a_finished_run_again_answers_complete_under_its_id() -> None:
+    world = World()
+    manifest = world.run.run_to_end(RUN)
+
+    assert world.run.start(RUN) == RunStatus(RUN, (), manifest)
+
+
+def test_starting_a_run_whose_states_are_all_exported_writes_its_manifest_and_answers_complete() -> None:
+    world = World()
+    for code in world.run.start(RUN).pending:
+        assert world.run.export_unit(RUN, code)
+
+    status = world.run.start(RUN)
+
+    assert status == RunStatus(RUN, (), world.run.manifest(RUN))
+    assert status.manifest is not None and status.manifest["totals"]["statements"] == 40
+
+
+def test_starting_a_run_again_lists_only_the_states_not_yet_exported() -> None:
+    world = World()
+    assert world.run.start(RUN) == RunStatus(RUN, ("DE", "FR", "PL"), None)
+    world.run.export_unit(RUN, "FR")
+
+    assert world.run.start(RUN) == RunStatus(RUN, ("DE", "PL"), None)
+
+
+def test_each_part_is_sealed_for_its_state_under_its_own_context_and_each_statement_opened_under_the_initiatives(
+) -> None:
+    # The in-memory store and opener ignore contexts; KMS does not: a wrong one fails on AWS, or the State's
+    # authority cannot decrypt its part.
+    world = World()
+    created: list[tuple[str, dict[str, str], str]] = []
+    opened: list[dict[str, str]] = []
+    create, open_statement = world.files.create, world.opener.open
+
+    def recording_create(key: str, context: Any, member_state: str) -> Any:
+        created.append((key, dict(context), member_state))
+        return create(key, context, member_state)
+
+    def recording_open(sealed: bytes, expected_context: Any) -> bytes:
+        opened.append(dict(expected_context))
+        return open_statement(sealed, expected_context)
+
+    world.files.create = recording_create  # type: ignore[method-assign]
+    world.opener.open = recording_open  # type: ignore[method-assign]
+    world.run.run_to_end(RUN)
+
+    parts = [part for code in ("DE", "FR", "PL") for part in world.run.progress(RUN, code).files]
+    assert sorted(created) == sorted(
+        (part.key, layout.file_context(world.initiative.id, RUN, part.member_state, part.language, part.part),
+         part.member_state) for part in parts
+    )
+    assert opened == [encryption_context(world.initiative.id)] * 40
+
+
 def test_rerunning_a_finished_run_writes_nothing_and_returns_the_same_manifest() -> None:
     world = World()
     first = world.run.run_to_end(RUN)
@@ -232,6 +321,55 @@ def test_second_worker_on_the_same_state_is_refused_while_the_first_holds_it() -
     assert world.run.export_unit(RUN, "DE") is True
 
 
+def test_finishing_a_finished_run_again_signs_nothing_and_rewrites_nothing() -> None:
+    # Two workers may both finish: the authority's manifest and its signature must not change under it.
+    world = World()
+    first = world.run.run_to_end(RUN)
+    writes, signed = dict(world.files.writes), world.signer.calls
+
+    assert world.run.finish(RUN) == first
+    assert world.files.writes == writes
+    assert world.signer.calls == signed
+
+
+def test_an_initiative_without_statements_gets_a_manifest_completed_when_planned() -> None:
+    world = World(statements=[])
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["member_states"] == {} and manifest["totals"]["statements"] == 0
+    assert manifest["completed_at"] == MOMENT.isoformat()
+
+
+def test_the_operator_asking_for_a_run_never_started_is_told_which_run_and_initiative() -> None:
+    world = World()
+    told = f"no export run '{RUN}' was started for {world.initiative.id}"
+
+    with pytest.raises(RunNotFoundError, match=f"^{told}$"):
+        world.run.export_unit(RUN, "DE")
+    with pytest.raises(RunNotFoundError, match=f"^{told}$"):
+        world.run.finish(RUN)
+
+
+def test_a_state_not_in_the_plan_is_refused_naming_the_state_and_the_run() -> None:
+    world = World()
+    world.run.start(RUN)
+
+    with pytest.raises(ValueError, match=f"^AT is not in the plan of run {RUN}$"):
+        world.run.export_unit(RUN, "AT")
+
+
+def test_the_manifest_reconciles_with_the_counters_of_the_initiative_exported() -> None:
+    world = World()
+    counted = dict(world.counts.values)
+    _counts_of_the_initiative_only(world, counted)
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert {code: state["counter"] for code, state in manifest["member_states"].items()} == counted
+    assert manifest["reconciled"] is True
+
+
 def test_plan_is_kept_when_a_run_is_started_again() -> None:
     world = World()
     world.run.start(RUN)
@@ -246,7 +384,7 @@ def test_plan_is_kept_when_a_run_is_started_again() -> None:
 def test_no_export_once_the_retention_period_has_ended() -> None:
     world = World(today=date(2028, 6, 1))  # 21 months after 2026-09-01
 
-    with pytest.raises(RetentionOverError):
+    with pytest.raises(RetentionOverError, match=r"^the retention period of demo-2026 ended on 2028-06-01"):
         world.run.start(RUN)
 
 
@@ -262,6 +400,26 @@ def test_statement_sealed_for_another_state_is_left_out_naming_only_its_id() -> 
         {"member_state": "AT", "statement_id": wrong.statement_id, "reason": "unreadable-payload"}]
     assert manifest["member_states"]["AT"]["statements"] == 1
     assert "Großmann" not in json.dumps(manifest)
+
+
+@pytest.mark.parametrize("payload", [
+    pytest.param(b"not json", id="not-json"),
+    pytest.param(b'["v", 1]', id="a-list"),
+    pytest.param(b'{"v": 0, "ms": "AT", "properties": {}}', id="another-version"),
+    pytest.param(b'{"v": 1, "ms": "AT", "properties": ["Eva"]}', id="properties-a-list"),
+    pytest.param(b'{"v": 1, "ms": "AT", "properties": {"family.names": 7}}', id="a-property-a-number"),
+])
+def test_a_statement_whose_payload_cannot_be_read_is_left_out_and_the_state_still_exported(payload: bytes) -> None:
+    from dataclasses import replace
+
+    unreadable = replace(stored(1, "AT", "de"), sealed=payload)
+    world = World(statements=[unreadable, stored(2, "AT", "de")], counts={"AT": 2})
+
+    manifest = world.run.run_to_end(RUN)
+
+    assert manifest["left_out"] == [
+        {"member_state": "AT", "statement_id": unreadable.statement_id, "reason": "unreadable-payload"}]
+    assert manifest["member_states"]["AT"]["statements"] == 1
 
 
 @pytest.mark.parametrize(("field", "value", "reason"), [
@@ -290,6 +448,9 @@ def test_one_unwritable_statement_is_left_out_by_id_and_the_run_completes_for_th
     for text in (json.dumps(manifest, ensure_ascii=False), caplog.text):
         assert value not in text and "Schmidt" not in text and "Eva" not in text
     assert bad.statement_id in caplog.text
+    assert f"export run={RUN} state=DE: statement {bad.statement_id} left out ({reason})" in [
+        record.getMessage() for record in caplog.records
+    ]
 
 
 def test_a_statement_left_out_before_a_crash_is_listed_once_after_the_resume() -> None:

@@ -4,6 +4,7 @@ same numbers as the run's own documents (the manifest once there is one), and no
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -16,11 +17,13 @@ from tests.unit.test_export_run import RUN, World
 class RecordedSummaries:
     def __init__(self, fail: bool = False) -> None:
         self.written: list[RunSummary] = []
+        self.initiatives: list[str] = []
         self.fail = fail
 
     def record_run(self, initiative_id: str, summary: RunSummary) -> None:
         if self.fail:
             raise ConnectionError("the console table did not answer")
+        self.initiatives.append(initiative_id)
         self.written.append(RunSummary.from_json(json.loads(json.dumps(summary.to_json()))))
 
 
@@ -73,6 +76,28 @@ def test_a_summary_that_cannot_be_written_never_stops_the_export() -> None:
     world = _world(RecordedSummaries(fail=True))
 
     assert world.run.run_to_end(RUN)["totals"]["statements"] == 40
+
+
+def test_each_summary_is_on_the_dashboard_of_the_initiative_exported() -> None:
+    summaries = RecordedSummaries()
+    world = _world(summaries)
+
+    world.run.run_to_end(RUN)
+
+    assert summaries.initiatives and set(summaries.initiatives) == {world.initiative.id}
+
+
+def test_a_summary_not_written_is_logged_for_the_operator_with_the_run_and_the_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = _world(RecordedSummaries(fail=True))
+
+    with caplog.at_level(logging.WARNING, logger="chalicelib.exporting.run"):
+        world.run.start(RUN)
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"export run={RUN}: summary for the dashboard not written (ConnectionError)"
+    ]
 
 
 def test_a_summary_names_no_statement_and_no_person() -> None:

@@ -54,7 +54,7 @@ def test_a_run_planned_the_day_before_decrypts_nothing_on_the_due_day() -> None:
     assert run.start(RUN).pending == ("DE",)
 
     calendar.day = DUE_DAY
-    with pytest.raises(RetentionOverError, match="ended on 2028-06-01"):
+    with pytest.raises(RetentionOverError, match=r"^the retention period of demo-2026 ended on 2028-06-01"):
         run.export_unit(RUN, "DE")
 
     assert opener.opened == 0
@@ -70,7 +70,7 @@ def test_a_worker_in_flight_at_midnight_stops_at_the_deadline() -> None:
             calendar.day = DUE_DAY
         return False
 
-    with pytest.raises(RetentionOverError):
+    with pytest.raises(RetentionOverError, match=r"^the retention period of demo-2026 ended on 2028-06-01"):
         run.export_unit(RUN, "DE", should_stop=midnight_after_some_statements)
 
     assert 64 <= opener.opened < 200  # it stopped at its next look at the clock, not at the end

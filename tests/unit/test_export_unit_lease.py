@@ -18,14 +18,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.exporting import layout
+from chalicelib.exporting.progress import MemberStateProgress
 from chalicelib.exporting.run import ExportRun, UnitBusyError
-from tests.fakes import InMemoryExportFileStore
+from tests.fakes import InMemoryExportFileStore, SimulatedCrash
 from tests.unit.test_export_run import RUN, World
 
 WORKERS = ("first", "second")
@@ -159,9 +162,84 @@ def test_a_worker_whose_state_was_taken_over_stops_at_its_next_save_and_leaves_t
         return written
 
     world.files.replace_json = taken_over_after_the_lease  # type: ignore[method-assign]
-    with pytest.raises(UnitBusyError, match="taken by another worker"):
+    with pytest.raises(UnitBusyError, match=f"^DE of run {RUN} was taken by another worker$"):
         world.run.export_unit(RUN, "DE")
     assert world.files.documents[key]["lease_until"] == "2099-01-01T00:00:00+00:00", "the other's lease stays"
+
+
+def _taken_over_after_the_lease(world: World, then: Callable[[str], None]) -> None:
+    """Another worker writes DE's progress right after this one took the lease; then `then(key)`."""
+    original = world.files.replace_json
+    saves = {"n": 0}
+
+    def replace_json(k: str, document: Any, version: str | None) -> str:
+        written = original(k, document, version)
+        saves["n"] += 1
+        if saves["n"] == 1:
+            world.files.write_json(k, {**document, "lease_until": "2099-01-01T00:00:00+00:00"})
+            then(k)
+        return written
+
+    world.files.replace_json = replace_json  # type: ignore[method-assign]
+
+
+def test_a_worker_failing_after_its_state_was_taken_over_reports_its_own_failure() -> None:
+    world = World(max_per_file=4)
+    world.run.start(RUN)
+    _taken_over_after_the_lease(world, lambda key: world.files.fail_on_file(1))
+
+    with pytest.raises(SimulatedCrash):
+        world.run.export_unit(RUN, "DE")
+    key = layout.progress_key(world.initiative.id, RUN, "DE")
+    assert world.files.documents[key]["lease_until"] == "2099-01-01T00:00:00+00:00", "the other's lease stays"
+
+
+def test_a_worker_failing_after_its_progress_was_deleted_reports_its_own_failure() -> None:
+    world = World(max_per_file=4)
+    world.run.start(RUN)
+
+    def deleted_and_failing(key: str) -> None:
+        del world.files.documents[key]
+        world.files.fail_on_file(1)
+
+    _taken_over_after_the_lease(world, deleted_and_failing)
+
+    with pytest.raises(SimulatedCrash):
+        world.run.export_unit(RUN, "DE")
+
+
+def test_a_worker_that_loses_the_race_for_the_lease_is_told_which_state_and_run() -> None:
+    world = World(max_per_file=4)
+    world.run.start(RUN)
+    original = world.files.read_json_version
+
+    def read_then_taken(key: str) -> tuple[Any, str | None]:
+        read = original(key)
+        world.files.write_json(key, {"member_state": "DE", "lease_until": "2099-01-01T00:00:00+00:00"})
+        return read
+
+    world.files.read_json_version = read_then_taken  # type: ignore[method-assign]
+    with pytest.raises(UnitBusyError, match=f"^DE of run {RUN} was taken by another worker$"):
+        world.run.export_unit(RUN, "DE")
+
+
+def test_a_second_worker_is_told_until_when_the_state_is_held() -> None:
+    world = World(max_per_file=4)
+    world.run.start(RUN)
+    key = layout.progress_key(world.initiative.id, RUN, "DE")
+    world.files.write_json(key, MemberStateProgress("DE", lease_until=world.clock + timedelta(minutes=5)).to_json())
+
+    with pytest.raises(UnitBusyError, match=f"^DE of run {RUN} is held by another worker until 2026-11-27T02:05:00"):
+        world.run.export_unit(RUN, "DE")
+
+
+def test_a_state_whose_lease_runs_out_now_is_taken_by_the_next_worker() -> None:
+    world = World(max_per_file=4)
+    world.run.start(RUN)
+    key = layout.progress_key(world.initiative.id, RUN, "DE")
+    world.files.write_json(key, MemberStateProgress("DE", lease_until=world.clock).to_json())
+
+    assert world.run.export_unit(RUN, "DE") is True
 
 
 def test_the_schedule_test_catches_a_lease_taken_by_a_plain_write(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -112,10 +112,46 @@ def test_records_without_keys_event_name_or_ids_are_poison() -> None:
         assert _poison(odd_key).reason == "no partition key", partition_key
     assert _poison(unknown_event).reason == "unknown event name"
     assert _poison(no_sequence).reason == "no sequence number"
+    assert _poison({**good, "dynamodb": "S#clean-rivers#PL#03"}).reason == "no dynamodb section"
     lost = _poison(no_event_id)
     assert lost.reason == "no eventID"
     assert lost.record_id == _poison(dict(no_event_id)).record_id  # the same on every redelivery
     assert _poison("not a record").reason == "record is not an object"
+
+
+def test_a_signature_whose_record_has_the_longest_sequence_number_dynamodb_gives_counts() -> None:
+    # DynamoDB stream sequence numbers have 21 to 40 digits.
+    good = _delivered("S#clean-rivers#PL#03")
+    longest = "9" * 40
+    counted = parse_record({**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": longest}})
+
+    assert isinstance(counted, CountedChange) and counted.sequence_number == longest
+    too_long = _poison({**good, "dynamodb": {**good["dynamodb"], "SequenceNumber": longest + "9"}})
+    assert too_long.reason == "no sequence number"
+
+
+def test_a_dead_letter_tells_the_operator_which_event_it_was() -> None:
+    removal = _poison(_delivered("S#clean-rivers#PL#16", event_name="REMOVE"))
+
+    assert removal.event_name == "REMOVE"
+
+
+def test_an_event_name_that_is_not_text_is_a_dead_letter_without_one() -> None:
+    good = _delivered("S#clean-rivers#PL#03")
+
+    for odd_name in (["INSERT"], {"S": "INSERT"}, 1):
+        dead_letter = _poison({**good, "eventName": odd_name})
+        assert (dead_letter.reason, dead_letter.event_name) == ("unknown event name", None), odd_name
+
+
+def test_an_event_id_that_is_empty_or_not_text_is_a_dead_letter_not_a_count() -> None:
+    # The event id is what makes counting exactly once: records sharing "" or a number cannot be told apart.
+    good = _delivered("S#clean-rivers#PL#03")
+
+    for odd_id in ("", 42, ["e1"]):
+        dead_letter = _poison({**good, "eventID": odd_id})
+        assert dead_letter.reason == "no eventID", odd_id
+        assert dead_letter.record_id == f"seq:{good['dynamodb']['SequenceNumber']}"
 
 
 def test_each_dead_letter_without_an_event_id_keeps_a_name_of_its_own_on_every_redelivery() -> None:
@@ -133,6 +169,22 @@ def test_each_dead_letter_without_an_event_id_keeps_a_name_of_its_own_on_every_r
     assert _poison(insert).record_id != _poison(remove).record_id
     assert _poison(insert_keys_reordered).record_id == _poison(insert).record_id
     assert _poison(with_a_datetime).record_id.startswith("sha256:")
+
+
+def test_two_deliveries_that_are_not_records_are_two_dead_letters_for_the_operator() -> None:
+    # Named by their content: one dead letter must not overwrite the other, and redelivery keeps the name.
+    a_list, a_number = _poison(["S#clean-rivers#PL#03"]), _poison(42)
+
+    assert a_list.record_id != a_number.record_id
+    assert a_list.record_id == _poison(["S#clean-rivers#PL#03"]).record_id
+
+
+def test_a_delivery_that_is_not_a_record_shows_the_operator_no_sequence_number() -> None:
+    # It has none: a made-up one would send the operator looking for it in the stream.
+    dead_letter = _poison("not a record")
+
+    assert dead_letter.sequence_number == ""
+    assert dead_letter.sort_key.startswith("no-sequence#")
 
 
 def test_dead_letters_sort_by_sequence_number_as_numbers_do() -> None:

@@ -208,6 +208,21 @@ def test_control_character_is_refused_naming_the_field_not_the_value() -> None:
     assert "Ber" not in str(raised.value)
 
 
+@pytest.mark.parametrize(("field", "element"), [
+    ("register_url", "urlOnCommissionRegister"),
+    ("title", "title"),
+    ("objectives", "objectives"),
+    ("contact_persons", "registeredContactPersons"),
+    ("website", "url"),
+])
+def test_an_initiative_text_the_xml_cannot_carry_stops_the_export_naming_the_element(field: str, element: str) -> None:
+    # The initiative file's texts are not checked for XML's characters: the operator must learn which to fix.
+    header = replace(SupportFormHeader.for_initiative(demo_initiative(), "FR", "fr"), **{field: "Rivi\x01ères"})
+
+    with pytest.raises(XmlCharacterError, match=f"^{element}: holds a control character that XML 1.0 cannot carry$"):
+        _xml([_signature()], header=header)
+
+
 def test_export_of_many_signatures_validates_against_the_schema() -> None:
     signatures = [_signature(f"id-{number}", part_a(number)) for number in range(50)]
     signatures += [_signature(f"pl-{number}", part_b(number)) for number in range(50)]
