@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from chalicelib.xml_text import NOT_XML_CHARACTER
+
 INITIATIVE_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 # In the organisers' test phase statements are keyed under the id with this suffix (chalicelib/console): "~" is
 # outside an id's alphabet, so the derived id never names another initiative. Keys may carry either.
@@ -124,6 +126,10 @@ class _Reader:
             self.problems.append(f"{path}: longer than {max_length} characters")
         if pattern is not None and not pattern.fullmatch(value):
             self.problems.append(f"{path}: {value!r} does not match {pattern.pattern}")
+        unwritable = NOT_XML_CHARACTER.search(value)
+        if unwritable is not None:  # every export file carries the texts: one would fail every State's export
+            self.problems.append(f"{path}: holds U+{ord(unwritable.group()):04X}, a control character the export "
+                                 "files' XML cannot carry")
         return value.strip()
 
     def url(self, data: Mapping[str, Any], key: str, where: str) -> str:

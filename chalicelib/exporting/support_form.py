@@ -18,7 +18,6 @@ any of it reaches the sink, naming the statement and the field, never its value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +25,7 @@ from typing import Protocol
 
 from chalicelib.initiative import Initiative
 from chalicelib.signing.id_numbers import postcode_as_written
+from chalicelib.xml_text import NOT_XML_CHARACTER
 
 ENCODING = "utf-8"
 
@@ -47,9 +47,7 @@ OCS_KEYS = frozenset((*GENERAL_KEYS, *ADDRESS_KEYS, *DOCUMENT_KEYS))
 # OCS's country table names Greece "gr" (ISO 3166); the EU's protocol code, our Member State code, is EL.
 _OCS_COUNTRY = {"EL": "gr"}
 
-# XML 1.0 Char production: tab, newline, carriage return and everything from U+0020 except
-# surrogates and U+FFFE/U+FFFF.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_CHAR = NOT_XML_CHARACTER
 
 
 def ocs_country(member_state: str) -> str:

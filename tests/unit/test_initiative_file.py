@@ -88,6 +88,25 @@ def test_organiser_with_a_mistake_in_the_file_is_told_where_it_is(
     assert any(problem.startswith(f"{expected_path}:") for problem in problems), problems
 
 
+@pytest.mark.parametrize("text", ["Clean\x01rivers", "Clean rivers\x0b", "Clean \ufffe rivers"])
+def test_organiser_with_a_character_the_export_cannot_write_is_told_before_any_export(text: str) -> None:
+    # Every export file carries the initiative's texts: one such character would fail every State's export.
+    problems = _problems_after(_set("texts.de.title", text))
+
+    assert [problem for problem in problems if problem.startswith("texts.de.title:")] == [
+        f"texts.de.title: holds U+{ord(next(c for c in text if c not in 'Clean rivers')):04X}, a control character "
+        "the export files' XML cannot carry"]
+
+
+def test_initiative_texts_keep_line_breaks_tabs_and_every_script() -> None:
+    data = copy.deepcopy(DEMO)
+    _set("texts.el.main_objectives", "Καθαρά\tποτάμια\r\nγια όλους 🌊")(data)
+
+    initiative = parse_initiative(data, Path("initiative.json"))
+
+    assert initiative.text("el")[0].main_objectives == "Καθαρά\tποτάμια\r\nγια όλους 🌊"
+
+
 def test_collection_of_exactly_12_months_and_start_6_months_after_registration_is_accepted() -> None:
     data = copy.deepcopy(DEMO)
     data["collection"] = {"start": "2027-01-01", "end": "2027-12-31"}  # registered 2026-07-01
